@@ -1,0 +1,115 @@
+//! Host configuration: `hermes.toml` plus environment.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::providers::{ProvidersConfig, RetryPolicy};
+use crate::runtime::SandboxLimits;
+
+/// Everything a host is configured with.
+#[derive(Clone, Debug)]
+pub struct HostConfig {
+    /// Model used when a deployment names none (`provider/model`).
+    pub default_model: String,
+    /// Provider entries beyond the built-ins.
+    pub providers: ProvidersConfig,
+    /// Retries of model calls.
+    pub retry: RetryPolicy,
+    /// Sandbox limits.
+    pub limits: SandboxLimits,
+    /// Most model turns in one run.
+    pub max_iterations: u32,
+    /// Most tokens a single completion may generate.
+    pub max_output_tokens: u32,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        HostConfig {
+            default_model: "anthropic/claude-sonnet-4.5".into(),
+            providers: ProvidersConfig::default(),
+            retry: RetryPolicy::default(),
+            limits: SandboxLimits::default(),
+            max_iterations: 50,
+            max_output_tokens: 8192,
+        }
+    }
+}
+
+/// The subset of `hermes.toml` this module reads.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    default_model: Option<String>,
+    #[serde(default)]
+    max_iterations: Option<u32>,
+    #[serde(default)]
+    providers: ProvidersConfig,
+    #[serde(default)]
+    sandbox: Option<SandboxFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SandboxFile {
+    max_memory_mib: Option<usize>,
+    max_concurrent_instances: Option<u32>,
+    run_deadline_secs: Option<u64>,
+}
+
+/// Errors reading the configuration file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this host.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// What is wrong, with its location.
+        message: String,
+    },
+}
+
+impl HostConfig {
+    /// Loads `path` over the defaults.
+    pub fn from_file(path: &Path) -> Result<HostConfig, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+        Self::from_toml(&text).map_err(|message| ConfigError::Parse { path: path.display().to_string(), message })
+    }
+
+    /// Parses TOML text over the defaults.
+    pub fn from_toml(text: &str) -> Result<HostConfig, String> {
+        let file: FileConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut c = HostConfig::default();
+        if let Some(m) = file.default_model {
+            c.default_model = m;
+        }
+        if let Some(n) = file.max_iterations {
+            c.max_iterations = n;
+        }
+        c.providers = file.providers;
+        if let Some(s) = file.sandbox {
+            if let Some(m) = s.max_memory_mib {
+                c.limits.max_memory_bytes = m << 20;
+            }
+            if let Some(n) = s.max_concurrent_instances {
+                c.limits.max_concurrent_instances = n;
+            }
+            if let Some(d) = s.run_deadline_secs {
+                c.limits.run_deadline = std::time::Duration::from_secs(d);
+            }
+        }
+        Ok(c)
+    }
+}

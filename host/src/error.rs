@@ -1,0 +1,55 @@
+//! The library's error type: what went wrong, phrased for the caller.
+
+use crate::runtime::RuntimeError;
+use crate::store::StoreError;
+
+/// Errors returned by the [`crate::Host`] API.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// The input is invalid; `param` names the field when one is at fault.
+    #[error("{message}")]
+    Validation {
+        /// What to fix.
+        message: String,
+        /// The offending field, e.g. `skills[1].content`.
+        param: Option<String>,
+    },
+    /// The object does not exist (or belongs to another account).
+    #[error("{0}")]
+    NotFound(String),
+    /// The deployment cannot take messages yet.
+    #[error("{0}")]
+    NotReady(String),
+    /// The request conflicts with the object's state.
+    #[error("{0}")]
+    Conflict(String),
+    /// A skill could not be parsed or fetched.
+    #[error("{0}")]
+    InvalidSkill(String),
+    /// Persistence failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The Wasm runtime failed.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    /// Filesystem work on a workspace or the data directory failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+impl HostError {
+    /// A validation error on one field.
+    pub fn invalid(param: &str, message: impl Into<String>) -> HostError {
+        HostError::Validation { message: message.into(), param: Some(param.to_string()) }
+    }
+
+    pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> HostError {
+        let context = context.into();
+        move |source| HostError::Io { context, source }
+    }
+}

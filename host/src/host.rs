@@ -1,0 +1,202 @@
+//! `Host` and `HostBuilder`: the embedding API. The REST API is a thin layer over it.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::config::HostConfig;
+use crate::deployments::{self, Deployment};
+use crate::events::{EventHub, Subscription};
+use crate::providers::Providers;
+use crate::runs::{RunManager, RunTicket, ThreadTarget};
+use crate::runtime::Runtime;
+use crate::services::Services;
+use crate::spec::DeploymentSpec;
+use crate::store::runs::{self, RunRow, RunStatus};
+use crate::store::threads::{self, MessageRow};
+use crate::store::{Db, events as event_log};
+use crate::{HostError, builtin, workspace};
+
+/// The account objects belong to when the embedding host has no accounts.
+pub const DEFAULT_ACCOUNT: &str = "acct_default";
+
+/// Configures and starts a [`Host`].
+pub struct HostBuilder {
+    data_dir: PathBuf,
+    config: HostConfig,
+    env: Option<HashMap<String, String>>,
+    harnesses: HashMap<String, Vec<u8>>,
+}
+
+impl HostBuilder {
+    /// A builder storing everything under `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> HostBuilder {
+        HostBuilder { data_dir: data_dir.into(), config: HostConfig::default(), env: None, harnesses: HashMap::new() }
+    }
+
+    /// Replaces the configuration.
+    pub fn config(mut self, config: HostConfig) -> HostBuilder {
+        self.config = config;
+        self
+    }
+
+    /// Environment the providers read keys and base URLs from (default: the process's).
+    pub fn env(mut self, vars: HashMap<String, String>) -> HostBuilder {
+        self.env = Some(vars);
+        self
+    }
+
+    /// Registers a harness component under a runtime name deployments can choose.
+    pub fn harness(mut self, name: &str, wasm: Vec<u8>) -> HostBuilder {
+        self.harnesses.insert(name.to_string(), wasm);
+        self
+    }
+
+    /// Opens the store, prepares the runtime (compiling or loading the built-in
+    /// harness), and resumes runs a previous process left unfinished.
+    pub async fn build(self) -> Result<Host, HostError> {
+        std::fs::create_dir_all(&self.data_dir).map_err(HostError::io(format!("creating {}", self.data_dir.display())))?;
+        std::fs::create_dir_all(workspace::root(&self.data_dir)).map_err(HostError::io("creating the workspaces folder"))?;
+        let db_path = self.data_dir.join("hermes.db");
+        let db = tokio::task::spawn_blocking(move || Db::open(&db_path))
+            .await
+            .map_err(|e| HostError::Io { context: "opening the database".into(), source: std::io::Error::other(e) })??;
+        let runtime = Runtime::new(self.config.limits.clone(), self.data_dir.join("cache").join("components"))?;
+        let env = self.env.unwrap_or_else(|| std::env::vars().collect());
+        let providers = Providers::new(&self.config.providers, &env, self.config.retry.clone());
+        let mut harnesses: HashMap<String, Arc<Vec<u8>>> =
+            self.harnesses.into_iter().map(|(k, v)| (k, Arc::new(v))).collect();
+        let hermes = Arc::new(builtin::HERMES_HARNESS.to_vec());
+        harnesses.entry("hermes".into()).or_insert(hermes.clone());
+        runtime.load_harness(hermes).await?;
+        let services = Arc::new(Services {
+            hub: EventHub::new(db.clone()),
+            db,
+            providers,
+            runtime,
+            config: self.config,
+            data_dir: self.data_dir,
+            harnesses,
+            shutdown: CancellationToken::new(),
+        });
+        let runs = RunManager::default();
+        runs.recover(&services).await?;
+        Ok(Host { services, runs })
+    }
+}
+
+/// A running Hermes host: deployments, runs, events — no HTTP required.
+#[derive(Clone)]
+pub struct Host {
+    services: Arc<Services>,
+    runs: RunManager,
+}
+
+impl Host {
+    /// Shorthand for [`HostBuilder::new`].
+    pub fn builder(data_dir: impl Into<PathBuf>) -> HostBuilder {
+        HostBuilder::new(data_dir)
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.services.data_dir
+    }
+
+    /// Whether instances come from the pooling allocator.
+    pub fn pooling(&self) -> bool {
+        self.services.runtime.pooling()
+    }
+
+    /// Creates a deployment in the default account.
+    pub async fn create_deployment(&self, spec: DeploymentSpec) -> Result<Deployment, HostError> {
+        deployments::create(&self.services, DEFAULT_ACCOUNT, spec).await
+    }
+
+    /// Loads a deployment.
+    pub async fn deployment(&self, deployment_id: &str) -> Result<Deployment, HostError> {
+        deployments::get(&self.services, deployment_id).await
+    }
+
+    /// Host directory of a deployment's workspace (`/workspace` inside the sandbox).
+    pub fn workspace_dir(&self, deployment_id: &str) -> PathBuf {
+        workspace::path(&self.services.data_dir, deployment_id)
+    }
+
+    /// Sends a user message: starts a run, or steers the thread's active run.
+    pub async fn send_message(
+        &self,
+        deployment_id: &str,
+        content: impl Into<String>,
+        thread: ThreadTarget,
+    ) -> Result<RunTicket, HostError> {
+        let content = content.into();
+        if content.trim().is_empty() {
+            return Err(HostError::invalid("content", "`content` must not be empty"));
+        }
+        self.runs.send(&self.services, deployment_id, content, thread).await
+    }
+
+    /// Subscribes to a deployment's events after sequence `after` (0 = all).
+    pub async fn subscribe(&self, deployment_id: &str, after: u64) -> Result<Subscription, HostError> {
+        self.deployment(deployment_id).await?;
+        Ok(self.services.hub.subscribe(deployment_id, after))
+    }
+
+    /// Loads a run.
+    pub async fn run(&self, run_id: &str) -> Result<RunRow, HostError> {
+        let id = run_id.to_string();
+        self.services
+            .db
+            .read(move |conn| runs::get(conn, &id))
+            .await?
+            .ok_or_else(|| HostError::NotFound(format!("run {run_id} not found")))
+    }
+
+    /// Waits until a run is no longer queued or running.
+    pub async fn wait_for_run(&self, run_id: &str) -> Result<RunRow, HostError> {
+        let run = self.run(run_id).await?;
+        let dep = run.deployment_id.clone();
+        let latest = self.services.db.read(move |conn| event_log::latest(conn, &dep)).await?;
+        // Subscribed before the status check below, so the final event cannot slip by.
+        let mut sub = self.services.hub.subscribe(&run.deployment_id, latest);
+        loop {
+            let run = self.run(run_id).await?;
+            if !matches!(run.status, RunStatus::Queued | RunStatus::Running) {
+                return Ok(run);
+            }
+            loop {
+                let e = sub.next().await?;
+                if e.kind == "run_status" && e.run_id.as_deref() == Some(run_id) {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Cancels a run.
+    pub async fn cancel_run(&self, run_id: &str) -> Result<RunStatus, HostError> {
+        self.runs.cancel(&self.services, run_id).await
+    }
+
+    /// The latest `limit` messages of a thread, oldest first.
+    pub async fn thread_messages(&self, thread_id: &str, limit: u32) -> Result<Vec<MessageRow>, HostError> {
+        let id = thread_id.to_string();
+        Ok(self.services.db.read(move |conn| threads::history(conn, &id, limit)).await?)
+    }
+
+    /// Stops live runs (they resume on the next start) and closes the store.
+    pub async fn shutdown(&self) {
+        self.services.shutdown.cancel();
+        // Give live instances a moment to observe the interrupt at their next tick.
+        for _ in 0..200 {
+            if self.runs.live_count() == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        self.services.db.close();
+    }
+}

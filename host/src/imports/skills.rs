@@ -1,0 +1,64 @@
+//! `skills`: the skill index and skill files, read from the workspace through cap-std.
+
+use std::path::PathBuf;
+
+use crate::runtime::RunState;
+use crate::runtime::wit::hermes::agent::skills::{Host, SkillSummary};
+use crate::skills::{SKILLS_DIR, parse_meta, valid_name};
+use crate::workspace;
+
+/// Largest skill file handed to the guest.
+const MAX_SKILL_FILE: u64 = 1 << 20;
+/// Most skills listed.
+const MAX_SKILLS: usize = 200;
+
+fn list_skills(root: PathBuf) -> Vec<SkillSummary> {
+    let Ok(ws) = workspace::open(&root) else { return Vec::new() };
+    let Ok(entries) = ws.read_dir(SKILLS_DIR) else { return Vec::new() };
+    let mut out = Vec::new();
+    for entry in entries.flatten().take(MAX_SKILLS * 2) {
+        let Ok(name) = entry.file_name().into_string() else { continue };
+        let path = format!("{SKILLS_DIR}/{name}/SKILL.md");
+        let Ok(meta) = ws.metadata(&path) else { continue };
+        if meta.len() > MAX_SKILL_FILE {
+            continue;
+        }
+        let Ok(text) = ws.read_to_string(&path) else { continue };
+        // An invalid SKILL.md the agent wrote is skipped, not fatal.
+        if let Ok(m) = parse_meta(&text) {
+            out.push(SkillSummary { name: m.name, description: m.description, path });
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out.truncate(MAX_SKILLS);
+    out
+}
+
+fn read_skill(root: PathBuf, name: &str, file: Option<&str>) -> Result<String, String> {
+    if !valid_name(name) {
+        return Err(format!("{name:?} is not a valid skill name"));
+    }
+    let rel = match file {
+        Some(f) => workspace::relative(f)?,
+        None => PathBuf::from("SKILL.md"),
+    };
+    let path = PathBuf::from(SKILLS_DIR).join(name).join(rel);
+    let ws = workspace::open(&root).map_err(|e| format!("workspace unavailable: {e}"))?;
+    let meta = ws.metadata(&path).map_err(|_| format!("skill {name:?} has no file {}", path.display()))?;
+    if meta.len() > MAX_SKILL_FILE {
+        return Err(format!("{} is larger than 1 MiB", path.display()));
+    }
+    ws.read_to_string(&path).map_err(|e| format!("reading {}: {e}", path.display()))
+}
+
+impl Host for RunState {
+    async fn list_skills(&mut self) -> wasmtime::Result<Vec<SkillSummary>> {
+        let root = self.env.workspace.clone();
+        Ok(tokio::task::spawn_blocking(move || list_skills(root)).await?)
+    }
+
+    async fn read(&mut self, name: String, file: Option<String>) -> wasmtime::Result<Result<String, String>> {
+        let root = self.env.workspace.clone();
+        Ok(tokio::task::spawn_blocking(move || read_skill(root, &name, file.as_deref())).await?)
+    }
+}

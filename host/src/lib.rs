@@ -1,0 +1,30 @@
+//! Hermes Host: a Wasm-sandboxed host for AI agents.
+//!
+//! Embed it with [`HostBuilder`] / [`Host`]: create a deployment from a
+//! [`DeploymentSpec`], send it a message, and follow its [`events`] — the harness
+//! runs in a fresh wasmtime instance per run, with only its workspace granted.
+
+mod builtin;
+pub mod config;
+pub mod deployments;
+mod error;
+pub mod events;
+mod host;
+mod ids;
+mod imports;
+#[path = "providers_stub.rs"]
+pub mod providers;
+pub mod runs;
+pub mod runtime;
+mod services;
+pub mod skills;
+pub mod spec;
+pub mod store;
+pub mod workspace;
+
+pub use config::HostConfig;
+pub use deployments::Deployment;
+pub use error::HostError;
+pub use host::{DEFAULT_ACCOUNT, Host, HostBuilder};
+pub use runs::{RunTicket, ThreadTarget};
+pub use spec::DeploymentSpec;

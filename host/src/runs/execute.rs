@@ -1,0 +1,190 @@
+//! Executing one run: a fresh store and instance of the deployment's harness, the
+//! guest's `run` export, and the outcome recorded as the run's status.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::HostError;
+use crate::events::NewEvent;
+use crate::runtime::wit::exports::hermes::agent::agent::{Features, RunContext, RunOutcome};
+use crate::runtime::{Interrupt, RunEnv, RunState};
+use crate::services::Services;
+use crate::store::deployments::{self, DeploymentRow};
+use crate::store::runs::{self, RunRow, RunStatus};
+use crate::workspace;
+
+/// Grace beyond the instance deadline before the host abandons a stuck host call.
+const HOST_CALL_GRACE: Duration = Duration::from_secs(30);
+/// Bytes of guest stderr quoted in a trap's error message.
+const STDERR_TAIL: usize = 600;
+
+/// Runs `run_id` to its next resting state; never panics, never returns an error:
+/// every failure becomes the run's `error` status.
+pub(crate) async fn execute(services: Arc<Services>, run_id: String, cancel: CancellationToken) {
+    if let Err(e) = execute_inner(&services, &run_id, cancel).await {
+        tracing::error!(error = %e, "run failed in the host");
+    }
+}
+
+async fn execute_inner(services: &Arc<Services>, run_id: &str, cancel: CancellationToken) -> Result<(), HostError> {
+    let id = run_id.to_string();
+    let loaded = services
+        .db
+        .read(move |conn| {
+            let Some(run) = runs::get(conn, &id)? else { return Ok(None) };
+            let dep = deployments::get(conn, &run.deployment_id)?;
+            Ok(dep.map(|d| (run, d)))
+        })
+        .await?;
+    let Some((run, dep)) = loaded else { return Ok(()) };
+    if run.status.is_terminal() || run.status == RunStatus::WaitingOnHuman {
+        return Ok(());
+    }
+    // Bounded concurrency: excess runs wait here, queued, never dropped.
+    let slot = services.runtime.slot().await;
+    let resumed = run.started_at.is_some();
+    mark(services, &run, RunStatus::Running, None).await?;
+
+    let result = run_guest(services, &run, &dep, cancel.clone(), resumed).await;
+    drop(slot);
+    if services.shutdown.is_cancelled() && !cancel.is_cancelled() {
+        // Left `running`: the next start resumes it from its transcript.
+        tracing::info!("run interrupted by shutdown; it resumes on the next start");
+        return Ok(());
+    }
+    let (status, error) = match result {
+        Ok(outcome) => outcome,
+        Err(e) => (RunStatus::Error, Some(format!("the host could not run the harness: {e}"))),
+    };
+    if cancel.is_cancelled() {
+        return finish(services, &run.deployment_id, &run.thread_id, &run.id, RunStatus::Cancelled, None).await;
+    }
+    finish(services, &run.deployment_id, &run.thread_id, &run.id, status, error.as_deref()).await
+}
+
+async fn run_guest(
+    services: &Arc<Services>,
+    run: &RunRow,
+    dep: &DeploymentRow,
+    cancel: CancellationToken,
+    resumed: bool,
+) -> Result<(RunStatus, Option<String>), HostError> {
+    let Some(wasm) = services.harnesses.get(&dep.spec.runtime).cloned() else {
+        return Ok((RunStatus::Error, Some(format!("unknown runtime {:?}", dep.spec.runtime))));
+    };
+    let (pre, _) = services.runtime.load_harness(wasm).await?;
+    let limits = services.runtime.limits().clone();
+    let env = Arc::new(RunEnv {
+        services: services.clone(),
+        deployment_id: dep.id.clone(),
+        customer_id: dep.spec.customer_id.clone(),
+        thread_id: run.thread_id.clone(),
+        run_id: run.id.clone(),
+        spec: Arc::new(dep.spec.clone()),
+        workspace: workspace::path(&services.data_dir, &dep.id),
+        cancel,
+        shutdown: services.shutdown.clone(),
+    });
+    let ctx = RunContext {
+        deployment_id: dep.id.clone(),
+        customer_id: dep.spec.customer_id.clone(),
+        thread_id: run.thread_id.clone(),
+        run_id: run.id.clone(),
+        system_prompt: dep.spec.system_prompt.clone(),
+        secret_names: dep.spec.secrets.keys().cloned().collect(),
+        features: Features {
+            memory: dep.spec.features.memory,
+            dreaming: dep.spec.features.dreaming,
+            automations: dep.spec.features.automations,
+            steering: dep.spec.features.steering,
+        },
+        disabled_tools: dep.spec.disabled_tools.clone(),
+        max_iterations: services.config.max_iterations,
+        resumed,
+    };
+    let state = RunState::new(env.clone(), limits.max_output_bytes)?;
+    let mut store = services.runtime.new_store(state);
+    let started = Instant::now();
+    let call = async {
+        let harness = pre.instantiate_async(&mut store).await?;
+        harness.hermes_agent_agent().call_run(&mut store, &ctx).await
+    };
+    let outcome = tokio::time::timeout(limits.run_deadline + HOST_CALL_GRACE, call).await;
+    let (output, dropped) = store.data().output.contents();
+    let memory_denied = store.data().limits.memory_denied;
+    // The instance is dead after a trap, and idle otherwise: free it now.
+    drop(store);
+    if !output.is_empty() {
+        tracing::info!(bytes = output.len(), dropped, guest_output = %output, "guest output");
+    }
+    let elapsed = started.elapsed();
+    Ok(match outcome {
+        Err(_) => (RunStatus::Error, Some(format!("the run exceeded its deadline of {:?}", limits.run_deadline))),
+        Ok(Ok(Ok(RunOutcome::Completed(_)))) => (RunStatus::Completed, None),
+        Ok(Ok(Ok(RunOutcome::Waiting(_)))) => (RunStatus::WaitingOnHuman, None),
+        Ok(Ok(Err(message))) => (RunStatus::Error, Some(message)),
+        Ok(Err(trap)) => {
+            tracing::warn!(error = %format!("{trap:#}"), ?elapsed, "guest trapped");
+            (RunStatus::Error, Some(describe_trap(&trap, memory_denied, &limits, &output)))
+        }
+    })
+}
+
+/// A trap, phrased for the vendor reading `run_status.error`.
+fn describe_trap(
+    trap: &wasmtime::Error,
+    memory_denied: bool,
+    limits: &crate::runtime::SandboxLimits,
+    output: &str,
+) -> String {
+    if let Some(i) = trap.downcast_ref::<Interrupt>() {
+        return i.to_string();
+    }
+    if memory_denied {
+        return format!("the guest exceeded its memory limit of {} MiB", limits.max_memory_bytes >> 20);
+    }
+    let what = match trap.downcast_ref::<wasmtime::Trap>() {
+        Some(t) => t.to_string(),
+        None => format!("{trap}"),
+    };
+    let tail = output.trim_end();
+    if tail.is_empty() {
+        format!("the guest trapped: {what}")
+    } else {
+        let start = tail.len().saturating_sub(STDERR_TAIL);
+        let start = (start..tail.len()).find(|i| tail.is_char_boundary(*i)).unwrap_or(tail.len());
+        format!("the guest trapped: {what}; its last output: {}", &tail[start..])
+    }
+}
+
+async fn mark(services: &Services, run: &RunRow, status: RunStatus, error: Option<&str>) -> Result<(), HostError> {
+    finish(services, &run.deployment_id, &run.thread_id, &run.id, status, error).await
+}
+
+/// Records a run's status and announces it with a `run_status` event, atomically.
+pub(crate) async fn finish(
+    services: &Services,
+    deployment_id: &str,
+    thread_id: &str,
+    run_id: &str,
+    status: RunStatus,
+    error: Option<&str>,
+) -> Result<(), HostError> {
+    let mut payload = json!({"status": status.as_str()});
+    if let Some(e) = error {
+        payload["error"] = json!(e);
+    }
+    let event = NewEvent::new("run_status", deployment_id, payload).scoped(Some(thread_id), Some(run_id));
+    let (id, error) = (run_id.to_string(), error.map(str::to_string));
+    services
+        .hub
+        .commit(deployment_id, move |conn| {
+            runs::set_status(conn, &id, status, error.as_deref())?;
+            Ok(((), vec![event]))
+        })
+        .await?;
+    Ok(())
+}

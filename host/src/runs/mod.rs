@@ -1,0 +1,183 @@
+//! Run lifecycle: accept a message, queue its run, execute it in a fresh instance,
+//! cancel it, and resume unfinished runs after a restart.
+
+mod execute;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::events::NewEvent;
+use crate::services::Services;
+use crate::store::runs::{self, RunStatus};
+use crate::store::threads::{self, MessageRow, Role};
+use crate::store::{StoreError, deployments};
+use crate::store::deployments::DeploymentStatus;
+use crate::HostError;
+
+/// Which thread a message goes to.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum ThreadTarget {
+    /// The deployment's default thread.
+    #[default]
+    Default,
+    /// A new thread.
+    New,
+    /// An existing thread by id.
+    Id(String),
+}
+
+/// What sending a message started (or joined).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct RunTicket {
+    /// The run handling the message.
+    pub run_id: String,
+    /// The thread the message went to.
+    pub thread_id: String,
+    /// `queued` for a new run; the active run's status when the message became
+    /// steering input for it.
+    pub status: &'static str,
+}
+
+/// Tracks live runs so they can be cancelled.
+#[derive(Clone, Default)]
+pub(crate) struct RunManager {
+    live: Arc<Mutex<HashMap<String, CancellationToken>>>,
+}
+
+impl RunManager {
+    /// Persists the user message and either starts a run or hands the message to
+    /// the thread's active run as steering input.
+    pub async fn send(
+        &self,
+        services: &Arc<Services>,
+        deployment_id: &str,
+        content: String,
+        target: ThreadTarget,
+    ) -> Result<RunTicket, HostError> {
+        let dep_id = deployment_id.to_string();
+        let ticket = services
+            .hub
+            .commit(deployment_id, move |conn| {
+                let dep = deployments::get(conn, &dep_id)?
+                    .ok_or_else(|| StoreError::NotFound(format!("deployment {dep_id}")))?;
+                if dep.status != DeploymentStatus::Ready {
+                    return Err(StoreError::Conflict(format!(
+                        "deployment {dep_id} is {}; wait until it is ready",
+                        dep.status.as_str()
+                    )));
+                }
+                let thread_id = match target {
+                    ThreadTarget::Default => dep.default_thread_id.clone(),
+                    ThreadTarget::New => {
+                        let id = crate::ids::new_id("thr");
+                        threads::insert_thread(conn, &dep_id, &id, None)?;
+                        id
+                    }
+                    ThreadTarget::Id(id) => {
+                        if !threads::thread_exists(conn, &dep_id, &id)? {
+                            return Err(StoreError::NotFound(format!("thread {id}")));
+                        }
+                        id
+                    }
+                };
+                let active = runs::active_on_thread(conn, &thread_id)?;
+                let (run_id, status, delivered) = match active {
+                    Some((run_id, status)) => (run_id, status.as_str(), false),
+                    None => {
+                        let id = crate::ids::new_id("run");
+                        runs::insert(conn, &id, &dep_id, &thread_id)?;
+                        (id, RunStatus::Queued.as_str(), true)
+                    }
+                };
+                let msg = MessageRow {
+                    id: crate::ids::new_id("msg"),
+                    thread_id: thread_id.clone(),
+                    run_id: Some(run_id.clone()),
+                    role: Role::User,
+                    content,
+                    tool_calls: Vec::new(),
+                    tool_call_id: None,
+                    is_error: false,
+                    delivered,
+                    created_at: crate::ids::now(),
+                };
+                threads::insert_message(conn, &msg)?;
+                let event = NewEvent::new(
+                    "message",
+                    &dep_id,
+                    json!({"message_id": msg.id, "role": "user", "content": msg.content, "steering": !delivered}),
+                )
+                .scoped(Some(&thread_id), Some(&run_id));
+                Ok((RunTicket { run_id, thread_id, status }, vec![event]))
+            })
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound(m) => HostError::NotFound(format!("{m} not found")),
+                StoreError::Conflict(m) => HostError::NotReady(m),
+                other => HostError::Store(other),
+            })?
+            .0;
+        if ticket.status == RunStatus::Queued.as_str() {
+            self.spawn(services, ticket.run_id.clone());
+        }
+        Ok(ticket)
+    }
+
+    /// Starts executing a run on the tokio runtime.
+    pub fn spawn(&self, services: &Arc<Services>, run_id: String) {
+        let cancel = CancellationToken::new();
+        self.live.lock().unwrap_or_else(|p| p.into_inner()).insert(run_id.clone(), cancel.clone());
+        let services = services.clone();
+        let live = self.live.clone();
+        let span = tracing::info_span!("run", run_id = %run_id);
+        tokio::spawn(
+            async move {
+                execute::execute(services, run_id.clone(), cancel).await;
+                live.lock().unwrap_or_else(|p| p.into_inner()).remove(&run_id);
+            }
+            .instrument(span),
+        );
+    }
+
+    /// Cancels a run: a live instance is interrupted promptly; a queued or waiting
+    /// run is marked cancelled directly.
+    pub async fn cancel(&self, services: &Arc<Services>, run_id: &str) -> Result<RunStatus, HostError> {
+        let token = self.live.lock().unwrap_or_else(|p| p.into_inner()).get(run_id).cloned();
+        if let Some(token) = token {
+            token.cancel();
+            return Ok(RunStatus::Cancelled);
+        }
+        let id = run_id.to_string();
+        let run = services
+            .db
+            .read(move |conn| runs::get(conn, &id))
+            .await?
+            .ok_or_else(|| HostError::NotFound(format!("run {run_id} not found")))?;
+        if run.status.is_terminal() {
+            return Ok(run.status);
+        }
+        execute::finish(services, &run.deployment_id, &run.thread_id, run_id, RunStatus::Cancelled, None).await?;
+        Ok(RunStatus::Cancelled)
+    }
+
+    /// Re-spawns every run that was queued or running when the host stopped.
+    pub async fn recover(&self, services: &Arc<Services>) -> Result<usize, HostError> {
+        let ids = services.db.read(runs::unfinished).await?;
+        for id in &ids {
+            tracing::info!(run_id = %id, "resuming a run interrupted by a restart");
+            self.spawn(services, id.clone());
+        }
+        Ok(ids.len())
+    }
+}
+
+impl RunManager {
+    /// Runs executing right now.
+    pub fn live_count(&self) -> usize {
+        self.live.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}

@@ -1,0 +1,201 @@
+//! Engine configuration (in one place, so cached artifacts stay valid) and the
+//! per-run store factory.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, Store, StoreLimitsBuilder,
+    UpdateDeadline,
+};
+
+use super::wit::{Harness, HarnessPre};
+use super::{RunState, RuntimeError, SandboxLimits, cache};
+
+/// How often the epoch advances: the granularity of deadlines, cancellation and
+/// of yielding a busy guest back to the executor.
+const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Why a guest was stopped by the host (the trap's source error).
+#[derive(Debug, thiserror::Error)]
+pub enum Interrupt {
+    /// The run was cancelled.
+    #[error("the run was cancelled")]
+    Cancelled,
+    /// The host is shutting down; the run resumes on the next start.
+    #[error("the host is shutting down")]
+    Shutdown,
+    /// The instance outlived its deadline.
+    #[error("the run exceeded its deadline of {0:?}")]
+    Deadline(Duration),
+}
+
+/// The shared Wasm runtime of a host.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<RunState>,
+    cache_dir: PathBuf,
+    limits: SandboxLimits,
+    loaded: Mutex<HashMap<String, HarnessPre<RunState>>>,
+    slots: Arc<Semaphore>,
+    ticker_stop: Arc<AtomicBool>,
+    pooling: bool,
+}
+
+fn base_config(limits: &SandboxLimits) -> Config {
+    let mut c = Config::new();
+    c.wasm_component_model(true);
+    c.epoch_interruption(true);
+    c.cranelift_opt_level(OptLevel::Speed);
+    c.max_wasm_stack(limits.max_wasm_stack);
+    c
+}
+
+fn pooling_config(limits: &SandboxLimits) -> PoolingAllocationConfig {
+    let n = limits.max_concurrent_instances.max(1);
+    let mut p = PoolingAllocationConfig::default();
+    p.total_component_instances(n)
+        // A Rust wasip2 component is a handful of core instances (main module plus
+        // canonical-ABI shims) with one memory and a few tables.
+        .total_core_instances(n * 16)
+        .total_memories(n * 2)
+        .total_tables(n * 8)
+        .total_stacks(n)
+        .max_core_instances_per_component(16)
+        .max_memories_per_component(2)
+        .max_tables_per_component(8)
+        .max_memory_size(limits.max_memory_bytes)
+        .table_elements(limits.max_table_elements);
+    p
+}
+
+impl Runtime {
+    /// Builds the engine (pooling allocator when the machine allows its address
+    /// space reservation, on-demand otherwise) and starts the epoch ticker.
+    pub fn new(limits: SandboxLimits, cache_dir: PathBuf) -> Result<Runtime, RuntimeError> {
+        let mut config = base_config(&limits);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling_config(&limits)));
+        let (engine, pooling) = match Engine::new(&config) {
+            Ok(e) => (e, true),
+            Err(err) => {
+                tracing::warn!(error = %err, "pooling allocator unavailable; using on-demand allocation");
+                let config = base_config(&limits);
+                (Engine::new(&config).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?, false)
+            }
+        };
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| RuntimeError::Link(format!("{e:#}")))?;
+        Harness::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(|e| RuntimeError::Link(format!("{e:#}")))?;
+
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        let weak = engine.weak();
+        let stop = ticker_stop.clone();
+        // Off the async executor, as wasmtime recommends: a plain thread.
+        std::thread::Builder::new()
+            .name("hermes-epoch".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    match weak.upgrade() {
+                        Some(engine) => engine.increment_epoch(),
+                        None => break,
+                    }
+                }
+            })
+            .map_err(|e| RuntimeError::Engine(format!("epoch thread: {e}")))?;
+
+        let slots = Arc::new(Semaphore::new(limits.max_concurrent_instances as usize));
+        Ok(Runtime {
+            engine,
+            linker,
+            cache_dir,
+            limits,
+            loaded: Mutex::new(HashMap::new()),
+            slots,
+            ticker_stop,
+            pooling,
+        })
+    }
+
+    /// True when the pooling allocator is in use.
+    pub fn pooling(&self) -> bool {
+        self.pooling
+    }
+
+    /// The limits every instance gets.
+    pub fn limits(&self) -> &SandboxLimits {
+        &self.limits
+    }
+
+    /// Compiles (or loads from the disk cache) a harness component and pre-links it.
+    /// Returns whether the compiled form came from the cache.
+    pub async fn load_harness(&self, wasm: Arc<Vec<u8>>) -> Result<(HarnessPre<RunState>, bool), RuntimeError> {
+        let hash = cache::component_hash(&wasm);
+        if let Some(pre) = self.loaded.lock().unwrap_or_else(|p| p.into_inner()).get(&hash) {
+            return Ok((pre.clone(), true));
+        }
+        let engine = self.engine.clone();
+        let dir = self.cache_dir.clone();
+        let (component, cached) =
+            tokio::task::spawn_blocking(move || cache::load_or_compile(&engine, &dir, &wasm))
+                .await
+                .map_err(|e| RuntimeError::Compile(e.to_string()))??;
+        let instance_pre = self.linker.instantiate_pre(&component).map_err(|e| RuntimeError::Link(format!("{e:#}")))?;
+        let pre = HarnessPre::new(instance_pre).map_err(|e| RuntimeError::Link(format!("{e:#}")))?;
+        self.loaded.lock().unwrap_or_else(|p| p.into_inner()).insert(hash, pre.clone());
+        Ok((pre, cached))
+    }
+
+    /// Waits for an instance slot (bounded concurrency: excess runs queue).
+    pub async fn slot(&self) -> OwnedSemaphorePermit {
+        // The semaphore is never closed, so acquisition cannot fail.
+        loop {
+            if let Ok(p) = self.slots.clone().acquire_owned().await {
+                return p;
+            }
+        }
+    }
+
+    /// A fresh store for one run: memory/table/instance limits, and an epoch
+    /// callback that yields to the executor every tick and traps on cancel or deadline.
+    pub fn new_store(&self, mut state: RunState) -> Store<RunState> {
+        state.limits.inner = StoreLimitsBuilder::new()
+            .memory_size(self.limits.max_memory_bytes)
+            .table_elements(self.limits.max_table_elements)
+            .instances(64)
+            .tables(64)
+            .memories(8)
+            .build();
+        let deadline = Instant::now() + self.limits.run_deadline;
+        let budget = self.limits.run_deadline;
+        let cancel = state.env.cancel.clone();
+        let shutdown = state.env.shutdown.clone();
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_ctx| {
+            if shutdown.is_cancelled() {
+                return Err(wasmtime::Error::new(Interrupt::Shutdown));
+            }
+            if cancel.is_cancelled() {
+                return Err(wasmtime::Error::new(Interrupt::Cancelled));
+            }
+            if Instant::now() >= deadline {
+                return Err(wasmtime::Error::new(Interrupt::Deadline(budget)));
+            }
+            Ok(UpdateDeadline::Yield(1))
+        });
+        store
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,31 @@
+//! The Wasm runtime: one engine, compiled components cached on disk, a fresh store
+//! and instance per run.
+
+mod cache;
+mod engine;
+mod limits;
+mod output;
+mod state;
+pub mod wit;
+
+pub use engine::{Interrupt, Runtime};
+pub use limits::SandboxLimits;
+pub use output::CappedOutput;
+pub use state::{RunEnv, RunState};
+
+/// Errors of the runtime layer, each naming its phase.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The engine could not be configured.
+    #[error("configuring the Wasm engine: {0}")]
+    Engine(String),
+    /// A component failed to compile or validate.
+    #[error("compiling the component: {0}")]
+    Compile(String),
+    /// A component does not match the `harness` world, or linking failed.
+    #[error("linking the component: {0}")]
+    Link(String),
+    /// The on-disk cache could not be used.
+    #[error("component cache: {0}")]
+    Cache(String),
+}

@@ -1,0 +1,79 @@
+//! The data of one run's store: WASI context, limits, and the run's environment.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use super::limits::TrackedLimits;
+use super::{CappedOutput, RuntimeError};
+use crate::services::Services;
+use crate::spec::DeploymentSpec;
+
+/// Who and what a run is: the context every host import works in.
+pub struct RunEnv {
+    /// The host's shared services.
+    pub(crate) services: Arc<Services>,
+    /// `dep_…`
+    pub deployment_id: String,
+    /// The vendor's customer id.
+    pub customer_id: String,
+    /// `thr_…`
+    pub thread_id: String,
+    /// `run_…`
+    pub run_id: String,
+    /// The deployment's configuration as of this run.
+    pub spec: Arc<DeploymentSpec>,
+    /// Host directory preopened as `/workspace`.
+    pub workspace: PathBuf,
+    /// Cancelled when a client cancels the run or the host shuts down.
+    pub cancel: CancellationToken,
+    /// Cancelled when the host shuts down: the run stops and resumes on the next start.
+    pub shutdown: CancellationToken,
+}
+
+/// Store data of one run's instance.
+pub struct RunState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) limits: TrackedLimits,
+    pub(crate) env: Arc<RunEnv>,
+    pub(crate) output: CappedOutput,
+}
+
+impl RunState {
+    /// A WASI context granting only the workspace: no env, no args, no sockets,
+    /// stdout/stderr captured with a cap.
+    pub fn new(env: Arc<RunEnv>, max_output_bytes: usize) -> Result<RunState, RuntimeError> {
+        let output = CappedOutput::new(max_output_bytes);
+        let mut b = WasiCtxBuilder::new();
+        b.stdout(output.clone())
+            .stderr(output.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .initial_cwd("/workspace");
+        b.preopened_dir(&env.workspace, "/workspace", FsPerms::ReadWrite)
+            .map_err(|e| RuntimeError::Link(format!("preopening the workspace: {e:#}")))?;
+        Ok(RunState {
+            wasi: b.build(),
+            table: ResourceTable::new(),
+            limits: TrackedLimits::default(),
+            env,
+            output,
+        })
+    }
+
+    /// The run's environment.
+    pub fn env(&self) -> &Arc<RunEnv> {
+        &self.env
+    }
+}
+
+impl WasiView for RunState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}

@@ -1,0 +1,27 @@
+//! The shared services every subsystem (and every run) reaches through one `Arc`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::config::HostConfig;
+use crate::events::EventHub;
+use crate::providers::Providers;
+use crate::runtime::Runtime;
+use crate::store::Db;
+
+/// The host's subsystems, shared.
+pub(crate) struct Services {
+    pub db: Db,
+    pub hub: EventHub,
+    pub providers: Providers,
+    pub runtime: Runtime,
+    pub config: HostConfig,
+    pub data_dir: PathBuf,
+    /// Harness components by runtime name (`hermes` is built in).
+    pub harnesses: HashMap<String, Arc<Vec<u8>>>,
+    /// Cancelled when the host shuts down.
+    pub shutdown: CancellationToken,
+}

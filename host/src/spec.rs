@@ -1,0 +1,149 @@
+//! What a deployment is made of: the create body of the hosted API, as Rust types.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The configuration a deployment is created from (the seed's create body).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct DeploymentSpec {
+    /// The vendor's identifier for the customer this agent serves.
+    pub customer_id: String,
+    /// Human-readable name.
+    pub name: String,
+    /// Harness to run: `hermes` (built in) or a harness registered on the host.
+    #[serde(default = "default_runtime")]
+    pub runtime: String,
+    /// `provider/model`; the host's default model when absent.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// The agent's system prompt.
+    pub system_prompt: String,
+    /// Sandbox options (the Wasm sandbox is always used).
+    #[serde(default)]
+    pub sandbox: Sandbox,
+    /// The customer's MCP servers.
+    #[serde(default)]
+    pub mcp_servers: Vec<McpServerSpec>,
+    /// Skills installed in the workspace.
+    #[serde(default)]
+    pub skills: Vec<SkillSpec>,
+    /// Env-style names mapped to `sec_…` references; the guest sees names only.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
+    /// Feature flags.
+    #[serde(default)]
+    pub features: Features,
+    /// Built-in tools hidden from the model.
+    #[serde(default)]
+    pub disabled_tools: Vec<String>,
+}
+
+fn default_runtime() -> String {
+    "hermes".into()
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Sandbox options of the seed.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Sandbox {
+    /// Always true in effect: every deployment runs in the Wasm sandbox.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// `wasm` (default) or `docker` (accepted; runs in the same Wasm sandbox).
+    #[serde(default = "default_sandbox_type", rename = "type")]
+    pub kind: String,
+    /// Whether the workspace persists across runs.
+    #[serde(default = "yes")]
+    pub persistent_filesystem: bool,
+}
+
+fn default_sandbox_type() -> String {
+    "wasm".into()
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Sandbox { enabled: true, kind: default_sandbox_type(), persistent_filesystem: true }
+    }
+}
+
+/// One MCP server of the customer.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct McpServerSpec {
+    /// Unique name, `[A-Za-z0-9_-]`.
+    pub name: String,
+    /// Streamable HTTP endpoint.
+    pub url: String,
+    /// Allowlist of tool names; all tools when absent.
+    #[serde(default)]
+    pub tools: Option<Vec<String>>,
+    /// Extra headers; values may use `${SECRET_NAME}`.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+/// A skill and where it comes from.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "source", rename_all = "lowercase")]
+pub enum SkillSpec {
+    /// A SKILL.md already in (or uploaded to) the workspace.
+    File {
+        /// Skill name.
+        name: String,
+        /// Workspace-relative path of the SKILL.md.
+        path: String,
+    },
+    /// SKILL.md text given in the request.
+    Inline {
+        /// Skill name; must match the frontmatter's.
+        name: String,
+        /// The whole SKILL.md.
+        content: String,
+    },
+    /// A SKILL.md fetched from a URL.
+    Url {
+        /// Skill name; must match the frontmatter's.
+        name: String,
+        /// Where to fetch it.
+        url: String,
+    },
+}
+
+impl SkillSpec {
+    /// The skill's name, whatever its source.
+    pub fn name(&self) -> &str {
+        match self {
+            SkillSpec::File { name, .. } | SkillSpec::Inline { name, .. } | SkillSpec::Url { name, .. } => name,
+        }
+    }
+}
+
+/// Feature flags with the seed's defaults.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Features {
+    /// Observational memory.
+    #[serde(default = "yes")]
+    pub memory: bool,
+    /// Idle-time self-learning.
+    #[serde(default)]
+    pub dreaming: bool,
+    /// Scheduled runs.
+    #[serde(default = "yes")]
+    pub automations: bool,
+    /// Human-in-the-loop approvals.
+    #[serde(default = "yes")]
+    pub steering: bool,
+    /// Filesystem events and webhooks.
+    #[serde(default)]
+    pub filesystem_webhooks: bool,
+}
+
+impl Default for Features {
+    fn default() -> Self {
+        Features { memory: true, dreaming: false, automations: true, steering: true, filesystem_webhooks: false }
+    }
+}

@@ -1,0 +1,72 @@
+//! The per-deployment event log: a gap-free sequence per deployment.
+
+use rusqlite::{Connection, params};
+
+use super::StoreError;
+use crate::events::{Event, NewEvent};
+
+/// Appends an event, assigning the next sequence number of its deployment.
+pub fn append(conn: &Connection, e: NewEvent) -> Result<Event, StoreError> {
+    let seq: u64 = conn.query_row(
+        "SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE deployment_id = ?1",
+        params![e.deployment_id],
+        |r| r.get::<_, i64>(0),
+    )? as u64;
+    let event = Event {
+        sequence: seq,
+        kind: e.kind,
+        deployment_id: e.deployment_id,
+        thread_id: e.thread_id,
+        run_id: e.run_id,
+        created_at: crate::ids::now(),
+        payload: e.payload,
+    };
+    let data = serde_json::to_string(&event.payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    conn.prepare_cached(
+        "INSERT INTO events (deployment_id, seq, type, thread_id, run_id, created_at, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        event.deployment_id,
+        seq as i64,
+        event.kind,
+        event.thread_id,
+        event.run_id,
+        event.created_at,
+        data
+    ])?;
+    Ok(event)
+}
+
+/// Events of a deployment with sequence > `after`, oldest first, at most `limit`.
+pub fn after(conn: &Connection, deployment_id: &str, after: u64, limit: u32) -> Result<Vec<Event>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, type, thread_id, run_id, created_at, data FROM events
+         WHERE deployment_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![deployment_id, after as i64, limit], |r| {
+        Ok((
+            r.get::<_, i64>(0)? as u64,
+            r.get::<_, String>(1)?,
+            r.get::<_, Option<String>>(2)?,
+            r.get::<_, Option<String>>(3)?,
+            r.get::<_, String>(4)?,
+            r.get::<_, String>(5)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (sequence, kind, thread_id, run_id, created_at, data) = row?;
+        let payload = serde_json::from_str(&data).map_err(|e| StoreError::Corrupt(format!("event payload: {e}")))?;
+        out.push(Event { sequence, kind, deployment_id: deployment_id.to_string(), thread_id, run_id, created_at, payload });
+    }
+    Ok(out)
+}
+
+/// The latest sequence of a deployment (0 when it has no events).
+pub fn latest(conn: &Connection, deployment_id: &str) -> Result<u64, StoreError> {
+    Ok(conn.query_row(
+        "SELECT COALESCE(MAX(seq), 0) FROM events WHERE deployment_id = ?1",
+        params![deployment_id],
+        |r| r.get::<_, i64>(0),
+    )? as u64)
+}

@@ -1,0 +1,15 @@
+//! SQLite persistence: one writer thread with group commit, a small pool of readers.
+//!
+//! Every write runs on the dedicated writer thread (never on a tokio worker); queued
+//! writes are committed together in one transaction, each inside its own savepoint
+//! so one failing write never takes its neighbours down. A write's result, and any
+//! announcement attached to it, is released only after the commit is durable.
+
+mod db;
+mod schema;
+pub mod deployments;
+pub mod events;
+pub mod runs;
+pub mod threads;
+
+pub use db::{Db, StoreError};

@@ -1,0 +1,193 @@
+//! The `runs` and `tool_calls` aggregates.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use super::StoreError;
+
+/// Where a run stands (the `run_status` event's values, plus `queued`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Accepted, waiting for a worker.
+    Queued,
+    /// A guest instance is executing it.
+    Running,
+    /// Paused until a human decides; holds no instance.
+    WaitingOnHuman,
+    /// Finished with an answer.
+    Completed,
+    /// Failed; `error` says why.
+    Error,
+    /// Cancelled by a client.
+    Cancelled,
+}
+
+impl RunStatus {
+    /// The stored (and API) spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "queued",
+            RunStatus::Running => "running",
+            RunStatus::WaitingOnHuman => "waiting_on_human",
+            RunStatus::Completed => "completed",
+            RunStatus::Error => "error",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses the stored spelling.
+    pub fn parse(s: &str) -> Result<Self, StoreError> {
+        Ok(match s {
+            "queued" => RunStatus::Queued,
+            "running" => RunStatus::Running,
+            "waiting_on_human" => RunStatus::WaitingOnHuman,
+            "completed" => RunStatus::Completed,
+            "error" => RunStatus::Error,
+            "cancelled" => RunStatus::Cancelled,
+            other => return Err(StoreError::Corrupt(format!("run status {other:?}"))),
+        })
+    }
+
+    /// True once the run can never change again.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, RunStatus::Completed | RunStatus::Error | RunStatus::Cancelled)
+    }
+}
+
+/// A stored run.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunRow {
+    /// `run_…`
+    pub id: String,
+    /// Deployment it belongs to.
+    pub deployment_id: String,
+    /// Thread it runs on.
+    pub thread_id: String,
+    /// Current status.
+    pub status: RunStatus,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// Prompt tokens charged so far.
+    pub input_tokens: u64,
+    /// Completion tokens charged so far.
+    pub output_tokens: u64,
+    /// RFC 3339 times.
+    pub created_at: String,
+    /// When a worker first picked it up.
+    pub started_at: Option<String>,
+    /// When it reached a terminal status.
+    pub finished_at: Option<String>,
+}
+
+/// Inserts a queued run.
+pub fn insert(conn: &Connection, id: &str, deployment_id: &str, thread_id: &str) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO runs (id, deployment_id, thread_id, status, created_at) VALUES (?1, ?2, ?3, 'queued', ?4)",
+        params![id, deployment_id, thread_id, crate::ids::now()],
+    )?;
+    Ok(())
+}
+
+/// Moves a run to `status`, stamping start/finish times.
+pub fn set_status(conn: &Connection, id: &str, status: RunStatus, error: Option<&str>) -> Result<(), StoreError> {
+    let now = crate::ids::now();
+    let n = conn.execute(
+        "UPDATE runs SET status = ?2, error = ?3,
+             started_at = CASE WHEN ?2 = 'running' AND started_at IS NULL THEN ?4 ELSE started_at END,
+             finished_at = CASE WHEN ?2 IN ('completed', 'error', 'cancelled') THEN ?4 ELSE finished_at END
+         WHERE id = ?1",
+        params![id, status.as_str(), error, now],
+    )?;
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("run {id}")));
+    }
+    Ok(())
+}
+
+/// Adds token usage to a run.
+pub fn add_usage(conn: &Connection, id: &str, input: u64, output: u64) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE runs SET input_tokens = input_tokens + ?2, output_tokens = output_tokens + ?3 WHERE id = ?1",
+        params![id, input as i64, output as i64],
+    )?;
+    Ok(())
+}
+
+/// Loads one run.
+pub fn get(conn: &Connection, id: &str) -> Result<Option<RunRow>, StoreError> {
+    conn.query_row(
+        "SELECT id, deployment_id, thread_id, status, error, input_tokens, output_tokens, created_at, started_at, finished_at
+         FROM runs WHERE id = ?1",
+        params![id],
+        |r| {
+            Ok((
+                RunRow {
+                    id: r.get(0)?,
+                    deployment_id: r.get(1)?,
+                    thread_id: r.get(2)?,
+                    status: RunStatus::Queued,
+                    error: r.get(4)?,
+                    input_tokens: r.get::<_, i64>(5)? as u64,
+                    output_tokens: r.get::<_, i64>(6)? as u64,
+                    created_at: r.get(7)?,
+                    started_at: r.get(8)?,
+                    finished_at: r.get(9)?,
+                },
+                r.get::<_, String>(3)?,
+            ))
+        },
+    )
+    .optional()?
+    .map(|(mut row, status)| {
+        row.status = RunStatus::parse(&status)?;
+        Ok(row)
+    })
+    .transpose()
+}
+
+/// Ids of runs that were queued or running when the host stopped.
+pub fn unfinished(conn: &Connection) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare("SELECT id FROM runs WHERE status IN ('queued', 'running') ORDER BY created_at")?;
+    let ids = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+    Ok(ids)
+}
+
+/// Records that a tool call is about to execute (idempotent).
+pub fn tool_started(conn: &Connection, run_id: &str, call_id: &str, tool: &str) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT OR IGNORE INTO tool_calls (run_id, call_id, tool, status, started_at) VALUES (?1, ?2, ?3, 'started', ?4)",
+        params![run_id, call_id, tool, crate::ids::now()],
+    )?;
+    Ok(())
+}
+
+/// Records that a tool call has its result.
+pub fn tool_finished(conn: &Connection, run_id: &str, call_id: &str) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE tool_calls SET status = 'finished', finished_at = ?3 WHERE run_id = ?1 AND call_id = ?2",
+        params![run_id, call_id, crate::ids::now()],
+    )?;
+    Ok(())
+}
+
+/// Calls of a run that started but never finished.
+pub fn interrupted_calls(conn: &Connection, run_id: &str) -> Result<Vec<String>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT call_id FROM tool_calls WHERE run_id = ?1 AND status = 'started' ORDER BY started_at")?;
+    let ids = stmt.query_map(params![run_id], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+    Ok(ids)
+}
+
+/// The run currently holding the thread (queued, running or waiting), if any.
+pub fn active_on_thread(conn: &Connection, thread_id: &str) -> Result<Option<(String, RunStatus)>, StoreError> {
+    conn.query_row(
+        "SELECT id, status FROM runs WHERE thread_id = ?1 AND status IN ('queued', 'running', 'waiting_on_human')
+         ORDER BY created_at LIMIT 1",
+        params![thread_id],
+        |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+    )
+    .optional()?
+    .map(|(id, s)| Ok((id, RunStatus::parse(&s)?)))
+    .transpose()
+}

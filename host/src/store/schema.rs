@@ -1,0 +1,99 @@
+//! Schema migrations, applied in order and recorded in `user_version`.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Each entry upgrades the schema by one version; never edit a released one.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE deployments (
+    id            TEXT PRIMARY KEY,
+    account_id    TEXT NOT NULL,
+    customer_id   TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    spec          TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    error         TEXT,
+    default_thread_id TEXT NOT NULL,
+    created_at    TEXT NOT NULL,
+    updated_at    TEXT NOT NULL
+);
+CREATE INDEX deployments_by_account ON deployments(account_id, id);
+
+CREATE TABLE threads (
+    id            TEXT PRIMARY KEY,
+    deployment_id TEXT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+    title         TEXT,
+    created_at    TEXT NOT NULL
+);
+CREATE INDEX threads_by_deployment ON threads(deployment_id, id);
+
+CREATE TABLE messages (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    id            TEXT NOT NULL UNIQUE,
+    thread_id     TEXT NOT NULL REFERENCES threads(id) ON DELETE CASCADE,
+    run_id        TEXT,
+    role          TEXT NOT NULL,
+    content       TEXT NOT NULL,
+    tool_calls    TEXT,
+    tool_call_id  TEXT,
+    is_error      INTEGER NOT NULL DEFAULT 0,
+    delivered     INTEGER NOT NULL DEFAULT 1,
+    created_at    TEXT NOT NULL
+);
+CREATE INDEX messages_by_thread ON messages(thread_id, seq);
+
+CREATE TABLE runs (
+    id            TEXT PRIMARY KEY,
+    deployment_id TEXT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+    thread_id     TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    error         TEXT,
+    input_tokens  INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    created_at    TEXT NOT NULL,
+    started_at    TEXT,
+    finished_at   TEXT
+);
+CREATE INDEX runs_by_thread ON runs(thread_id, created_at);
+CREATE INDEX runs_by_status ON runs(status);
+
+CREATE TABLE tool_calls (
+    run_id        TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    call_id       TEXT NOT NULL,
+    tool          TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    started_at    TEXT NOT NULL,
+    finished_at   TEXT,
+    PRIMARY KEY (run_id, call_id)
+) WITHOUT ROWID;
+
+CREATE TABLE events (
+    deployment_id TEXT NOT NULL,
+    seq           INTEGER NOT NULL,
+    type          TEXT NOT NULL,
+    thread_id     TEXT,
+    run_id        TEXT,
+    created_at    TEXT NOT NULL,
+    data          TEXT NOT NULL,
+    PRIMARY KEY (deployment_id, seq)
+) WITHOUT ROWID;
+"#];
+
+/// Brings the database up to the latest schema version.
+pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let current: usize = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+    if current > MIGRATIONS.len() {
+        return Err(StoreError::Corrupt(format!(
+            "database schema version {current} is newer than this host supports ({}); upgrade hermes-host",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,73 @@
+//! Deployment workspaces: one directory each, reached by the host only through
+//! cap-std so a symlink planted by a guest can never lead the host outside it.
+
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+use cap_std::ambient_authority;
+use cap_std::fs::Dir;
+
+/// Where workspaces live under the data directory.
+pub fn root(data_dir: &Path) -> PathBuf {
+    data_dir.join("workspaces")
+}
+
+/// The host directory of one deployment's workspace.
+pub fn path(data_dir: &Path, deployment_id: &str) -> PathBuf {
+    root(data_dir).join(deployment_id)
+}
+
+/// Creates the workspace directory and opens it as a capability.
+pub fn create(dir: &Path) -> io::Result<Dir> {
+    std::fs::create_dir_all(dir)?;
+    Dir::open_ambient_dir(dir, ambient_authority())
+}
+
+/// Opens an existing workspace as a capability.
+pub fn open(dir: &Path) -> io::Result<Dir> {
+    Dir::open_ambient_dir(dir, ambient_authority())
+}
+
+/// Checks a workspace-relative path: relative, no `..`, not empty. Returns it normalised.
+pub fn relative(path: &str) -> Result<PathBuf, String> {
+    let trimmed = path.trim_start_matches("/workspace/").trim_start_matches("./");
+    let p = Path::new(trimmed);
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::Normal(part) => out.push(part),
+            Component::CurDir => {}
+            Component::ParentDir => return Err(format!("path {path:?} leaves the workspace (`..`)")),
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(format!("path {path:?} must be relative to the workspace"));
+            }
+        }
+    }
+    if out.as_os_str().is_empty() {
+        return Err("path is empty".into());
+    }
+    Ok(out)
+}
+
+/// Writes a file inside the workspace, creating parent directories.
+pub fn write(dir: &Dir, rel: &Path, bytes: &[u8]) -> io::Result<()> {
+    if let Some(parent) = rel.parent().filter(|p| !p.as_os_str().is_empty()) {
+        dir.create_dir_all(parent)?;
+    }
+    dir.write(rel, bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::relative;
+
+    #[test]
+    fn relative_paths_stay_inside() {
+        assert_eq!(relative("a/b.txt").unwrap().to_str(), Some("a/b.txt"));
+        assert_eq!(relative("/workspace/a").unwrap().to_str(), Some("a"));
+        assert!(relative("../x").is_err());
+        assert!(relative("a/../../x").is_err());
+        assert!(relative("/etc/passwd").is_err());
+        assert!(relative("").is_err());
+    }
+}
