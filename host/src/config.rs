@@ -22,6 +22,8 @@ pub struct HostConfig {
     pub max_iterations: u32,
     /// Most tokens a single completion may generate.
     pub max_output_tokens: u32,
+    /// Credits the default account starts with on first start.
+    pub starting_credits: i64,
 }
 
 impl Default for HostConfig {
@@ -33,6 +35,7 @@ impl Default for HostConfig {
             limits: SandboxLimits::default(),
             max_iterations: 50,
             max_output_tokens: 8192,
+            starting_credits: 1_000_000,
         }
     }
 }
@@ -49,6 +52,8 @@ struct FileConfig {
     providers: ProvidersConfig,
     #[serde(default)]
     sandbox: Option<SandboxFile>,
+    #[serde(default)]
+    starting_credits: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -99,6 +104,9 @@ impl HostConfig {
             c.max_iterations = n;
         }
         c.providers = file.providers;
+        if let Some(n) = file.starting_credits {
+            c.starting_credits = n;
+        }
         if let Some(s) = file.sandbox {
             if let Some(m) = s.max_memory_mib {
                 c.limits.max_memory_bytes = m << 20;

@@ -21,6 +21,9 @@ pub const MAX_MCP_SERVERS: usize = 20;
 /// A deployment as the API shows it.
 #[derive(Clone, Debug, Serialize)]
 pub struct Deployment {
+    /// Owning account (not shown to clients).
+    #[serde(skip)]
+    pub account_id: String,
     /// `dep_…`
     pub deployment_id: String,
     /// The vendor's customer id.
@@ -46,6 +49,7 @@ pub struct Deployment {
 impl Deployment {
     pub(crate) fn from_row(row: &DeploymentRow, default_model: &str, warnings: Vec<String>) -> Deployment {
         Deployment {
+            account_id: row.account_id.clone(),
             deployment_id: row.id.clone(),
             customer_id: row.spec.customer_id.clone(),
             name: row.spec.name.clone(),

@@ -17,6 +17,7 @@ use crate::spec::DeploymentSpec;
 use crate::store::runs::{self, RunRow, RunStatus};
 use crate::store::threads::{self, MessageRow};
 use crate::store::{Db, events as event_log};
+use crate::accounts::Accounts;
 use crate::{HostError, builtin, workspace};
 
 /// The account objects belong to when the embedding host has no accounts.
@@ -83,7 +84,8 @@ impl HostBuilder {
         });
         let runs = RunManager::default();
         runs.recover(&services).await?;
-        Ok(Host { services, runs })
+        let accounts = Accounts::new(services.db.clone());
+        Ok(Host { services, runs, accounts })
     }
 }
 
@@ -92,12 +94,18 @@ impl HostBuilder {
 pub struct Host {
     services: Arc<Services>,
     runs: RunManager,
+    accounts: Accounts,
 }
 
 impl Host {
     /// Shorthand for [`HostBuilder::new`].
     pub fn builder(data_dir: impl Into<PathBuf>) -> HostBuilder {
         HostBuilder::new(data_dir)
+    }
+
+    /// Accounts, API keys and credits.
+    pub fn accounts(&self) -> &Accounts {
+        &self.accounts
     }
 
     /// The data directory.
@@ -112,7 +120,21 @@ impl Host {
 
     /// Creates a deployment in the default account.
     pub async fn create_deployment(&self, spec: DeploymentSpec) -> Result<Deployment, HostError> {
-        deployments::create(&self.services, DEFAULT_ACCOUNT, spec).await
+        self.create_deployment_in(DEFAULT_ACCOUNT, spec).await
+    }
+
+    /// Creates a deployment owned by `account_id`.
+    pub async fn create_deployment_in(&self, account_id: &str, spec: DeploymentSpec) -> Result<Deployment, HostError> {
+        deployments::create(&self.services, account_id, spec).await
+    }
+
+    /// Loads a deployment of `account_id`; another account's is "not found".
+    pub async fn deployment_in(&self, account_id: &str, deployment_id: &str) -> Result<Deployment, HostError> {
+        let d = self.deployment(deployment_id).await?;
+        if d.account_id != account_id {
+            return Err(HostError::NotFound(format!("deployment {deployment_id} not found")));
+        }
+        Ok(d)
     }
 
     /// Loads a deployment.
@@ -200,3 +222,4 @@ impl Host {
         self.services.db.close();
     }
 }
+

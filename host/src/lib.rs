@@ -4,6 +4,8 @@
 //! [`DeploymentSpec`], send it a message, and follow its [`events`] — the harness
 //! runs in a fresh wasmtime instance per run, with only its workspace granted.
 
+pub mod api;
+pub mod accounts;
 mod builtin;
 pub mod config;
 pub mod deployments;
@@ -12,6 +14,7 @@ pub mod events;
 mod host;
 mod ids;
 mod imports;
+pub mod keys;
 #[path = "providers_stub.rs"]
 pub mod providers;
 pub mod runs;

@@ -1,1 +1,198 @@
-fn main() {}
+//! The `hermes-host` command: a thin shell over the library.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use hermes_host::accounts::Accounts;
+use hermes_host::{DEFAULT_ACCOUNT, Host, HostConfig};
+
+#[derive(Parser)]
+#[command(name = "hermes-host", version, about = "A Wasm-sandboxed host for AI agents")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the REST API.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "HERMES_LISTEN", default_value = "127.0.0.1:8787")]
+        listen: String,
+        /// Where deployments, workspaces and the database live.
+        #[arg(long, env = "HERMES_DATA_DIR", default_value = "./hermes-data")]
+        data_dir: PathBuf,
+        /// Configuration file (default: ./hermes.toml when present).
+        #[arg(long, env = "HERMES_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Manage an account's credits.
+    Credits {
+        #[command(subcommand)]
+        command: CreditsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key and print it (the only time it is shown).
+    Create {
+        #[arg(long, env = "HERMES_DATA_DIR", default_value = "./hermes-data")]
+        data_dir: PathBuf,
+        #[arg(long, default_value = DEFAULT_ACCOUNT)]
+        account: String,
+        /// Comma-separated scopes, e.g. deployments:read,events:read or *.
+        #[arg(long, value_delimiter = ',', required = true)]
+        scopes: Vec<String>,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List an account's keys (never their secrets).
+    List {
+        #[arg(long, env = "HERMES_DATA_DIR", default_value = "./hermes-data")]
+        data_dir: PathBuf,
+        #[arg(long, default_value = DEFAULT_ACCOUNT)]
+        account: String,
+    },
+    /// Revoke a key by id.
+    Revoke {
+        id: String,
+        #[arg(long, env = "HERMES_DATA_DIR", default_value = "./hermes-data")]
+        data_dir: PathBuf,
+        #[arg(long, default_value = DEFAULT_ACCOUNT)]
+        account: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum CreditsCommand {
+    /// Set the balance.
+    Set {
+        amount: i64,
+        #[arg(long, env = "HERMES_DATA_DIR", default_value = "./hermes-data")]
+        data_dir: PathBuf,
+        #[arg(long, default_value = DEFAULT_ACCOUNT)]
+        account: String,
+    },
+    /// Add to (or, negative, subtract from) the balance.
+    Add {
+        #[arg(allow_hyphen_values = true)]
+        amount: i64,
+        #[arg(long, env = "HERMES_DATA_DIR", default_value = "./hermes-data")]
+        data_dir: PathBuf,
+        #[arg(long, default_value = DEFAULT_ACCOUNT)]
+        account: String,
+    },
+}
+
+fn main() {
+    if let Err(e) = tokio::runtime::Runtime::new().map_err(anyhow::Error::from).and_then(|rt| rt.block_on(run(Cli::parse()))) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { listen, data_dir, config } => serve(&listen, &data_dir, config.as_deref()).await,
+        Command::Keys { command } => keys(command).await,
+        Command::Credits { command } => {
+            let (amount, data_dir, account, add) = match command {
+                CreditsCommand::Set { amount, data_dir, account } => (amount, data_dir, account, false),
+                CreditsCommand::Add { amount, data_dir, account } => (amount, data_dir, account, true),
+            };
+            let balance = Accounts::open(&data_dir).await?.set_credits(&account, amount, add).await?;
+            println!("{balance}");
+            Ok(())
+        }
+    }
+}
+
+async fn keys(command: KeysCommand) -> anyhow::Result<()> {
+    match command {
+        KeysCommand::Create { data_dir, account, scopes, name } => {
+            let (_, secret) = Accounts::open(&data_dir).await?.create_key(&account, &scopes, name).await?;
+            println!("{secret}");
+        }
+        KeysCommand::List { data_dir, account } => {
+            for k in Accounts::open(&data_dir).await?.list_keys(&account).await? {
+                let state = if k.revoked_at.is_some() { "revoked" } else { "active" };
+                println!("{}\t{}…\t{}\t{}\t{}", k.id, k.prefix, k.scopes.join(","), state, k.name.unwrap_or_default());
+            }
+        }
+        KeysCommand::Revoke { id, data_dir, account } => {
+            Accounts::open(&data_dir).await?.revoke_key(&account, &id).await?;
+            println!("revoked {id}");
+        }
+    }
+    Ok(())
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("HERMES_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = std::env::var("HERMES_LOG_FORMAT").is_ok_and(|f| f == "json");
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn serve(listen: &str, data_dir: &Path, config: Option<&Path>) -> anyhow::Result<()> {
+    init_tracing();
+    let config = match config {
+        Some(p) => HostConfig::from_file(p)?,
+        None if Path::new("hermes.toml").exists() => HostConfig::from_file(Path::new("hermes.toml"))?,
+        None => HostConfig::default(),
+    };
+    let credits = config.starting_credits;
+    let host = Host::builder(data_dir).config(config).build().await.context("starting the host")?;
+    if let Some(key) = host.accounts().bootstrap(credits).await? {
+        let path = data_dir.join("admin.key");
+        write_secret(&path, &key)?;
+        println!("Created account {DEFAULT_ACCOUNT} with {credits} credits.");
+        println!("Admin API key (shown once, also saved to {}):\n{key}", path.display());
+    }
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+    tracing::info!(addr = %listener.local_addr()?, data_dir = %data_dir.display(), "hermes-host serving");
+    let app = hermes_host::api::router(host.clone());
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    tracing::info!("shutting down; live runs resume on the next start");
+    host.shutdown().await;
+    Ok(())
+}
+
+fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    writeln!(f, "{secret}")?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

@@ -55,12 +55,16 @@ async fn execute_inner(services: &Arc<Services>, run_id: &str, cancel: Cancellat
         tracing::info!("run interrupted by shutdown; it resumes on the next start");
         return Ok(());
     }
-    let (status, error) = match result {
+    let (status, error, output) = match result {
         Ok(outcome) => outcome,
-        Err(e) => (RunStatus::Error, Some(format!("the host could not run the harness: {e}"))),
+        Err(e) => (RunStatus::Error, Some(format!("the host could not run the harness: {e}")), None),
     };
     if cancel.is_cancelled() {
         return finish(services, &run.deployment_id, &run.thread_id, &run.id, RunStatus::Cancelled, None).await;
+    }
+    if let Some(text) = output {
+        let id = run.id.clone();
+        services.db.write(move |conn| runs::set_output(conn, &id, &text)).await?;
     }
     finish(services, &run.deployment_id, &run.thread_id, &run.id, status, error.as_deref()).await
 }
@@ -71,9 +75,9 @@ async fn run_guest(
     dep: &DeploymentRow,
     cancel: CancellationToken,
     resumed: bool,
-) -> Result<(RunStatus, Option<String>), HostError> {
+) -> Result<(RunStatus, Option<String>, Option<String>), HostError> {
     let Some(wasm) = services.harnesses.get(&dep.spec.runtime).cloned() else {
-        return Ok((RunStatus::Error, Some(format!("unknown runtime {:?}", dep.spec.runtime))));
+        return Ok((RunStatus::Error, Some(format!("unknown runtime {:?}", dep.spec.runtime)), None));
     };
     let (pre, _) = services.runtime.load_harness(wasm).await?;
     let limits = services.runtime.limits().clone();
@@ -105,11 +109,16 @@ async fn run_guest(
         max_iterations: services.config.max_iterations,
         resumed,
     };
+    let started = Instant::now();
     let state = RunState::new(env.clone(), limits.max_output_bytes)?;
     let mut store = services.runtime.new_store(state);
-    let started = Instant::now();
+    let run_id = run.id.clone();
     let call = async {
         let harness = pre.instantiate_async(&mut store).await?;
+        let micros = started.elapsed().as_micros() as u64;
+        // Off the critical path: the run does not wait for this bookkeeping write.
+        let db = services.db.clone();
+        tokio::spawn(async move { db.write(move |conn| runs::set_instantiate_us(conn, &run_id, micros)).await });
         harness.hermes_agent_agent().call_run(&mut store, &ctx).await
     };
     let outcome = tokio::time::timeout(limits.run_deadline + HOST_CALL_GRACE, call).await;
@@ -122,13 +131,13 @@ async fn run_guest(
     }
     let elapsed = started.elapsed();
     Ok(match outcome {
-        Err(_) => (RunStatus::Error, Some(format!("the run exceeded its deadline of {:?}", limits.run_deadline))),
-        Ok(Ok(Ok(RunOutcome::Completed(_)))) => (RunStatus::Completed, None),
-        Ok(Ok(Ok(RunOutcome::Waiting(_)))) => (RunStatus::WaitingOnHuman, None),
-        Ok(Ok(Err(message))) => (RunStatus::Error, Some(message)),
+        Err(_) => (RunStatus::Error, Some(format!("the run exceeded its deadline of {:?}", limits.run_deadline)), None),
+        Ok(Ok(Ok(RunOutcome::Completed(text)))) => (RunStatus::Completed, None, Some(text)),
+        Ok(Ok(Ok(RunOutcome::Waiting(_)))) => (RunStatus::WaitingOnHuman, None, None),
+        Ok(Ok(Err(message))) => (RunStatus::Error, Some(message), None),
         Ok(Err(trap)) => {
             tracing::warn!(error = %format!("{trap:#}"), ?elapsed, "guest trapped");
-            (RunStatus::Error, Some(describe_trap(&trap, memory_denied, &limits, &output)))
+            (RunStatus::Error, Some(describe_trap(&trap, memory_denied, &limits, &output)), None)
         }
     })
 }

@@ -7,6 +7,7 @@
 
 mod db;
 mod schema;
+pub mod accounts;
 pub mod deployments;
 pub mod events;
 pub mod runs;

@@ -68,6 +68,10 @@ pub struct RunRow {
     pub status: RunStatus,
     /// Why it failed.
     pub error: Option<String>,
+    /// The agent's final answer, when completed.
+    pub output: Option<String>,
+    /// Microseconds to create the last instance (fresh store + instantiation).
+    pub instantiate_us: Option<u64>,
     /// Prompt tokens charged so far.
     pub input_tokens: u64,
     /// Completion tokens charged so far.
@@ -105,6 +109,18 @@ pub fn set_status(conn: &Connection, id: &str, status: RunStatus, error: Option<
     Ok(())
 }
 
+/// Records a run's final answer.
+pub fn set_output(conn: &Connection, id: &str, output: &str) -> Result<(), StoreError> {
+    conn.execute("UPDATE runs SET output = ?2 WHERE id = ?1", params![id, output])?;
+    Ok(())
+}
+
+/// Records how long the latest instance took to create.
+pub fn set_instantiate_us(conn: &Connection, id: &str, micros: u64) -> Result<(), StoreError> {
+    conn.execute("UPDATE runs SET instantiate_us = ?2 WHERE id = ?1", params![id, micros as i64])?;
+    Ok(())
+}
+
 /// Adds token usage to a run.
 pub fn add_usage(conn: &Connection, id: &str, input: u64, output: u64) -> Result<(), StoreError> {
     conn.execute(
@@ -117,7 +133,7 @@ pub fn add_usage(conn: &Connection, id: &str, input: u64, output: u64) -> Result
 /// Loads one run.
 pub fn get(conn: &Connection, id: &str) -> Result<Option<RunRow>, StoreError> {
     conn.query_row(
-        "SELECT id, deployment_id, thread_id, status, error, input_tokens, output_tokens, created_at, started_at, finished_at
+        "SELECT id, deployment_id, thread_id, status, error, input_tokens, output_tokens, created_at, started_at, finished_at, output, instantiate_us
          FROM runs WHERE id = ?1",
         params![id],
         |r| {
@@ -133,6 +149,8 @@ pub fn get(conn: &Connection, id: &str) -> Result<Option<RunRow>, StoreError> {
                     created_at: r.get(7)?,
                     started_at: r.get(8)?,
                     finished_at: r.get(9)?,
+                    output: r.get(10)?,
+                    instantiate_us: r.get::<_, Option<i64>>(11)?.map(|v| v as u64),
                 },
                 r.get::<_, String>(3)?,
             ))

@@ -49,6 +49,8 @@ CREATE TABLE runs (
     thread_id     TEXT NOT NULL,
     status        TEXT NOT NULL,
     error         TEXT,
+    output        TEXT,
+    instantiate_us INTEGER,
     input_tokens  INTEGER NOT NULL DEFAULT 0,
     output_tokens INTEGER NOT NULL DEFAULT 0,
     created_at    TEXT NOT NULL,
@@ -78,6 +80,23 @@ CREATE TABLE events (
     data          TEXT NOT NULL,
     PRIMARY KEY (deployment_id, seq)
 ) WITHOUT ROWID;
+"#, r#"
+CREATE TABLE accounts (
+    id            TEXT PRIMARY KEY,
+    credits       INTEGER NOT NULL DEFAULT 0,
+    created_at    TEXT NOT NULL
+);
+
+CREATE TABLE api_keys (
+    id            TEXT PRIMARY KEY,
+    account_id    TEXT NOT NULL REFERENCES accounts(id),
+    name          TEXT,
+    hash          TEXT NOT NULL UNIQUE,
+    prefix        TEXT NOT NULL,
+    scopes        TEXT NOT NULL,
+    created_at    TEXT NOT NULL,
+    revoked_at    TEXT
+);
 "#];
 
 /// Brings the database up to the latest schema version.

@@ -1,0 +1,130 @@
+//! Accounts, API keys and credits — usable without a running host (the CLI's
+//! `keys` and `credits` commands open only the database).
+
+use std::path::Path;
+
+use crate::store::{Db, accounts};
+use crate::{DEFAULT_ACCOUNT, HostError};
+
+/// Account administration over the store.
+#[derive(Clone)]
+pub struct Accounts {
+    db: Db,
+}
+
+impl Accounts {
+    /// Opens the database of a data directory (creating it if needed).
+    pub async fn open(data_dir: &Path) -> Result<Accounts, HostError> {
+        std::fs::create_dir_all(data_dir).map_err(HostError::io(format!("creating {}", data_dir.display())))?;
+        let path = data_dir.join("hermes.db");
+        let db = tokio::task::spawn_blocking(move || Db::open(&path))
+            .await
+            .map_err(|e| HostError::Io { context: "opening the database".into(), source: std::io::Error::other(e) })??;
+        Ok(Accounts { db })
+    }
+
+    pub(crate) fn new(db: Db) -> Accounts {
+        Accounts { db }
+    }
+
+    /// On a store with no accounts, creates [`DEFAULT_ACCOUNT`] with `credits` and
+    /// one key holding every scope; returns that key (the only time it is shown).
+    pub async fn bootstrap(&self, credits: i64) -> Result<Option<String>, HostError> {
+        let secret = crate::keys::generate();
+        let hash = crate::keys::hash(&secret);
+        let row = accounts::KeyRow {
+            id: crate::ids::new_id("key"),
+            account_id: DEFAULT_ACCOUNT.into(),
+            name: Some("admin".into()),
+            prefix: secret[..8].to_string(),
+            scopes: vec!["*".into()],
+            created_at: crate::ids::now(),
+            revoked_at: None,
+        };
+        let created = self
+            .db
+            .write(move |conn| {
+                let any: i64 = conn.query_row("SELECT COUNT(*) FROM accounts", [], |r| r.get(0))?;
+                if any > 0 {
+                    return Ok(false);
+                }
+                accounts::ensure_account(conn, DEFAULT_ACCOUNT, credits)?;
+                accounts::insert_key(conn, &row, &hash)?;
+                Ok(true)
+            })
+            .await?;
+        Ok(created.then_some(secret))
+    }
+
+    /// Creates a key for `account_id` (created if missing); returns the row and the secret.
+    pub async fn create_key(
+        &self,
+        account_id: &str,
+        scopes: &[String],
+        name: Option<String>,
+    ) -> Result<(accounts::KeyRow, String), HostError> {
+        let scopes = crate::keys::parse_scopes(scopes)?;
+        let secret = crate::keys::generate();
+        let hash = crate::keys::hash(&secret);
+        let row = accounts::KeyRow {
+            id: crate::ids::new_id("key"),
+            account_id: account_id.to_string(),
+            name,
+            prefix: secret[..8].to_string(),
+            scopes,
+            created_at: crate::ids::now(),
+            revoked_at: None,
+        };
+        let stored = row.clone();
+        self.db
+            .write(move |conn| {
+                accounts::ensure_account(conn, &stored.account_id, 0)?;
+                accounts::insert_key(conn, &stored, &hash)
+            })
+            .await?;
+        Ok((row, secret))
+    }
+
+    /// The live key matching a presented secret.
+    pub async fn authenticate(&self, secret: &str) -> Result<Option<accounts::KeyRow>, HostError> {
+        let hash = crate::keys::hash(secret);
+        Ok(self.db.read(move |conn| accounts::key_by_hash(conn, &hash)).await?)
+    }
+
+    /// Keys of an account.
+    pub async fn list_keys(&self, account_id: &str) -> Result<Vec<accounts::KeyRow>, HostError> {
+        let id = account_id.to_string();
+        Ok(self.db.read(move |conn| accounts::list_keys(conn, &id)).await?)
+    }
+
+    /// Revokes a key.
+    pub async fn revoke_key(&self, account_id: &str, key_id: &str) -> Result<(), HostError> {
+        let (a, k) = (account_id.to_string(), key_id.to_string());
+        if self.db.write(move |conn| accounts::revoke_key(conn, &a, &k)).await? {
+            Ok(())
+        } else {
+            Err(HostError::NotFound(format!("key {key_id} not found (or already revoked)")))
+        }
+    }
+
+    /// Sets or adds to an account's credits; returns the new balance.
+    pub async fn set_credits(&self, account_id: &str, amount: i64, add: bool) -> Result<i64, HostError> {
+        let id = account_id.to_string();
+        self.db
+            .write(move |conn| {
+                accounts::ensure_account(conn, &id, 0)?;
+                accounts::set_credits(conn, &id, amount, add)
+            })
+            .await
+            .map_err(HostError::from)
+    }
+
+    /// An account's credit balance.
+    pub async fn credits(&self, account_id: &str) -> Result<i64, HostError> {
+        let id = account_id.to_string();
+        self.db
+            .read(move |conn| accounts::credits(conn, &id))
+            .await?
+            .ok_or_else(|| HostError::NotFound(format!("account {account_id} not found")))
+    }
+}

@@ -1,0 +1,50 @@
+//! A JSON body extractor whose errors name the offending field (`param`).
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use serde::de::DeserializeOwned;
+
+use super::ApiError;
+
+/// Like `axum::Json`, with the contract's 400 body on bad input.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"));
+        if !is_json {
+            return Err(ApiError::validation(None, "send a JSON body with `Content-Type: application/json`"));
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::validation(None, format!("could not read the body: {e}")))?;
+        parse(&bytes).map(Body)
+    }
+}
+
+/// Parses JSON, reporting the path of the first bad field.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let mut param = (path != "." && !path.is_empty()).then_some(path.clone());
+        // serde names a missing field only in its message; lift it into `param`.
+        let text = inner.to_string();
+        if let Some(field) = text.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+            param = Some(if path == "." || path.is_empty() { field.to_string() } else { format!("{path}.{field}") });
+        }
+        let message = if inner.is_syntax() || inner.is_eof() {
+            format!("invalid JSON: {inner}")
+        } else {
+            inner.to_string()
+        };
+        ApiError::validation(param, message)
+    })
+}

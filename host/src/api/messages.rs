@@ -1,0 +1,83 @@
+//! `/v1/deployments/{id}/messages` and runs.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::json::Body;
+use super::{ApiError, AppState, Caller};
+use crate::ThreadTarget;
+use crate::store::runs::RunRow;
+
+/// Send Message body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendMessage {
+    content: String,
+    #[serde(default)]
+    thread_id: Option<String>,
+}
+
+/// `POST /v1/deployments/{id}/messages` → 202.
+pub async fn send(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(body): Body<SendMessage>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require("messages:write")?;
+    state.host.deployment_in(&caller.account_id, &id).await?;
+    let target = match body.thread_id.as_deref() {
+        None => ThreadTarget::Default,
+        Some("new") => ThreadTarget::New,
+        Some(t) => ThreadTarget::Id(t.to_string()),
+    };
+    let ticket = state.host.send_message(&id, body.content, target).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!(ticket))))
+}
+
+async fn run_of(state: &AppState, caller: &Caller, dep: &str, run_id: &str) -> Result<RunRow, ApiError> {
+    state.host.deployment_in(&caller.account_id, dep).await?;
+    let run = state.host.run(run_id).await?;
+    if run.deployment_id != dep {
+        return Err(ApiError::not_found(format!("run {run_id} not found")));
+    }
+    Ok(run)
+}
+
+fn render(run: &RunRow) -> Value {
+    json!({
+        "run_id": run.id,
+        "deployment_id": run.deployment_id,
+        "thread_id": run.thread_id,
+        "status": run.status,
+        "error": run.error.as_ref().map(|m| json!({"message": m})),
+        "output": run.output,
+        "usage": {"input_tokens": run.input_tokens, "output_tokens": run.output_tokens},
+        "timings": {"created_at": run.created_at, "started_at": run.started_at, "finished_at": run.finished_at, "instantiate_us": run.instantiate_us},
+    })
+}
+
+/// `GET /v1/deployments/{id}/runs/{run_id}`.
+pub async fn get_run(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, run_id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require("deployments:read")?;
+    Ok(Json(render(&run_of(&state, &caller, &id, &run_id).await?)))
+}
+
+/// `POST /v1/deployments/{id}/runs/{run_id}/cancel`.
+pub async fn cancel_run(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, run_id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require("messages:write")?;
+    run_of(&state, &caller, &id, &run_id).await?;
+    let status = state.host.cancel_run(&run_id).await?;
+    Ok(Json(json!({"run_id": run_id, "status": status})))
+}

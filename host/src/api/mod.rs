@@ -1,0 +1,52 @@
+//! The REST API: a thin axum layer over [`crate::Host`].
+
+mod auth;
+mod deployments;
+mod error;
+mod events;
+pub mod json;
+mod messages;
+mod system;
+
+use axum::Router;
+use axum::http::{HeaderName, Request};
+use axum::routing::{get, post};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+pub use auth::Caller;
+pub use error::ApiError;
+
+use crate::Host;
+
+/// State shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// The host the API fronts.
+    pub host: Host,
+}
+
+/// The whole API as a `Router`, ready to serve or to mount inside another server.
+pub fn router(host: Host) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .route("/healthz", get(system::healthz))
+        .route("/readyz", get(system::readyz))
+        .route("/v1/account", get(system::account))
+        .route("/v1/deployments", post(deployments::create))
+        .route("/v1/deployments/{id}", get(deployments::get))
+        .route("/v1/deployments/{id}/messages", post(messages::send))
+        .route("/v1/deployments/{id}/runs/{run_id}", get(messages::get_run))
+        .route("/v1/deployments/{id}/runs/{run_id}/cancel", post(messages::cancel_run))
+        .route("/v1/deployments/{id}/events", get(events::stream))
+        .fallback(system::not_found)
+        .with_state(AppState { host })
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}

@@ -1,0 +1,29 @@
+//! Health, readiness, the account, and the 404 fallback.
+
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Value, json};
+
+use super::{ApiError, AppState, Caller};
+
+/// Liveness: the process answers.
+pub async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// Readiness: the store answers.
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    state.host.accounts().credits(crate::DEFAULT_ACCOUNT).await.ok();
+    Ok(Json(json!({"status": "ready"})))
+}
+
+/// `GET /v1/account`: the caller's account and balance.
+pub async fn account(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    let credits = state.host.accounts().credits(&caller.account_id).await?;
+    Ok(Json(json!({"account_id": caller.account_id, "credits": credits, "scopes": caller.scopes})))
+}
+
+/// Unknown routes answer in the contract's shape.
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint; see /openapi.json")
+}
