@@ -17,9 +17,10 @@ impl Accounts {
     pub async fn open(data_dir: &Path) -> Result<Accounts, HostError> {
         std::fs::create_dir_all(data_dir).map_err(HostError::io(format!("creating {}", data_dir.display())))?;
         let path = data_dir.join("hermes.db");
-        let db = tokio::task::spawn_blocking(move || Db::open(&path))
-            .await
-            .map_err(|e| HostError::Io { context: "opening the database".into(), source: std::io::Error::other(e) })??;
+        let db = tokio::task::spawn_blocking(move || Db::open(&path)).await.map_err(|e| HostError::Io {
+            context: "opening the database".into(),
+            source: std::io::Error::other(e),
+        })??;
         Ok(Accounts { db })
     }
 

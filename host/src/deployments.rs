@@ -79,15 +79,24 @@ pub(crate) fn validate(spec: &DeploymentSpec, services: &Services) -> Result<Vec
     if !services.harnesses.contains_key(&spec.runtime) {
         let mut known: Vec<_> = services.harnesses.keys().cloned().collect();
         known.sort();
-        return Err(HostError::invalid("runtime", format!("unknown runtime {:?}; available: {}", spec.runtime, known.join(", "))));
+        return Err(HostError::invalid(
+            "runtime",
+            format!("unknown runtime {:?}; available: {}", spec.runtime, known.join(", ")),
+        ));
     }
     if let Some(model) = &spec.model {
         if !model.contains('/') {
-            return Err(HostError::invalid("model", format!("model {model:?} must be `provider/model`, e.g. anthropic/claude-sonnet-4.5")));
+            return Err(HostError::invalid(
+                "model",
+                format!("model {model:?} must be `provider/model`, e.g. anthropic/claude-sonnet-4.5"),
+            ));
         }
     }
     if spec.skills.len() > MAX_SKILLS {
-        return Err(HostError::invalid("skills", format!("{} skills; at most {MAX_SKILLS} per deployment", spec.skills.len())));
+        return Err(HostError::invalid(
+            "skills",
+            format!("{} skills; at most {MAX_SKILLS} per deployment", spec.skills.len()),
+        ));
     }
     if spec.mcp_servers.len() > MAX_MCP_SERVERS {
         return Err(HostError::invalid(
@@ -99,7 +108,12 @@ pub(crate) fn validate(spec: &DeploymentSpec, services: &Services) -> Result<Vec
     match spec.sandbox.kind.as_str() {
         "wasm" => {}
         "docker" => warnings.push("sandbox.type \"docker\" runs in the Wasm sandbox on this host".into()),
-        other => return Err(HostError::invalid("sandbox.type", format!("sandbox.type {other:?} must be \"wasm\" or \"docker\""))),
+        other => {
+            return Err(HostError::invalid(
+                "sandbox.type",
+                format!("sandbox.type {other:?} must be \"wasm\" or \"docker\""),
+            ));
+        }
     }
     for (i, skill) in spec.skills.iter().enumerate() {
         if !valid_name(skill.name()) {
@@ -132,7 +146,11 @@ pub(crate) fn validate(spec: &DeploymentSpec, services: &Services) -> Result<Vec
 }
 
 /// Creates a deployment: row, workspace, skills; ready when done.
-pub(crate) async fn create(services: &Arc<Services>, account_id: &str, spec: DeploymentSpec) -> Result<Deployment, HostError> {
+pub(crate) async fn create(
+    services: &Arc<Services>,
+    account_id: &str,
+    spec: DeploymentSpec,
+) -> Result<Deployment, HostError> {
     let warnings = validate(&spec, services)?;
     let row = DeploymentRow {
         id: crate::ids::new_id("dep"),

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::accounts::Accounts;
 use crate::config::HostConfig;
 use crate::deployments::{self, Deployment};
 use crate::events::{EventHub, Subscription};
@@ -17,7 +18,6 @@ use crate::spec::DeploymentSpec;
 use crate::store::runs::{self, RunRow, RunStatus};
 use crate::store::threads::{self, MessageRow};
 use crate::store::{Db, events as event_log};
-use crate::accounts::Accounts;
 use crate::{HostError, builtin, workspace};
 
 /// The account objects belong to when the embedding host has no accounts.
@@ -58,12 +58,15 @@ impl HostBuilder {
     /// Opens the store, prepares the runtime (compiling or loading the built-in
     /// harness), and resumes runs a previous process left unfinished.
     pub async fn build(self) -> Result<Host, HostError> {
-        std::fs::create_dir_all(&self.data_dir).map_err(HostError::io(format!("creating {}", self.data_dir.display())))?;
-        std::fs::create_dir_all(workspace::root(&self.data_dir)).map_err(HostError::io("creating the workspaces folder"))?;
+        std::fs::create_dir_all(&self.data_dir)
+            .map_err(HostError::io(format!("creating {}", self.data_dir.display())))?;
+        std::fs::create_dir_all(workspace::root(&self.data_dir))
+            .map_err(HostError::io("creating the workspaces folder"))?;
         let db_path = self.data_dir.join("hermes.db");
-        let db = tokio::task::spawn_blocking(move || Db::open(&db_path))
-            .await
-            .map_err(|e| HostError::Io { context: "opening the database".into(), source: std::io::Error::other(e) })??;
+        let db = tokio::task::spawn_blocking(move || Db::open(&db_path)).await.map_err(|e| HostError::Io {
+            context: "opening the database".into(),
+            source: std::io::Error::other(e),
+        })??;
         let runtime = Runtime::new(self.config.limits.clone(), self.data_dir.join("cache").join("components"))?;
         let env = self.env.unwrap_or_else(|| std::env::vars().collect());
         let providers = Providers::new(&self.config.providers, &env, self.config.retry.clone());
@@ -222,4 +225,3 @@ impl Host {
         self.services.db.close();
     }
 }
-

@@ -5,15 +5,8 @@ use sha2::{Digest, Sha256};
 use crate::HostError;
 
 /// Every scope a key can hold.
-pub const SCOPES: &[&str] = &[
-    "deployments:read",
-    "deployments:write",
-    "messages:write",
-    "events:read",
-    "secrets:write",
-    "webhooks:write",
-    "*",
-];
+pub const SCOPES: &[&str] =
+    &["deployments:read", "deployments:write", "messages:write", "events:read", "secrets:write", "webhooks:write", "*"];
 
 /// A fresh secret key: `hk_` + 40 random base-62 characters (~238 bits).
 pub fn generate() -> String {
@@ -30,13 +23,19 @@ pub fn hash(secret: &str) -> String {
 /// Checks and normalises a scope list.
 pub fn parse_scopes(list: &[String]) -> Result<Vec<String>, HostError> {
     if list.is_empty() {
-        return Err(HostError::invalid("scopes", format!("at least one scope is required; choose from {}", SCOPES.join(", "))));
+        return Err(HostError::invalid(
+            "scopes",
+            format!("at least one scope is required; choose from {}", SCOPES.join(", ")),
+        ));
     }
     let mut out = Vec::new();
     for s in list {
         let s = s.trim();
         if !SCOPES.contains(&s) {
-            return Err(HostError::invalid("scopes", format!("unknown scope {s:?}; choose from {}", SCOPES.join(", "))));
+            return Err(HostError::invalid(
+                "scopes",
+                format!("unknown scope {s:?}; choose from {}", SCOPES.join(", ")),
+            ));
         }
         if !out.iter().any(|o| o == s) {
             out.push(s.to_string());

@@ -4,8 +4,8 @@
 //! [`DeploymentSpec`], send it a message, and follow its [`events`] — the harness
 //! runs in a fresh wasmtime instance per run, with only its workspace granted.
 
-pub mod api;
 pub mod accounts;
+pub mod api;
 mod builtin;
 pub mod config;
 pub mod deployments;
@@ -15,7 +15,6 @@ mod host;
 mod ids;
 mod imports;
 pub mod keys;
-#[path = "providers_stub.rs"]
 pub mod providers;
 pub mod runs;
 pub mod runtime;

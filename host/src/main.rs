@@ -93,7 +93,9 @@ enum CreditsCommand {
 }
 
 fn main() {
-    if let Err(e) = tokio::runtime::Runtime::new().map_err(anyhow::Error::from).and_then(|rt| rt.block_on(run(Cli::parse()))) {
+    if let Err(e) =
+        tokio::runtime::Runtime::new().map_err(anyhow::Error::from).and_then(|rt| rt.block_on(run(Cli::parse())))
+    {
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }

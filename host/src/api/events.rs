@@ -20,10 +20,9 @@ pub struct StreamQuery {
 }
 
 fn parse_cursor(s: &str) -> Result<u64, ApiError> {
-    s.trim()
-        .trim_start_matches("evt_")
-        .parse()
-        .map_err(|_| ApiError::validation(Some("after".into()), format!("{s:?} is not an event id (evt_<n>) or sequence")))
+    s.trim().trim_start_matches("evt_").parse().map_err(|_| {
+        ApiError::validation(Some("after".into()), format!("{s:?} is not an event id (evt_<n>) or sequence"))
+    })
 }
 
 /// The SSE stream.

@@ -40,11 +40,8 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         if let Some(field) = text.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
             param = Some(if path == "." || path.is_empty() { field.to_string() } else { format!("{path}.{field}") });
         }
-        let message = if inner.is_syntax() || inner.is_eof() {
-            format!("invalid JSON: {inner}")
-        } else {
-            inner.to_string()
-        };
+        let message =
+            if inner.is_syntax() || inner.is_eof() { format!("invalid JSON: {inner}") } else { inner.to_string() };
         ApiError::validation(param, message)
     })
 }

@@ -11,9 +11,7 @@ const MAX_DATA: usize = 64 << 10;
 
 fn check_type(t: &str) -> Result<(), String> {
     let Some(rest) = t.strip_prefix("custom.") else {
-        return Err(format!(
-            "event type {t:?} is reserved for the host; guest events use the `custom.` prefix"
-        ));
+        return Err(format!("event type {t:?} is reserved for the host; guest events use the `custom.` prefix"));
     };
     if rest.is_empty()
         || t.len() > 64
@@ -35,8 +33,8 @@ impl Host for RunState {
             Err(e) => return Ok(Err(format!("event data is not JSON: {e}"))),
         };
         let env = &self.env;
-        let event = NewEvent::new(&event_type, &env.deployment_id, payload)
-            .scoped(Some(&env.thread_id), Some(&env.run_id));
+        let event =
+            NewEvent::new(&event_type, &env.deployment_id, payload).scoped(Some(&env.thread_id), Some(&env.run_id));
         // A failure to persist is the host's, not the guest's: trap the run.
         env.services.hub.append(event).await?;
         Ok(Ok(()))

@@ -7,10 +7,10 @@ use tokio::sync::mpsc;
 
 use super::{MAX_TEXT, bounded};
 use crate::events::NewEvent;
-use crate::providers::{ChatMessage, ChatRequest, ChatRole, ProviderError, StopReason as PStop, ToolCall as PCall, ToolSpec};
-use crate::runtime::wit::hermes::agent::model::{
-    Completion, CompletionRequest, Host, ModelError, StopReason,
+use crate::providers::{
+    ChatMessage, ChatRequest, ChatRole, ProviderError, StopReason as PStop, ToolCall as PCall, ToolSpec,
 };
+use crate::runtime::wit::hermes::agent::model::{Completion, CompletionRequest, Host, ModelError, StopReason};
 use crate::runtime::wit::hermes::agent::types::{Role, ToolCall, Usage};
 use crate::runtime::{RunEnv, RunState};
 use crate::store::runs;
@@ -43,7 +43,11 @@ fn convert(req: CompletionRequest, env: &RunEnv, model: String, max_tokens: u32)
                 Role::Tool => ChatRole::Tool,
             },
             content: m.content,
-            tool_calls: m.tool_calls.into_iter().map(|c| PCall { id: c.id, name: c.name, arguments: c.arguments }).collect(),
+            tool_calls: m
+                .tool_calls
+                .into_iter()
+                .map(|c| PCall { id: c.id, name: c.name, arguments: c.arguments })
+                .collect(),
             tool_call_id: m.tool_call_id,
             is_error: m.is_error,
         });
@@ -67,7 +71,10 @@ fn convert(req: CompletionRequest, env: &RunEnv, model: String, max_tokens: u32)
 }
 
 /// Persists streamed deltas as `token` events, batching what has queued up.
-async fn write_tokens(env: std::sync::Arc<RunEnv>, mut rx: mpsc::UnboundedReceiver<String>) -> Result<(), crate::store::StoreError> {
+async fn write_tokens(
+    env: std::sync::Arc<RunEnv>,
+    mut rx: mpsc::UnboundedReceiver<String>,
+) -> Result<(), crate::store::StoreError> {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < TOKEN_BATCH {

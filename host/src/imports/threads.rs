@@ -5,11 +5,11 @@ use serde_json::{Value, json};
 
 use super::{MAX_TEXT, bounded, preview};
 use crate::events::NewEvent;
-use crate::runtime::{RunEnv, RunState};
 use crate::runtime::wit::hermes::agent::threads::{Entry, Host};
 use crate::runtime::wit::hermes::agent::types::{Message, Role as WitRole, ToolCall};
-use crate::store::threads::{self as store, MessageRow, Role, StoredToolCall};
+use crate::runtime::{RunEnv, RunState};
 use crate::store::runs;
+use crate::store::threads::{self as store, MessageRow, Role, StoredToolCall};
 
 /// Most entries one `history` call returns.
 const MAX_HISTORY: u32 = 1000;
@@ -43,7 +43,9 @@ fn to_wit(m: MessageRow) -> Entry {
 fn validate(m: &Message) -> Result<Role, String> {
     bounded("message content", &m.content, MAX_TEXT)?;
     let role = match m.role {
-        WitRole::User => return Err("a guest cannot write user messages; steering input arrives via take-steering".into()),
+        WitRole::User => {
+            return Err("a guest cannot write user messages; steering input arrives via take-steering".into());
+        }
         WitRole::Assistant => Role::Assistant,
         WitRole::Tool => Role::Tool,
     };
@@ -97,12 +99,7 @@ fn announce(env: &RunEnv, row: &MessageRow) -> Vec<NewEvent> {
 impl Host for RunState {
     async fn history(&mut self, limit: u32) -> wasmtime::Result<Vec<Entry>> {
         let thread = self.env.thread_id.clone();
-        let rows = self
-            .env
-            .services
-            .db
-            .read(move |conn| store::history(conn, &thread, limit.min(MAX_HISTORY)))
-            .await?;
+        let rows = self.env.services.db.read(move |conn| store::history(conn, &thread, limit.min(MAX_HISTORY))).await?;
         Ok(rows.into_iter().map(to_wit).collect())
     }
 

@@ -10,13 +10,13 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::HostError;
 use crate::events::NewEvent;
 use crate::services::Services;
+use crate::store::deployments::DeploymentStatus;
 use crate::store::runs::{self, RunStatus};
 use crate::store::threads::{self, MessageRow, Role};
 use crate::store::{StoreError, deployments};
-use crate::store::deployments::DeploymentStatus;
-use crate::HostError;
 
 /// Which thread a message goes to.
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -90,7 +90,8 @@ impl Runtime {
         };
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| RuntimeError::Link(format!("{e:#}")))?;
-        Harness::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(|e| RuntimeError::Link(format!("{e:#}")))?;
+        Harness::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+            .map_err(|e| RuntimeError::Link(format!("{e:#}")))?;
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
         let weak = engine.weak();
@@ -141,10 +142,9 @@ impl Runtime {
         }
         let engine = self.engine.clone();
         let dir = self.cache_dir.clone();
-        let (component, cached) =
-            tokio::task::spawn_blocking(move || cache::load_or_compile(&engine, &dir, &wasm))
-                .await
-                .map_err(|e| RuntimeError::Compile(e.to_string()))??;
+        let (component, cached) = tokio::task::spawn_blocking(move || cache::load_or_compile(&engine, &dir, &wasm))
+            .await
+            .map_err(|e| RuntimeError::Compile(e.to_string()))??;
         let instance_pre = self.linker.instantiate_pre(&component).map_err(|e| RuntimeError::Link(format!("{e:#}")))?;
         let pre = HarnessPre::new(instance_pre).map_err(|e| RuntimeError::Link(format!("{e:#}")))?;
         self.loaded.lock().unwrap_or_else(|p| p.into_inner()).insert(hash, pre.clone());

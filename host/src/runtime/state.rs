@@ -57,13 +57,7 @@ impl RunState {
             .initial_cwd("/workspace");
         b.preopened_dir(&env.workspace, "/workspace", FsPerms::ReadWrite)
             .map_err(|e| RuntimeError::Link(format!("preopening the workspace: {e:#}")))?;
-        Ok(RunState {
-            wasi: b.build(),
-            table: ResourceTable::new(),
-            limits: TrackedLimits::default(),
-            env,
-            output,
-        })
+        Ok(RunState { wasi: b.build(), table: ResourceTable::new(), limits: TrackedLimits::default(), env, output })
     }
 
     /// The run's environment.

@@ -21,11 +21,8 @@ pub fn parse_meta(text: &str) -> Result<SkillMeta, String> {
         .strip_prefix("---\n")
         .or_else(|| text.strip_prefix("---\r\n"))
         .ok_or("missing YAML frontmatter (the file must start with `---`)")?;
-    let end = rest
-        .find("\n---")
-        .ok_or("unterminated YAML frontmatter (no closing `---`)")?;
-    let meta: SkillMeta =
-        serde_yaml::from_str(&rest[..end]).map_err(|e| format!("invalid frontmatter: {e}"))?;
+    let end = rest.find("\n---").ok_or("unterminated YAML frontmatter (no closing `---`)")?;
+    let meta: SkillMeta = serde_yaml::from_str(&rest[..end]).map_err(|e| format!("invalid frontmatter: {e}"))?;
     if meta.name.is_empty() || meta.description.trim().is_empty() {
         return Err("frontmatter needs a non-empty `name` and `description`".into());
     }

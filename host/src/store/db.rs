@@ -102,13 +102,7 @@ impl Db {
             });
             (ok, post)
         });
-        let sender = self
-            .inner
-            .writer
-            .lock()
-            .map_err(|_| StoreError::Closed)?
-            .clone()
-            .ok_or(StoreError::Closed)?;
+        let sender = self.inner.writer.lock().map_err(|_| StoreError::Closed)?.clone().ok_or(StoreError::Closed)?;
         sender.send(job).map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }

@@ -57,7 +57,15 @@ pub fn after(conn: &Connection, deployment_id: &str, after: u64, limit: u32) -> 
     for row in rows {
         let (sequence, kind, thread_id, run_id, created_at, data) = row?;
         let payload = serde_json::from_str(&data).map_err(|e| StoreError::Corrupt(format!("event payload: {e}")))?;
-        out.push(Event { sequence, kind, deployment_id: deployment_id.to_string(), thread_id, run_id, created_at, payload });
+        out.push(Event {
+            sequence,
+            kind,
+            deployment_id: deployment_id.to_string(),
+            thread_id,
+            run_id,
+            created_at,
+            payload,
+        });
     }
     Ok(out)
 }

@@ -5,12 +5,12 @@
 //! so one failing write never takes its neighbours down. A write's result, and any
 //! announcement attached to it, is released only after the commit is durable.
 
-mod db;
-mod schema;
 pub mod accounts;
+mod db;
 pub mod deployments;
 pub mod events;
 pub mod runs;
+mod schema;
 pub mod threads;
 
 pub use db::{Db, StoreError};

@@ -191,8 +191,9 @@ pub fn tool_finished(conn: &Connection, run_id: &str, call_id: &str) -> Result<(
 
 /// Calls of a run that started but never finished.
 pub fn interrupted_calls(conn: &Connection, run_id: &str) -> Result<Vec<String>, StoreError> {
-    let mut stmt =
-        conn.prepare_cached("SELECT call_id FROM tool_calls WHERE run_id = ?1 AND status = 'started' ORDER BY started_at")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT call_id FROM tool_calls WHERE run_id = ?1 AND status = 'started' ORDER BY started_at",
+    )?;
     let ids = stmt.query_map(params![run_id], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
     Ok(ids)
 }

@@ -5,7 +5,8 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Each entry upgrades the schema by one version; never edit a released one.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE deployments (
     id            TEXT PRIMARY KEY,
     account_id    TEXT NOT NULL,
@@ -80,7 +81,8 @@ CREATE TABLE events (
     data          TEXT NOT NULL,
     PRIMARY KEY (deployment_id, seq)
 ) WITHOUT ROWID;
-"#, r#"
+"#,
+    r#"
 CREATE TABLE accounts (
     id            TEXT PRIMARY KEY,
     credits       INTEGER NOT NULL DEFAULT 0,
@@ -97,7 +99,8 @@ CREATE TABLE api_keys (
     created_at    TEXT NOT NULL,
     revoked_at    TEXT
 );
-"#];
+"#,
+];
 
 /// Brings the database up to the latest schema version.
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

@@ -185,7 +185,12 @@ pub fn thread_exists(conn: &Connection, deployment_id: &str, thread_id: &str) ->
 }
 
 /// Creates a thread.
-pub fn insert_thread(conn: &Connection, deployment_id: &str, thread_id: &str, title: Option<&str>) -> Result<(), StoreError> {
+pub fn insert_thread(
+    conn: &Connection,
+    deployment_id: &str,
+    thread_id: &str,
+    title: Option<&str>,
+) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO threads (id, deployment_id, title, created_at) VALUES (?1, ?2, ?3, ?4)",
         params![thread_id, deployment_id, title, crate::ids::now()],

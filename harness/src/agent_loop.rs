@@ -1,0 +1,166 @@
+//! The agent loop: resume what the thread says is unfinished, then alternate model
+//! turns and tool calls until the model answers.
+//!
+//! Every step is persisted before the next one starts (`threads.append`; the host
+//! turns appends into events), so the loop can stop anywhere — a host restart, a
+//! pending human approval — and a fresh instance continues from the thread.
+
+use hermes_guest::{Message, ToolCall, ToolDefinition, ToolOutput};
+
+use crate::context::{self, ContextInput, HISTORY_LIMIT};
+use crate::imports::*;
+use crate::resume;
+use crate::tools::{self, Workspace};
+
+/// Memories recalled into the system prompt at most.
+const MEMORY_RECALL_LIMIT: u32 = 8;
+/// What a call interrupted by a host crash gets instead of a second execution.
+pub const INTERRUPTED: &str = "interrupted by a host restart; not re-run — call again if still needed";
+
+/// Where one tool call left the run.
+enum CallFlow {
+    /// Answered (result persisted); go on.
+    Answered,
+    /// A human must decide first: the run returns `waiting` with this approval id.
+    Waiting(String),
+}
+
+/// Runs (or continues) the run described by `ctx` to its outcome.
+pub fn run(host: &mut impl Imports, workspace: &Workspace, ctx: &RunContext) -> Result<RunOutcome, String> {
+    let history = host.history(HISTORY_LIMIT as u32);
+    let progress = resume::progress(&history, &ctx.run_id);
+    if let Some(answer) = progress.answered {
+        return Ok(RunOutcome::Completed(answer));
+    }
+    if !progress.unanswered.is_empty() {
+        let interrupted = host.interrupted_calls();
+        for call in &progress.unanswered {
+            if interrupted.contains(&call.id) {
+                let output = ToolOutput::err(INTERRUPTED);
+                persist(host, Message::tool_result(call.id.clone(), output))?;
+                continue;
+            }
+            if let CallFlow::Waiting(id) = handle_call(host, workspace, ctx, call)? {
+                return Ok(RunOutcome::Waiting(id));
+            }
+        }
+    }
+
+    let fixed = FixedContext::gather(host, ctx, &history);
+    let mut turns = progress.turns;
+    loop {
+        if turns >= ctx.max_iterations {
+            return Ok(RunOutcome::Completed(format!(
+                "Stopped after {turns} model turns (the deployment's limit) before a final answer."
+            )));
+        }
+        // Steering messages are already in the thread; taking them marks them consumed
+        // and the history read below includes them.
+        let _steering = host.take_steering();
+        let messages: Vec<Message> = host.history(HISTORY_LIMIT as u32).into_iter().map(|e| e.message).collect();
+        let request = context::assemble_context(&fixed.input(ctx, &messages));
+        let completion = host.complete(&request).map_err(|e| describe_model_error(&e))?;
+        turns += 1;
+
+        let answer = Message::assistant_with_calls(completion.content, completion.tool_calls);
+        persist(host, answer.clone())?;
+        if answer.tool_calls.is_empty() {
+            return Ok(RunOutcome::Completed(answer.content));
+        }
+        for call in &answer.tool_calls {
+            if let CallFlow::Waiting(id) = handle_call(host, workspace, ctx, call)? {
+                return Ok(RunOutcome::Waiting(id));
+            }
+        }
+    }
+}
+
+/// The parts of the context that stay the same for the whole run.
+struct FixedContext {
+    skills: Vec<SkillSummary>,
+    memories: Vec<String>,
+    mcp_tools: Vec<ToolDefinition>,
+}
+
+impl FixedContext {
+    fn gather(host: &mut impl Imports, ctx: &RunContext, history: &[Entry]) -> Self {
+        let memories = match resume::latest_user_text(history) {
+            Some(query) if ctx.features.memory => host
+                .recall(query, MEMORY_RECALL_LIMIT)
+                .map(|found| found.into_iter().map(|m| m.content).collect())
+                .unwrap_or_else(|e| {
+                    host.log(Level::Warn, &format!("memory recall skipped: {e}"));
+                    Vec::new()
+                }),
+            _ => Vec::new(),
+        };
+        let mcp_tools = host.mcp_tools().unwrap_or_else(|e| {
+            host.log(Level::Warn, &format!("MCP tools unavailable: {e}"));
+            Vec::new()
+        });
+        Self { skills: host.list_skills(), memories, mcp_tools }
+    }
+
+    fn input<'a>(&'a self, ctx: &'a RunContext, history: &'a [Message]) -> ContextInput<'a> {
+        ContextInput {
+            system_prompt: &ctx.system_prompt,
+            skills: &self.skills,
+            secret_names: &ctx.secret_names,
+            memories: &self.memories,
+            history,
+            mcp_tools: &self.mcp_tools,
+            disabled_tools: &ctx.disabled_tools,
+        }
+    }
+}
+
+/// Gates `call` on approval when the deployment requires it, runs it, and persists its
+/// result. A rejected call gets an error result; a pending one stops the run.
+fn handle_call(
+    host: &mut impl Imports,
+    workspace: &Workspace,
+    ctx: &RunContext,
+    call: &ToolCall,
+) -> Result<CallFlow, String> {
+    if host.requires_approval(&call.name) {
+        let request = ApprovalRequest {
+            call_id: call.id.clone(),
+            tool: call.name.clone(),
+            arguments: call.arguments.clone(),
+            summary: summary(call),
+        };
+        match host.request_approval(&request) {
+            Ok(Decision::Approved(_)) => {}
+            Ok(Decision::Pending(approval_id)) => return Ok(CallFlow::Waiting(approval_id)),
+            Ok(Decision::Rejected(comment)) => {
+                let reason = match comment {
+                    Some(c) if !c.trim().is_empty() => format!("rejected by a human: {c}"),
+                    _ => "rejected by a human".to_string(),
+                };
+                persist(host, Message::tool_result(call.id.clone(), ToolOutput::err(reason)))?;
+                return Ok(CallFlow::Answered);
+            }
+            Err(e) => {
+                let output = ToolOutput::err(format!("approval could not be requested: {e}"));
+                persist(host, Message::tool_result(call.id.clone(), output))?;
+                return Ok(CallFlow::Answered);
+            }
+        }
+    }
+    host.tool_started(&call.id, &call.name)
+        .map_err(|e| format!("recording the start of tool call {}: {e}", call.id))?;
+    let output = tools::execute(host, workspace, &ctx.disabled_tools, call);
+    persist(host, Message::tool_result(call.id.clone(), output))?;
+    Ok(CallFlow::Answered)
+}
+
+/// One line a human can decide on: the tool and its (shortened) arguments.
+fn summary(call: &ToolCall) -> String {
+    let args: String = call.arguments.chars().take(160).collect();
+    let more = if call.arguments.chars().count() > 160 { "…" } else { "" };
+    format!("{} {args}{more}", call.name)
+}
+
+fn persist(host: &mut impl Imports, message: Message) -> Result<(), String> {
+    host.append(&message).map(|_| ()).map_err(|e| format!("persisting a message: {e}"))
+}

@@ -1,0 +1,128 @@
+//! A scripted, in-memory host for the loop's unit tests.
+
+use std::collections::{HashMap, VecDeque};
+
+use hermes_guest::{Message, ToolCall, ToolDefinition, ToolOutput, Usage};
+
+use crate::imports::*;
+
+pub struct FakeHost {
+    pub run_id: String,
+    pub thread: Vec<Entry>,
+    pub replies: VecDeque<Result<Completion, ModelError>>,
+    pub requests: Vec<CompletionRequest>,
+    pub approvals: HashMap<String, Decision>,
+    pub interrupted: Vec<String>,
+    pub started: Vec<String>,
+    pub memories: Result<Vec<MemoryEntry>, String>,
+}
+
+impl FakeHost {
+    pub fn new(run_id: &str, user: &str) -> Self {
+        let mut host = Self {
+            run_id: run_id.into(),
+            thread: Vec::new(),
+            replies: VecDeque::new(),
+            requests: Vec::new(),
+            approvals: HashMap::new(),
+            interrupted: Vec::new(),
+            started: Vec::new(),
+            memories: Err("memory disabled".into()),
+        };
+        host.push(None, Message::user(user));
+        host
+    }
+
+    pub fn push(&mut self, run: Option<&str>, message: Message) {
+        let id = format!("msg_{}", self.thread.len());
+        self.thread.push(Entry { id, run_id: run.map(str::to_string), message });
+    }
+
+    pub fn reply(&mut self, text: &str, calls: Vec<ToolCall>) -> &mut Self {
+        let stop_reason = if calls.is_empty() { StopReason::EndTurn } else { StopReason::ToolUse };
+        self.replies.push_back(Ok(Completion {
+            content: text.into(),
+            tool_calls: calls,
+            stop_reason,
+            usage: Usage { input_tokens: 1, output_tokens: 1 },
+        }));
+        self
+    }
+
+    pub fn messages(&self) -> Vec<&Message> {
+        self.thread.iter().map(|e| &e.message).collect()
+    }
+
+    pub fn context(resumed: bool) -> RunContext {
+        RunContext {
+            deployment_id: "dep_1".into(),
+            customer_id: "cus_1".into(),
+            thread_id: "thr_1".into(),
+            run_id: "run_1".into(),
+            system_prompt: "You are helpful.".into(),
+            secret_names: vec!["CRM_TOKEN".into()],
+            features: Features { memory: true, dreaming: false, automations: false, steering: true },
+            disabled_tools: Vec::new(),
+            max_iterations: 8,
+            resumed,
+        }
+    }
+}
+
+impl Imports for FakeHost {
+    fn history(&mut self, limit: u32) -> Vec<Entry> {
+        let skip = self.thread.len().saturating_sub(limit as usize);
+        self.thread[skip..].to_vec()
+    }
+    fn append(&mut self, message: &Message) -> Result<String, String> {
+        let run = self.run_id.clone();
+        self.push(Some(&run), message.clone());
+        Ok(format!("msg_{}", self.thread.len() - 1))
+    }
+    fn tool_started(&mut self, call_id: &str, _tool: &str) -> Result<(), String> {
+        self.started.push(call_id.into());
+        Ok(())
+    }
+    fn interrupted_calls(&mut self) -> Vec<String> {
+        self.interrupted.clone()
+    }
+    fn take_steering(&mut self) -> Vec<String> {
+        Vec::new()
+    }
+    fn complete(&mut self, request: &CompletionRequest) -> Result<Completion, ModelError> {
+        self.requests.push(request.clone());
+        self.replies.pop_front().unwrap_or_else(|| Err(ModelError::Unavailable("no scripted reply".into())))
+    }
+    fn list_skills(&mut self) -> Vec<SkillSummary> {
+        vec![SkillSummary {
+            name: "release-notes".into(),
+            description: "Write release notes.".into(),
+            path: ".hermes/skills/release-notes/SKILL.md".into(),
+        }]
+    }
+    fn read_skill(&mut self, name: &str, _file: Option<&str>) -> Result<String, String> {
+        Ok(format!("# {name}"))
+    }
+    fn mcp_tools(&mut self) -> Result<Vec<ToolDefinition>, String> {
+        Err("no MCP servers".into())
+    }
+    fn mcp_call(&mut self, name: &str, _arguments: &str) -> Result<ToolOutput, String> {
+        Err(format!("unknown tool `{name}`"))
+    }
+    fn recall(&mut self, _query: &str, _limit: u32) -> Result<Vec<MemoryEntry>, String> {
+        self.memories.clone()
+    }
+    fn update_memory(&mut self, _id: &str, _content: &str) -> Result<(), String> {
+        Ok(())
+    }
+    fn forget_memory(&mut self, _id: &str) -> Result<(), String> {
+        Ok(())
+    }
+    fn requires_approval(&mut self, tool: &str) -> bool {
+        self.approvals.contains_key(tool)
+    }
+    fn request_approval(&mut self, request: &ApprovalRequest) -> Result<Decision, String> {
+        self.approvals.get(&request.tool).cloned().ok_or_else(|| "no policy".into())
+    }
+    fn log(&mut self, _level: Level, _message: &str) {}
+}

@@ -1,0 +1,138 @@
+//! The built-in tools, each in its own module, and the dispatch of a model's tool call
+//! to a built-in or an MCP tool.
+//!
+//! A tool never fails the run: every problem (bad arguments, a missing file, an
+//! escaping path, an MCP error) becomes an `is_error` [`ToolOutput`] the model reads.
+
+mod edit_file;
+mod list_files;
+mod read_file;
+mod search_files;
+mod skill_view;
+mod workspace;
+mod write_file;
+
+pub use workspace::Workspace;
+
+use hermes_guest::{ToolCall, ToolDefinition, ToolOutput};
+
+use crate::imports::Imports;
+
+/// Largest tool result handed back to the model, in bytes; longer ones are cut.
+pub const MAX_OUTPUT_BYTES: usize = 48 * 1024;
+
+/// A built-in tool: its definition (terse: it is sent on every turn) and its code.
+struct Builtin {
+    name: &'static str,
+    description: &'static str,
+    /// JSON Schema of the arguments object, as sent to the model.
+    parameters: &'static str,
+    run: fn(&mut dyn Imports, &Workspace, &str) -> Result<String, String>,
+}
+
+const BUILTINS: &[Builtin] =
+    &[read_file::TOOL, write_file::TOOL, edit_file::TOOL, list_files::TOOL, search_files::TOOL, skill_view::TOOL];
+
+/// Names of every built-in tool.
+pub fn builtin_names() -> impl Iterator<Item = &'static str> {
+    BUILTINS.iter().map(|b| b.name)
+}
+
+/// The built-in tools offered to the model, minus the `disabled` ones.
+pub fn builtin_definitions(disabled: &[String]) -> Vec<ToolDefinition> {
+    BUILTINS
+        .iter()
+        .filter(|b| !disabled.iter().any(|d| d == b.name))
+        .map(|b| ToolDefinition {
+            name: b.name.to_string(),
+            description: b.description.to_string(),
+            parameters: b.parameters.to_string(),
+        })
+        .collect()
+}
+
+/// Runs one tool call: a built-in over `workspace`, else an MCP tool through the host.
+pub fn execute(host: &mut dyn Imports, workspace: &Workspace, disabled: &[String], call: &ToolCall) -> ToolOutput {
+    let builtin = BUILTINS.iter().find(|b| b.name == call.name);
+    let output = if disabled.contains(&call.name) {
+        ToolOutput::err(format!("tool `{}` is disabled for this deployment", call.name))
+    } else if let Some(builtin) = builtin {
+        (builtin.run)(host, workspace, &call.arguments).into()
+    } else {
+        host.mcp_call(&call.name, &call.arguments)
+            .unwrap_or_else(|e| ToolOutput::err(format!("tool `{}` failed: {e}", call.name)))
+    };
+    ToolOutput { content: truncate(output.content, MAX_OUTPUT_BYTES), is_error: output.is_error }
+}
+
+/// Cuts `text` to at most `max` bytes (on a char boundary), saying so.
+pub fn truncate(mut text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    let mut cut = max;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let total = text.len();
+    text.truncate(cut);
+    text.push_str(&format!("\n[truncated: {cut} of {total} bytes shown]"));
+    text
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    #[test]
+    fn schemas_are_valid_json_objects() {
+        for b in BUILTINS {
+            let v: serde_json::Value = serde_json::from_str(b.parameters).unwrap();
+            assert_eq!(v["type"], "object", "{}", b.name);
+        }
+    }
+
+    #[test]
+    fn disabled_builtins_are_not_offered() {
+        let defs = builtin_definitions(&["write_file".to_string()]);
+        assert!(defs.iter().all(|d| d.name != "write_file"));
+        assert_eq!(defs.len(), BUILTINS.len() - 1);
+    }
+
+    #[test]
+    fn disabled_tools_are_refused_even_when_called() {
+        let mut host = crate::fake_host::FakeHost::new("run_1", "hi");
+        let ws = Workspace::new(std::env::temp_dir());
+        for name in ["list_files", "crm__delete"] {
+            let call = ToolCall::new("c1", name, "{}");
+            let out = execute(&mut host, &ws, &[name.to_string()], &call);
+            assert!(out.is_error && out.content.contains("disabled"), "{name}");
+        }
+    }
+
+    #[test]
+    fn the_file_tools_work_together() {
+        let root = std::env::temp_dir().join(format!("hermes-tools-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
+        let ws = Workspace::new(&root);
+        let mut host = crate::fake_host::FakeHost::new("run_1", "hi");
+        let mut call = |name: &str, args: &str| execute(&mut host, &ws, &[], &ToolCall::new("c", name, args));
+
+        let wrote = call("write_file", r#"{"path":"docs/a.md","content":"hello world\nbye"}"#);
+        assert!(!wrote.is_error, "{}", wrote.content);
+        assert!(!call("edit_file", r#"{"path":"docs/a.md","old_string":"world","new_string":"there"}"#).is_error);
+        assert_eq!(call("read_file", r#"{"path":"docs/a.md"}"#).content, "hello there\nbye\n");
+        assert_eq!(call("list_files", r#"{"recursive":true}"#).content, "docs/\ndocs/a.md");
+        assert_eq!(call("search_files", r#"{"query":"there"}"#).content, "docs/a.md:1: hello there");
+        assert!(call("read_file", r#"{"path":"../x"}"#).is_error);
+        assert!(call("list_files", r#"{"path":"/"}"#).is_error);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn truncation_respects_char_boundaries() {
+        let t = truncate("ééé".to_string(), 3);
+        assert!(t.starts_with('é') && t.contains("truncated"));
+    }
+}

@@ -1,0 +1,206 @@
+//! The binary over HTTP: `hermes-host serve`, a real SSE stream, the contract's errors.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use futures::StreamExt;
+use hermes_tests::mock_llm::{MockLlm, Reply};
+use serde_json::{Value, json};
+
+struct Server {
+    child: Child,
+    base: String,
+    key: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn start(llm: &MockLlm) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hermes-host"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(dir.path())
+        .env("OPENAI_API_KEY", "sk-test")
+        .env("OPENAI_BASE_URL", llm.openai_base_url())
+        .env("HERMES_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start hermes-host");
+    // The first start prints the admin key; wait for it (the server is up right after).
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let mut key = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if line.starts_with("hk_") {
+            key = line;
+            break;
+        }
+    }
+    assert!(key.starts_with("hk_"), "admin key printed");
+    let saved = std::fs::read_to_string(dir.path().join("admin.key")).unwrap();
+    assert_eq!(saved.trim(), key);
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(dir.path().join("admin.key")).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+    std::thread::spawn(move || for _ in lines {});
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    Server { child, base, key, _dir: dir }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_over_http_streams_running_tokens_message_completed() {
+    let llm = MockLlm::start().await;
+    let text = "Tokens arrive in order over server-sent events.";
+    llm.push(Reply::text(text));
+    let server = start(&llm);
+    let http = reqwest::Client::new();
+    let auth = format!("Bearer {}", server.key);
+
+    let resp = http
+        .post(format!("{}/v1/deployments", server.base))
+        .header("Authorization", &auth)
+        .json(&json!({"customer_id": "cus_1", "name": "A", "model": "openai/gpt-test", "system_prompt": "Be brief."}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let dep: Value = resp.json().await.unwrap();
+    let dep_id = dep["deployment_id"].as_str().unwrap().to_string();
+    assert_eq!(dep["status"], "ready");
+    assert_eq!(dep["events"]["transport"], "sse");
+
+    let sse = http
+        .get(format!("{}/v1/deployments/{dep_id}/events", server.base))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sse.status(), 200);
+    let mut body = sse.bytes_stream();
+
+    let resp = http
+        .post(format!("{}/v1/deployments/{dep_id}/messages", server.base))
+        .header("Authorization", &auth)
+        .json(&json!({"content": "hello"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    let ticket: Value = resp.json().await.unwrap();
+    let run_id = ticket["run_id"].as_str().unwrap().to_string();
+
+    let mut buf = String::new();
+    let mut seen: Vec<(String, Value)> = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    'outer: while let Ok(Some(chunk)) = tokio::time::timeout_at(deadline, body.next()).await {
+        buf.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+        while let Some(end) = buf.find("\n\n") {
+            let frame: String = buf.drain(..end + 2).collect();
+            let mut kind = String::new();
+            let mut data = String::new();
+            for line in frame.lines() {
+                if let Some(v) = line.strip_prefix("event: ") {
+                    kind = v.to_string();
+                } else if let Some(v) = line.strip_prefix("data: ") {
+                    data.push_str(v);
+                }
+            }
+            if data.is_empty() {
+                continue;
+            }
+            let v: Value = serde_json::from_str(&data).unwrap();
+            if v["run_id"] != run_id.as_str() {
+                continue;
+            }
+            let done = kind == "run_status" && v["status"] != "running";
+            seen.push((kind, v));
+            if done {
+                break 'outer;
+            }
+        }
+    }
+    let kinds: Vec<&str> = seen.iter().map(|(k, _)| k.as_str()).collect();
+    let first = kinds.iter().position(|k| *k == "run_status").expect("running");
+    assert_eq!(seen[first].1["status"], "running");
+    let tokens: String = seen.iter().filter(|(k, _)| k == "token").filter_map(|(_, v)| v["delta"].as_str()).collect();
+    assert_eq!(tokens, text);
+    let msg = seen.iter().position(|(k, v)| k == "message" && v["role"] == "agent").expect("agent message");
+    let last_token = kinds.iter().rposition(|k| *k == "token").unwrap();
+    assert!(first < last_token && last_token < msg, "{kinds:?}");
+    assert_eq!(seen.last().unwrap().1["status"], "completed", "{kinds:?}");
+
+    let run: Value = http
+        .get(format!("{}/v1/deployments/{dep_id}/runs/{run_id}", server.base))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(run["status"], "completed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_use_the_contract_body() {
+    let llm = MockLlm::start().await;
+    let server = start(&llm);
+    let http = reqwest::Client::new();
+    let url = format!("{}/v1/deployments", server.base);
+
+    let r = http.post(&url).json(&json!({})).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "unauthorized");
+
+    let r = http.post(&url).header("Authorization", "Bearer hk_wrong").json(&json!({})).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+
+    let auth = format!("Bearer {}", server.key);
+    let r = http
+        .post(&url)
+        .header("Authorization", &auth)
+        .json(&json!({"name": "x", "system_prompt": "y"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "validation_error");
+    assert_eq!(body["param"], "customer_id");
+    assert!(body["message"].as_str().unwrap().contains("customer_id"));
+
+    let r = http
+        .post(&url)
+        .header("Authorization", &auth)
+        .header("Content-Type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+
+    let r = http.get(format!("{url}/dep_missing")).header("Authorization", &auth).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "not_found");
+}

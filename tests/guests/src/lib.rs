@@ -1,0 +1,107 @@
+//! A deliberately misbehaving harness for the sandbox tests.
+//!
+//! The first word of the deployment's system prompt picks the behaviour:
+//!
+//! | word | does |
+//! |---|---|
+//! | `loop` | spins forever on the CPU, no host calls (deadline / epoch interruption) |
+//! | `alloc` | allocates and touches 1 MiB blocks without bound (memory limit) |
+//! | `escape` | tries to leave `/workspace`; answers a JSON object `attempt → "denied: …" / "ALLOWED: …"` |
+//! | `echo` | one `model.complete` with the latest user message; answers its content |
+//! | `panic` | panics (a trap) |
+
+use std::collections::BTreeMap;
+
+use hermes_guest::Message;
+use hermes_guest::harness::exports::hermes::agent::agent::{DreamReport, RunContext, RunOutcome};
+use hermes_guest::harness::hermes::agent::{model, threads};
+
+/// Each escape attempt, keyed as the JSON answer names it.
+pub const ESCAPE_ATTEMPTS: &[&str] =
+    &["read ../outside.txt", "read /etc/passwd", "read /workspace/../x", "read /workspace/link", "list /"];
+
+/// The test guest, as the `agent` export.
+pub struct TestGuest;
+
+impl hermes_guest::harness::exports::hermes::agent::agent::Guest for TestGuest {
+    fn run(context: RunContext) -> Result<RunOutcome, String> {
+        match context.system_prompt.split_whitespace().next().unwrap_or("") {
+            "loop" => spin(),
+            "alloc" => hoard(),
+            "escape" => Ok(RunOutcome::Completed(escape())),
+            "echo" => echo(),
+            "panic" => panic!("the test guest panics on request"),
+            other => Err(format!(
+                "unknown test behaviour `{other}`: start the system prompt with loop, alloc, escape, echo or panic"
+            )),
+        }
+    }
+
+    fn dream(_context: RunContext) -> Result<DreamReport, String> {
+        Err("the test guest does not dream".to_string())
+    }
+}
+
+hermes_guest::export_harness!(TestGuest);
+
+fn spin() -> ! {
+    let mut n: u64 = 0;
+    loop {
+        n = std::hint::black_box(n.wrapping_mul(6364136223846793005).wrapping_add(1));
+    }
+}
+
+fn hoard() -> ! {
+    let mut hoard: Vec<Vec<u8>> = Vec::new();
+    loop {
+        let mut block = vec![0u8; 1 << 20];
+        // Touch every page so the memory is really committed.
+        for byte in block.iter_mut().step_by(4096) {
+            *byte = 1;
+        }
+        hoard.push(std::hint::black_box(block));
+    }
+}
+
+/// Tries every escape and reports each outcome, as a JSON object.
+pub fn escape() -> String {
+    let mut report = BTreeMap::new();
+    for attempt in ESCAPE_ATTEMPTS {
+        let outcome = match *attempt {
+            "list /" => std::fs::read_dir("/").map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            }),
+            read => std::fs::read_to_string(read.trim_start_matches("read ")),
+        };
+        let shown = match outcome {
+            Ok(content) => format!("ALLOWED: {}", content.chars().take(200).collect::<String>()),
+            Err(e) => format!("denied: {e}"),
+        };
+        report.insert(attempt.to_string(), shown);
+    }
+    serde_json::to_string(&report).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}
+
+fn echo() -> Result<RunOutcome, String> {
+    let latest = threads::history(50)
+        .into_iter()
+        .rev()
+        .find(|e| e.message.is_user())
+        .map(|e| e.message.content)
+        .unwrap_or_default();
+    let request = model::CompletionRequest {
+        system: String::new(),
+        messages: vec![Message::user(latest)],
+        tools: Vec::new(),
+        max_tokens: None,
+        stream_tokens: true,
+    };
+    match model::complete(&request) {
+        Ok(completion) => Ok(RunOutcome::Completed(completion.content)),
+        Err(e) => Err(format!("model error: {e:?}")),
+    }
+}
