@@ -84,13 +84,13 @@ pub(crate) fn validate(spec: &DeploymentSpec, services: &Services) -> Result<Vec
             format!("unknown runtime {:?}; available: {}", spec.runtime, known.join(", ")),
         ));
     }
-    if let Some(model) = &spec.model {
-        if !model.contains('/') {
-            return Err(HostError::invalid(
-                "model",
-                format!("model {model:?} must be `provider/model`, e.g. anthropic/claude-sonnet-4.5"),
-            ));
-        }
+    if let Some(model) = &spec.model
+        && !model.contains('/')
+    {
+        return Err(HostError::invalid(
+            "model",
+            format!("model {model:?} must be `provider/model`, e.g. anthropic/claude-sonnet-4.5"),
+        ));
     }
     if spec.skills.len() > MAX_SKILLS {
         return Err(HostError::invalid(

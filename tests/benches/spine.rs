@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use hermes_host::store::runs::RunStatus;
-use hermes_host::{DeploymentSpec, Host, HostConfig, ThreadTarget};
+use hermes_host::{DeploymentSpec, Host, ThreadTarget};
 use hermes_tests::mock_llm::{MockLlm, Reply};
 use serde_json::json;
 
@@ -188,7 +188,7 @@ fn wasm_vs_native() -> (f64, f64) {
     let native = {
         let t = Instant::now();
         let workload = hermes_bench_guest::Workload::synthetic();
-        std::hint::black_box(hermes_bench_guest::run(&workload, ITERS));
+        std::hint::black_box(hermes_bench_guest::run(&workload, ITERS as u64));
         t.elapsed().as_secs_f64() * 1e6 / ITERS as f64
     };
     let wasm = {
@@ -204,11 +204,8 @@ fn wasm_vs_native() -> (f64, f64) {
                 table: Default::default(),
             };
             let mut store = wasmtime::Store::new(&engine, ctx);
-            let command = wasmtime_wasi::p2::bindings::sync::Command::new(
-                &mut store,
-                &pre.instantiate(&mut store).expect("instantiate"),
-            )
-            .expect("command");
+            let instance = pre.instantiate(&mut store).expect("instantiate");
+            let command = wasmtime_wasi::p2::bindings::sync::Command::new(&mut store, &instance).expect("command");
             let t = Instant::now();
             command.wasi_cli_run().call_run(&mut store).expect("call").expect("run ok");
             t.elapsed()

@@ -74,10 +74,8 @@ async fn reply_streams_as_tokens_then_message(model: &str) {
         events.iter().filter(|e| e.kind == "run_status").filter_map(|e| e.payload["status"].as_str()).collect();
     assert_eq!(statuses, ["running", "completed"], "events: {kinds:?}");
     let first_token = kinds.iter().position(|k| *k == "token").expect("token events");
-    let message = events
-        .iter()
-        .position(|e| e.kind == "message" && e.payload["role"] == "agent")
-        .expect("agent message event");
+    let message =
+        events.iter().position(|e| e.kind == "message" && e.payload["role"] == "agent").expect("agent message event");
     assert_eq!(events[0].kind, "message", "the user's message opens the run: {kinds:?}");
     assert!(first_token < message && message < kinds.len() - 1, "order: {kinds:?}");
     assert!(kinds.iter().filter(|k| **k == "token").count() > 3, "streamed in several deltas");
