@@ -51,6 +51,7 @@ pub fn build_components(workspace_root: &Path, packages: &[&str]) -> Result<Vec<
     // different features of a common crate (the bench guest builds the harness without
     // `component`) must never write into the same directory.
     let target_dir = outer_target_dir(&root).join("wasm-guests").join(packages.join("+"));
+    ensure_target_installed(&root);
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.current_dir(&root)
         .args(["build", "--release", "--target", TARGET])
@@ -111,6 +112,22 @@ fn target_dir_from_out_dir(out_dir: &Path) -> Option<PathBuf> {
 /// poison a nested build: flags meant for the host target, the outer target
 /// directory, wrappers (clippy, sccache, coverage), the outer jobserver, profile
 /// overrides and the outer package's build-script variables (features, cfgs).
+/// Installs the wasm target when the toolchain lacks it (rust-toolchain.toml lists it,
+/// but some rustup setups do not auto-install targets). Best effort: if it still is
+/// missing, the cargo build below fails with rustc's own explanation.
+fn ensure_target_installed(root: &Path) {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let sysroot = Command::new(&rustc).current_dir(root).args(["--print", "sysroot"]).output();
+    let installed = sysroot
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| Path::new(s.trim()).join("lib/rustlib").join(TARGET).exists())
+        .unwrap_or(false);
+    if !installed {
+        let _ = Command::new("rustup").current_dir(root).args(["target", "add", TARGET]).status();
+    }
+}
+
 fn scrub_env(cmd: &mut Command) {
     const EXACT: &[&str] = &[
         "CARGO_ENCODED_RUSTFLAGS",

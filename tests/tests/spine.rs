@@ -230,3 +230,40 @@ async fn filesystem_escapes_are_denied() {
     assert!(!report.to_string().contains("HOST SECRET"));
     host.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_provider_ends_the_run_with_a_clear_error() {
+    let llm = MockLlm::start().await;
+    llm.fail_next(503, 100);
+    let dir = tempfile::tempdir().unwrap();
+    let config = HostConfig {
+        retry: hermes_host::providers::RetryPolicy {
+            max_attempts: 2,
+            base_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(10),
+        },
+        ..HostConfig::default()
+    };
+    let host = host_with(dir.path(), &llm, config).await;
+    let dep = host.create_deployment(spec("openai/gpt-test", "agent")).await.unwrap();
+    let t = host.send_message(&dep.deployment_id, "hi", ThreadTarget::Default).await.unwrap();
+    let run = host.wait_for_run(&t.run_id).await.unwrap();
+    assert_eq!(run.status, RunStatus::Error);
+    let error = run.error.unwrap_or_default();
+    assert!(error.contains("503"), "the reason reaches the client: {error}");
+    assert_eq!(llm.requests().len(), 2, "retried once, then gave up");
+    host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_provider_is_a_clear_run_error() {
+    let llm = MockLlm::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let host = host_with(dir.path(), &llm, HostConfig::default()).await;
+    let dep = host.create_deployment(spec("nosuch/model", "agent")).await.unwrap();
+    let t = host.send_message(&dep.deployment_id, "hi", ThreadTarget::Default).await.unwrap();
+    let run = host.wait_for_run(&t.run_id).await.unwrap();
+    assert_eq!(run.status, RunStatus::Error);
+    assert!(run.error.unwrap_or_default().contains("nosuch"));
+    host.shutdown().await;
+}

@@ -54,6 +54,8 @@ impl RunState {
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
+            // A guest needs a few bytes of entropy (hash seeds, ids), not a firehose.
+            .max_random_size(64 << 10)
             .initial_cwd("/workspace");
         b.preopened_dir(&env.workspace, "/workspace", FsPerms::ReadWrite)
             .map_err(|e| RuntimeError::Link(format!("preopening the workspace: {e:#}")))?;
