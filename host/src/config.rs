@@ -24,6 +24,9 @@ pub struct HostConfig {
     pub max_output_tokens: u32,
     /// Credits the default account starts with on first start.
     pub starting_credits: i64,
+    /// Let skill URLs, MCP servers and webhooks reach loopback/private addresses
+    /// (`HERMES_ALLOW_PRIVATE_URLS=1`); off by default (SSRF).
+    pub allow_private_urls: bool,
 }
 
 impl Default for HostConfig {
@@ -36,6 +39,7 @@ impl Default for HostConfig {
             max_iterations: 50,
             max_output_tokens: 8192,
             starting_credits: 1_000_000,
+            allow_private_urls: false,
         }
     }
 }

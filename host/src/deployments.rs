@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::HostError;
 use crate::events::NewEvent;
 use crate::services::Services;
-use crate::skills::{SKILLS_DIR, parse_meta, valid_name};
+use crate::skills::{SKILLS_DIR, fetch, parse_meta, valid_name};
 use crate::spec::{DeploymentSpec, SkillSpec};
 use crate::store::deployments::{self, DeploymentRow, DeploymentStatus};
 use crate::workspace;
@@ -24,6 +24,9 @@ pub struct Deployment {
     /// Owning account (not shown to clients).
     #[serde(skip)]
     pub account_id: String,
+    /// The configuration (secret values are never in it: only `sec_…` refs).
+    #[serde(skip)]
+    pub spec: DeploymentSpec,
     /// `dep_…`
     pub deployment_id: String,
     /// The vendor's customer id.
@@ -50,6 +53,7 @@ impl Deployment {
     pub(crate) fn from_row(row: &DeploymentRow, default_model: &str, warnings: Vec<String>) -> Deployment {
         Deployment {
             account_id: row.account_id.clone(),
+            spec: row.spec.clone(),
             deployment_id: row.id.clone(),
             customer_id: row.spec.customer_id.clone(),
             name: row.spec.name.clone(),
@@ -135,73 +139,194 @@ pub(crate) fn validate(spec: &DeploymentSpec, services: &Services) -> Result<Vec
             SkillSpec::File { path, .. } => {
                 workspace::relative(path).map_err(|e| HostError::invalid(&format!("skills[{i}].path"), e))?;
             }
-            SkillSpec::Url { name, .. } => {
-                return Err(HostError::InvalidSkill(format!(
-                    "skill {name:?}: url skills are not supported by this host yet"
-                )));
+            SkillSpec::Url { url, .. } => {
+                let ok = reqwest::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+                if !ok {
+                    return Err(HostError::invalid(
+                        &format!("skills[{i}].url"),
+                        format!("{url:?} is not an http(s) URL"),
+                    ));
+                }
             }
         }
+    }
+    let mut names: Vec<&str> = spec.skills.iter().map(SkillSpec::name).collect();
+    names.sort_unstable();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        return Err(HostError::invalid("skills", format!("skill {:?} is listed twice", w[0])));
+    }
+    let mut servers: Vec<&str> = spec.mcp_servers.iter().map(|m| m.name.as_str()).collect();
+    servers.sort_unstable();
+    for (i, m) in spec.mcp_servers.iter().enumerate() {
+        let ok = !m.name.is_empty()
+            && m.name.len() <= 64
+            && m.name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !ok {
+            return Err(HostError::invalid(
+                &format!("mcp_servers[{i}].name"),
+                format!("MCP server name {:?} must be 1–64 chars of [A-Za-z0-9_-]", m.name),
+            ));
+        }
+        if !reqwest::Url::parse(&m.url).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
+            return Err(HostError::invalid(
+                &format!("mcp_servers[{i}].url"),
+                format!("{:?} is not an http(s) URL", m.url),
+            ));
+        }
+    }
+    if let Some(w) = servers.windows(2).find(|w| w[0] == w[1]) {
+        return Err(HostError::invalid("mcp_servers", format!("MCP server name {:?} is used twice", w[0])));
     }
     Ok(warnings)
 }
 
-/// Creates a deployment: row, workspace, skills; ready when done.
+/// A file uploaded with a create request, keyed by its workspace path.
+#[derive(Clone, Debug)]
+pub struct Upload {
+    /// Workspace-relative path.
+    pub path: String,
+    /// Contents.
+    pub bytes: Vec<u8>,
+}
+
+/// Fetches every `url` skill; the text of each, by skill name.
+async fn fetch_url_skills(services: &Services, skills: &[SkillSpec]) -> Result<Vec<(String, String)>, HostError> {
+    let urls: Vec<(&str, &str)> = skills
+        .iter()
+        .filter_map(|s| match s {
+            SkillSpec::Url { name, url } => Some((name.as_str(), url.as_str())),
+            _ => None,
+        })
+        .collect();
+    if urls.is_empty() {
+        return Ok(Vec::new());
+    }
+    let allow = services.config.allow_private_urls;
+    let client = fetch::client(allow).map_err(|e| HostError::InvalidSkill(format!("cannot fetch skills: {e}")))?;
+    let fetches = urls.iter().map(|(name, url)| {
+        let client = &client;
+        async move {
+            let text = fetch::fetch_text(client, url, allow)
+                .await
+                .map_err(|e| HostError::InvalidSkill(format!("skill {name:?}: fetching {url}: {e}")))?;
+            Ok::<_, HostError>((name.to_string(), text))
+        }
+    });
+    futures::future::try_join_all(fetches).await
+}
+
+/// Checks a SKILL.md's frontmatter and that its name matches the declared one.
+fn check_skill_text(name: &str, text: &str) -> Result<(), HostError> {
+    let meta = parse_meta(text).map_err(|e| HostError::InvalidSkill(format!("skill {name:?}: {e}")))?;
+    if meta.name != name {
+        return Err(HostError::InvalidSkill(format!(
+            "skill {name:?}: its frontmatter is named {:?}; the names must match",
+            meta.name
+        )));
+    }
+    Ok(())
+}
+
+/// Writes uploads and skills into a workspace and checks `file` skills are there.
+fn install(
+    dir: &std::path::Path,
+    skills: &[SkillSpec],
+    fetched: &[(String, String)],
+    uploads: &[Upload],
+) -> Result<(), HostError> {
+    let ws = workspace::create(dir).map_err(HostError::io("creating the workspace"))?;
+    for u in uploads {
+        let rel = workspace::relative(&u.path).map_err(|e| HostError::invalid(&u.path, e))?;
+        workspace::write(&ws, &rel, &u.bytes).map_err(HostError::io(format!("writing {}", u.path)))?;
+    }
+    let skill_path = |name: &str| std::path::PathBuf::from(SKILLS_DIR).join(name).join("SKILL.md");
+    for skill in skills {
+        match skill {
+            SkillSpec::Inline { name, content } => {
+                workspace::write(&ws, &skill_path(name), content.as_bytes())
+                    .map_err(HostError::io(format!("writing skill {name:?}")))?;
+            }
+            SkillSpec::Url { name, .. } => {
+                let text = fetched.iter().find(|(n, _)| n == name).map(|(_, t)| t.as_str()).unwrap_or_default();
+                check_skill_text(name, text)?;
+                workspace::write(&ws, &skill_path(name), text.as_bytes())
+                    .map_err(HostError::io(format!("writing skill {name:?}")))?;
+            }
+            SkillSpec::File { name, path } => {
+                let rel = workspace::relative(path).map_err(|e| HostError::invalid("skills", e))?;
+                let text = ws.read_to_string(&rel).map_err(|_| {
+                    HostError::InvalidSkill(format!(
+                        "skill {name:?}: {path} was not uploaded (send it as a multipart part named {path:?})"
+                    ))
+                })?;
+                let meta = parse_meta(&text).map_err(|e| HostError::InvalidSkill(format!("skill {name:?}: {e}")))?;
+                if meta.name != *name {
+                    return Err(HostError::InvalidSkill(format!(
+                        "skill {name:?}: {path} is named {:?}; the names must match",
+                        meta.name
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn install_blocking(
+    dir: std::path::PathBuf,
+    skills: Vec<SkillSpec>,
+    fetched: Vec<(String, String)>,
+    uploads: Vec<Upload>,
+) -> Result<(), HostError> {
+    tokio::task::spawn_blocking(move || install(&dir, &skills, &fetched, &uploads))
+        .await
+        .map_err(|e| HostError::Io { context: "installing skills".into(), source: std::io::Error::other(e) })?
+}
+
+/// Creates a deployment: validation, uploads and skills in its workspace, the row;
+/// ready when it returns. On any error nothing is left behind.
 pub(crate) async fn create(
     services: &Arc<Services>,
     account_id: &str,
     spec: DeploymentSpec,
+    uploads: Vec<Upload>,
 ) -> Result<Deployment, HostError> {
     let warnings = validate(&spec, services)?;
+    for (i, u) in uploads.iter().enumerate() {
+        workspace::relative(&u.path).map_err(|e| HostError::invalid(&format!("files[{i}]"), e))?;
+    }
+    let fetched = fetch_url_skills(services, &spec.skills).await?;
+    for (name, text) in &fetched {
+        check_skill_text(name, text)?;
+    }
     let row = DeploymentRow {
         id: crate::ids::new_id("dep"),
         account_id: account_id.to_string(),
         spec,
-        status: DeploymentStatus::Provisioning,
+        status: DeploymentStatus::Ready,
         error: None,
         default_thread_id: crate::ids::new_id("thr"),
         created_at: crate::ids::now(),
     };
     let dir = workspace::path(&services.data_dir, &row.id);
-    let skills = row.spec.skills.clone();
-    let install = tokio::task::spawn_blocking(move || install_skills(&dir, &skills))
-        .await
-        .map_err(|e| HostError::Io { context: "installing skills".into(), source: std::io::Error::other(e) })?;
-    let (status, error) = match install {
-        Ok(()) => (DeploymentStatus::Ready, None),
-        Err(e) => (DeploymentStatus::Error, Some(e)),
-    };
-    let mut row = row;
-    row.status = status;
-    row.error = error;
-    let event = NewEvent::new("deployment_status", &row.id, json!({"status": status.as_str(), "error": row.error}));
+    if let Err(e) = install_blocking(dir.clone(), row.spec.skills.clone(), fetched, uploads).await {
+        let _ = tokio::fs::remove_dir_all(&dir).await;
+        return Err(e);
+    }
+    let event = NewEvent::new("deployment_status", &row.id, json!({"status": row.status.as_str()}));
     let stored = row.clone();
-    services
+    let committed = services
         .hub
         .commit(&row.id, move |conn| {
             deployments::insert(conn, &stored)?;
             Ok(((), vec![event]))
         })
-        .await?;
-    Ok(Deployment::from_row(&row, &services.config.default_model, warnings))
-}
-
-fn install_skills(dir: &std::path::Path, skills: &[SkillSpec]) -> Result<(), String> {
-    let ws = workspace::create(dir).map_err(|e| format!("creating the workspace: {e}"))?;
-    for skill in skills {
-        match skill {
-            SkillSpec::Inline { name, content } => {
-                let rel = std::path::PathBuf::from(SKILLS_DIR).join(name).join("SKILL.md");
-                workspace::write(&ws, &rel, content.as_bytes()).map_err(|e| format!("writing skill {name:?}: {e}"))?;
-            }
-            SkillSpec::File { name, path } => {
-                let rel = workspace::relative(path)?;
-                let text = ws.read_to_string(&rel).map_err(|_| format!("skill {name:?}: {path} was not uploaded"))?;
-                parse_meta(&text).map_err(|e| format!("skill {name:?}: {e}"))?;
-            }
-            SkillSpec::Url { name, .. } => return Err(format!("skill {name:?}: url skills are not supported yet")),
-        }
+        .await;
+    if let Err(e) = committed {
+        let _ = tokio::fs::remove_dir_all(&dir).await;
+        return Err(e.into());
     }
-    Ok(())
+    Ok(Deployment::from_row(&row, &services.config.default_model, warnings))
 }
 
 /// Loads one deployment.
@@ -213,4 +338,130 @@ pub(crate) async fn get(services: &Services, id: &str) -> Result<Deployment, Hos
         .await?
         .ok_or_else(|| HostError::NotFound(format!("deployment {id} not found")))?;
     Ok(Deployment::from_row(&row, &services.config.default_model, Vec::new()))
+}
+
+/// A page of results and the cursor of the next one.
+#[derive(Clone, Debug, Serialize)]
+pub struct Page<T> {
+    /// The items.
+    pub data: Vec<T>,
+    /// Pass as `cursor` (or `starting_after`) to get the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// Lists an account's deployments, newest first.
+pub(crate) async fn list(
+    services: &Services,
+    account_id: &str,
+    filter: deployments::ListFilter,
+    limit: u32,
+) -> Result<Page<Deployment>, HostError> {
+    if !(1..=100).contains(&limit) {
+        return Err(HostError::invalid("limit", "`limit` must be between 1 and 100"));
+    }
+    let account = account_id.to_string();
+    let mut rows = services.db.read(move |conn| deployments::list(conn, &account, &filter, limit + 1)).await?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next_cursor = if more { rows.last().map(|r| r.id.clone()) } else { None };
+    let data = rows.iter().map(|r| Deployment::from_row(r, &services.config.default_model, Vec::new())).collect();
+    Ok(Page { data, next_cursor })
+}
+
+/// Loads a deployment row of `account_id` (another account's is "not found").
+async fn row_in(services: &Services, account_id: &str, id: &str) -> Result<DeploymentRow, HostError> {
+    let key = id.to_string();
+    services
+        .db
+        .read(move |conn| deployments::get(conn, &key))
+        .await?
+        .filter(|r| r.account_id == account_id)
+        .ok_or_else(|| HostError::NotFound(format!("deployment {id} not found")))
+}
+
+/// Applies a PATCH: omitted fields kept, scalars replaced, arrays replaced whole,
+/// `secrets` merged key by key (`null` removes a key). Applies from the next run.
+pub(crate) async fn patch(
+    services: &Arc<Services>,
+    account_id: &str,
+    id: &str,
+    patch: serde_json::Value,
+) -> Result<Deployment, HostError> {
+    let row = row_in(services, account_id, id).await?;
+    let serde_json::Value::Object(changes) = patch else {
+        return Err(HostError::invalid("body", "the body must be a JSON object of the fields to change"));
+    };
+    let mut merged = serde_json::to_value(&row.spec)
+        .map_err(|e| HostError::Io { context: "reading the deployment".into(), source: std::io::Error::other(e) })?;
+    for (key, value) in changes {
+        if key == "secrets" {
+            let serde_json::Value::Object(entries) = value else {
+                return Err(HostError::invalid("secrets", "`secrets` must be an object of NAME: sec_… (null removes)"));
+            };
+            let target = merged["secrets"].as_object_mut();
+            let Some(target) = target else { continue };
+            for (name, r) in entries {
+                if r.is_null() {
+                    target.remove(&name);
+                } else {
+                    target.insert(name, r);
+                }
+            }
+        } else if value.is_null() {
+            if let Some(obj) = merged.as_object_mut() {
+                obj.remove(&key);
+            }
+        } else {
+            merged[key.as_str()] = value;
+        }
+    }
+    let de = serde_path_to_error::deserialize::<_, DeploymentSpec>(merged);
+    let spec = de.map_err(|e| HostError::invalid(&e.path().to_string(), e.inner().to_string()))?;
+    let warnings = validate(&spec, services)?;
+    if spec.skills != row.spec.skills {
+        let fetched = fetch_url_skills(services, &spec.skills).await?;
+        let dir = workspace::path(&services.data_dir, id);
+        install_blocking(dir, spec.skills.clone(), fetched, Vec::new()).await?;
+    }
+    let key = id.to_string();
+    let stored = spec.clone();
+    services.db.write(move |conn| deployments::update_spec(conn, &key, &stored)).await?;
+    let mut row = row;
+    row.spec = spec;
+    Ok(Deployment::from_row(&row, &services.config.default_model, warnings))
+}
+
+/// Deletes a deployment's rows and workspace (or moves the workspace to
+/// `<data-dir>/retained/` when `retain_filesystem`). Returns where it was kept.
+pub(crate) async fn delete(
+    services: &Arc<Services>,
+    account_id: &str,
+    id: &str,
+    retain_filesystem: bool,
+) -> Result<Option<std::path::PathBuf>, HostError> {
+    row_in(services, account_id, id).await?;
+    let key = id.to_string();
+    services.db.write(move |conn| deployments::delete(conn, &key)).await?;
+    services.hub.forget(id);
+    let dir = workspace::path(&services.data_dir, id);
+    if retain_filesystem {
+        let kept =
+            services.data_dir.join("retained").join(format!("{id}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")));
+        let target = kept.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::rename(&dir, &target)
+        })
+        .await
+        .map_err(|e| HostError::Io { context: "retaining the workspace".into(), source: std::io::Error::other(e) })?
+        .map_err(HostError::io("retaining the workspace"))?;
+        return Ok(Some(kept));
+    }
+    match tokio::fs::remove_dir_all(&dir).await {
+        Ok(()) => Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(HostError::io("removing the workspace")(e)),
+    }
 }

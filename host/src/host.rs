@@ -67,9 +67,13 @@ impl HostBuilder {
             context: "opening the database".into(),
             source: std::io::Error::other(e),
         })??;
-        let runtime = Runtime::new(self.config.limits.clone(), self.data_dir.join("cache").join("components"))?;
         let env = self.env.unwrap_or_else(|| std::env::vars().collect());
-        let providers = Providers::new(&self.config.providers, &env, self.config.retry.clone());
+        let mut config = self.config;
+        let runtime = Runtime::new(config.limits.clone(), self.data_dir.join("cache").join("components"))?;
+        if env.get("HERMES_ALLOW_PRIVATE_URLS").is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes")) {
+            config.allow_private_urls = true;
+        }
+        let providers = Providers::new(&config.providers, &env, config.retry.clone());
         let mut harnesses: HashMap<String, Arc<Vec<u8>>> =
             self.harnesses.into_iter().map(|(k, v)| (k, Arc::new(v))).collect();
         let hermes = Arc::new(builtin::HERMES_HARNESS.to_vec());
@@ -80,7 +84,7 @@ impl HostBuilder {
             db,
             providers,
             runtime,
-            config: self.config,
+            config,
             data_dir: self.data_dir,
             harnesses,
             shutdown: CancellationToken::new(),
@@ -128,7 +132,50 @@ impl Host {
 
     /// Creates a deployment owned by `account_id`.
     pub async fn create_deployment_in(&self, account_id: &str, spec: DeploymentSpec) -> Result<Deployment, HostError> {
-        deployments::create(&self.services, account_id, spec).await
+        deployments::create(&self.services, account_id, spec, Vec::new()).await
+    }
+
+    /// Creates a deployment whose workspace starts with `uploads` (e.g. `file` skills).
+    pub async fn create_deployment_with_files(
+        &self,
+        account_id: &str,
+        spec: DeploymentSpec,
+        uploads: Vec<deployments::Upload>,
+    ) -> Result<Deployment, HostError> {
+        deployments::create(&self.services, account_id, spec, uploads).await
+    }
+
+    /// Lists an account's deployments, newest first (`limit` 1–100).
+    pub async fn list_deployments(
+        &self,
+        account_id: &str,
+        filter: crate::store::deployments::ListFilter,
+        limit: u32,
+    ) -> Result<deployments::Page<Deployment>, HostError> {
+        deployments::list(&self.services, account_id, filter, limit).await
+    }
+
+    /// Changes a deployment (merge semantics of PATCH); applies from the next run.
+    pub async fn patch_deployment(
+        &self,
+        account_id: &str,
+        deployment_id: &str,
+        patch: serde_json::Value,
+    ) -> Result<Deployment, HostError> {
+        deployments::patch(&self.services, account_id, deployment_id, patch).await
+    }
+
+    /// Deletes a deployment: stops its runs, removes its data; with
+    /// `retain_filesystem` the workspace is moved aside and its new path returned.
+    pub async fn delete_deployment(
+        &self,
+        account_id: &str,
+        deployment_id: &str,
+        retain_filesystem: bool,
+    ) -> Result<Option<PathBuf>, HostError> {
+        self.deployment_in(account_id, deployment_id).await?;
+        self.runs.cancel_deployment(&self.services, deployment_id).await?;
+        deployments::delete(&self.services, account_id, deployment_id, retain_filesystem).await
     }
 
     /// Loads a deployment of `account_id`; another account's is "not found".

@@ -1,72 +1,14 @@
 //! The binary over HTTP: `hermes-host serve`, a real SSE stream, the contract's errors.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::time::Duration;
+
+use common::start;
 
 use futures::StreamExt;
 use hermes_tests::mock_llm::{MockLlm, Reply};
 use serde_json::{Value, json};
-
-struct Server {
-    child: Child,
-    base: String,
-    key: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn start(llm: &MockLlm) -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hermes-host"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
-        .arg(dir.path())
-        .env("OPENAI_API_KEY", "sk-test")
-        .env("OPENAI_BASE_URL", llm.openai_base_url())
-        .env("HERMES_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start hermes-host");
-    // The first start prints the admin key; wait for it (the server is up right after).
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let mut key = String::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if line.starts_with("hk_") {
-            key = line;
-            break;
-        }
-    }
-    assert!(key.starts_with("hk_"), "admin key printed");
-    let saved = std::fs::read_to_string(dir.path().join("admin.key")).unwrap();
-    assert_eq!(saved.trim(), key);
-    let mode = std::os::unix::fs::PermissionsExt::mode(
-        &std::fs::metadata(dir.path().join("admin.key")).unwrap().permissions(),
-    );
-    assert_eq!(mode & 0o777, 0o600);
-    std::thread::spawn(move || for _ in lines {});
-    let base = format!("http://127.0.0.1:{port}");
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    Server { child, base, key, _dir: dir }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn message_over_http_streams_running_tokens_message_completed() {

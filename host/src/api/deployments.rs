@@ -1,12 +1,15 @@
 //! `/v1/deployments`.
 
 use axum::Json;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::json::Body;
+use super::json::{self, Body};
 use super::{ApiError, AppState, Caller};
+use crate::deployments::Upload;
+use crate::store::deployments::{DeploymentStatus, ListFilter};
 use crate::{Deployment, DeploymentSpec};
 
 fn render(d: &Deployment, base: &str) -> Value {
@@ -23,6 +26,23 @@ fn render(d: &Deployment, base: &str) -> Value {
         "events": {"transport": "sse", "url": format!("{base}/v1/deployments/{}/events", d.deployment_id)},
         "warnings": d.warnings,
         "created_at": d.created_at,
+        "config": {
+            "system_prompt": d.spec.system_prompt,
+            "sandbox": {"enabled": true, "type": d.spec.sandbox.kind, "persistent_filesystem": d.spec.sandbox.persistent_filesystem},
+            "features": d.spec.features,
+            "secrets": d.spec.secrets.keys().collect::<Vec<_>>(),
+            "disabled_tools": d.spec.disabled_tools,
+        },
+        "skills": d.spec.skills.iter().map(|s| match s {
+            crate::spec::SkillSpec::Inline { name, .. } => json!({"name": name, "source": "inline"}),
+            crate::spec::SkillSpec::File { name, path } => json!({"name": name, "source": "file", "path": path}),
+            crate::spec::SkillSpec::Url { name, url } => json!({"name": name, "source": "url", "url": url}),
+        }).collect::<Vec<_>>(),
+        "mcp_servers": d.spec.mcp_servers.iter().map(|m| json!({
+            "name": m.name, "url": m.url, "tools": m.tools,
+            "headers": m.headers.keys().collect::<Vec<_>>(),
+            "status": "error", "error": {"message": "MCP connections are not available on this host yet"},
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -31,16 +51,141 @@ fn base_url(headers: &axum::http::HeaderMap) -> String {
     format!("http://{host}")
 }
 
-/// `POST /v1/deployments`.
+/// Largest multipart create request (the deployment JSON plus uploaded files).
+const MAX_MULTIPART: usize = 32 << 20;
+
+/// Reads a create request: JSON, or multipart with a `deployment` JSON part and file
+/// parts named by their workspace path.
+async fn read_create(req: Request, state: &AppState) -> Result<(DeploymentSpec, Vec<Upload>), ApiError> {
+    let content_type =
+        req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    if !content_type.starts_with("multipart/form-data") {
+        let Body(spec) = Body::<DeploymentSpec>::from_request(req, state).await?;
+        return Ok((spec, Vec::new()));
+    }
+    let mut multipart = Multipart::from_request(req, state)
+        .await
+        .map_err(|e| ApiError::validation(None, format!("invalid multipart body: {e}")))?;
+    let mut spec = None;
+    let mut uploads = Vec::new();
+    let mut total = 0usize;
+    while let Some(field) =
+        multipart.next_field().await.map_err(|e| ApiError::validation(None, format!("invalid multipart body: {e}")))?
+    {
+        let name = field.name().map(str::to_string).or_else(|| extended_name(field.headers())).unwrap_or_default();
+        let bytes =
+            field.bytes().await.map_err(|e| ApiError::validation(Some(name.clone()), format!("reading part: {e}")))?;
+        total += bytes.len();
+        if total > MAX_MULTIPART {
+            return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the upload exceeds 32 MiB"));
+        }
+        if name == "deployment" {
+            spec = Some(json::parse::<DeploymentSpec>(&bytes)?);
+        } else if name.is_empty() {
+            return Err(ApiError::validation(None, "every file part needs a name: its workspace path"));
+        } else {
+            uploads.push(Upload { path: name, bytes: bytes.to_vec() });
+        }
+    }
+    let spec = spec.ok_or_else(|| {
+        ApiError::validation(Some("deployment".into()), "the multipart body needs a `deployment` part with the JSON")
+    })?;
+    Ok((spec, uploads))
+}
+
+/// The RFC 5987 form of a part's name (`name*=utf-8''…`), which clients such as
+/// reqwest use for names with `/` and which the multipart parser does not decode.
+fn extended_name(headers: &axum::http::HeaderMap) -> Option<String> {
+    let cd = headers.get(header::CONTENT_DISPOSITION)?.to_str().ok()?;
+    let value = cd.split(';').map(str::trim).find_map(|p| p.strip_prefix("name*="))?;
+    let encoded = value.split_once("''").map_or(value, |(_, v)| v).trim_matches('"');
+    percent_encoding::percent_decode_str(encoded).decode_utf8().ok().map(|c| c.into_owned())
+}
+
+/// `POST /v1/deployments` (JSON or multipart).
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    headers: axum::http::HeaderMap,
-    Body(spec): Body<DeploymentSpec>,
+    req: Request,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require("deployments:write")?;
-    let d = state.host.create_deployment_in(&caller.account_id, spec).await?;
-    Ok((StatusCode::CREATED, Json(render(&d, &base_url(&headers)))))
+    let base = base_url(req.headers());
+    let (spec, uploads) = read_create(req, &state).await?;
+    let d = state.host.create_deployment_with_files(&caller.account_id, spec, uploads).await?;
+    Ok((StatusCode::CREATED, Json(render(&d, &base))))
+}
+
+/// Query of the deployment list.
+#[derive(Deserialize)]
+pub struct ListQuery {
+    customer_id: Option<String>,
+    status: Option<String>,
+    limit: Option<String>,
+    starting_after: Option<String>,
+    cursor: Option<String>,
+}
+
+/// `GET /v1/deployments`.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require("deployments:read")?;
+    let limit = match q.limit.as_deref() {
+        None => 20,
+        Some(l) => l.parse::<u32>().ok().filter(|n| (1..=100).contains(n)).ok_or_else(|| {
+            ApiError::validation(Some("limit".into()), "`limit` must be an integer between 1 and 100")
+        })?,
+    };
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(s) => Some(DeploymentStatus::parse(s).map_err(|_| {
+            ApiError::validation(Some("status".into()), "`status` must be provisioning, ready or error")
+        })?),
+    };
+    let filter = ListFilter { customer_id: q.customer_id, status, starting_after: q.cursor.or(q.starting_after) };
+    let page = state.host.list_deployments(&caller.account_id, filter, limit).await?;
+    let base = base_url(&headers);
+    let data: Vec<Value> = page.data.iter().map(|d| render(d, &base)).collect();
+    Ok(Json(json!({"data": data, "next_cursor": page.next_cursor, "has_more": page.next_cursor.is_some()})))
+}
+
+/// `PATCH /v1/deployments/{id}`.
+pub async fn patch(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    Path(id): Path<String>,
+    Body(changes): Body<Value>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require("deployments:write")?;
+    let d = state.host.patch_deployment(&caller.account_id, &id, changes).await?;
+    Ok(Json(render(&d, &base_url(&headers))))
+}
+
+/// Query of DELETE.
+#[derive(Deserialize)]
+pub struct DeleteQuery {
+    #[serde(default)]
+    retain_filesystem: bool,
+}
+
+/// `DELETE /v1/deployments/{id}`.
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Query<DeleteQuery>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require("deployments:write")?;
+    let kept = state.host.delete_deployment(&caller.account_id, &id, q.retain_filesystem).await?;
+    let mut body = json!({"deployment_id": id, "status": "deleted"});
+    if kept.is_some() {
+        body["filesystem"] = json!({"retained": true});
+    }
+    Ok(Json(body))
 }
 
 /// `GET /v1/deployments/{id}`.

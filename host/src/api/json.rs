@@ -21,9 +21,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
         if !is_json {
             return Err(ApiError::validation(None, "send a JSON body with `Content-Type: application/json`"));
         }
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| ApiError::validation(None, format!("could not read the body: {e}")))?;
+        let bytes = Bytes::from_request(req, state).await.map_err(body_error)?;
         parse(&bytes).map(Body)
     }
 }
@@ -44,4 +42,17 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             if inner.is_syntax() || inner.is_eof() { format!("invalid JSON: {inner}") } else { inner.to_string() };
         ApiError::validation(param, message)
     })
+}
+
+/// A body that could not be read: too large (413) or broken (400).
+pub fn body_error(e: axum::extract::rejection::BytesRejection) -> ApiError {
+    use axum::response::IntoResponse;
+    if e.into_response().status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request body is too large",
+        );
+    }
+    ApiError::validation(None, "could not read the request body")
 }

@@ -9,6 +9,7 @@ mod messages;
 mod system;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
 use axum::routing::{get, post};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -33,8 +34,11 @@ pub fn router(host: Host) -> Router {
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
         .route("/v1/account", get(system::account))
-        .route("/v1/deployments", post(deployments::create))
-        .route("/v1/deployments/{id}", get(deployments::get))
+        .route(
+            "/v1/deployments",
+            post(deployments::create).layer(DefaultBodyLimit::max(32 << 20)).get(deployments::list),
+        )
+        .route("/v1/deployments/{id}", get(deployments::get).patch(deployments::patch).delete(deployments::delete))
         .route("/v1/deployments/{id}/messages", post(messages::send))
         .route("/v1/deployments/{id}/runs/{run_id}", get(messages::get_run))
         .route("/v1/deployments/{id}/runs/{run_id}/cancel", post(messages::cancel_run))

@@ -181,3 +181,26 @@ impl RunManager {
         self.live.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 }
+
+impl RunManager {
+    /// Cancels every unfinished run of a deployment (before it is deleted).
+    pub async fn cancel_deployment(&self, services: &Arc<Services>, deployment_id: &str) -> Result<(), HostError> {
+        let dep = deployment_id.to_string();
+        let ids = services.db.read(move |conn| runs::active_of_deployment(conn, &dep)).await?;
+        for id in &ids {
+            self.cancel(services, id).await?;
+        }
+        // Give interrupted instances a moment to observe the cancel at their next tick.
+        for _ in 0..100 {
+            let still = {
+                let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+                ids.iter().any(|id| live.contains_key(id))
+            };
+            if !still {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        Ok(())
+    }
+}

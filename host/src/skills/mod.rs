@@ -1,5 +1,7 @@
 //! SKILL.md: YAML frontmatter + Markdown body; where skills live in a workspace.
 
+pub mod fetch;
+
 use serde::Deserialize;
 
 /// Folder (workspace-relative) holding one sub-folder per skill.

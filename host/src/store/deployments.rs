@@ -28,7 +28,8 @@ impl DeploymentStatus {
         }
     }
 
-    fn parse(s: &str) -> Result<Self, StoreError> {
+    /// Parses the stored spelling.
+    pub fn parse(s: &str) -> Result<Self, StoreError> {
         Ok(match s {
             "provisioning" => DeploymentStatus::Provisioning,
             "ready" => DeploymentStatus::Ready,
@@ -99,35 +100,86 @@ pub fn set_status(
     Ok(())
 }
 
+const COLUMNS: &str = "id, account_id, spec, status, error, default_thread_id, created_at";
+
+fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<DeploymentRow, StoreError>> {
+    let spec: String = r.get(2)?;
+    let status: String = r.get(3)?;
+    let id: String = r.get(0)?;
+    let account_id: String = r.get(1)?;
+    let error: Option<String> = r.get(4)?;
+    let default_thread_id: String = r.get(5)?;
+    let created_at: String = r.get(6)?;
+    Ok((|| {
+        Ok(DeploymentRow {
+            id,
+            account_id,
+            spec: serde_json::from_str(&spec).map_err(|e| StoreError::Corrupt(format!("deployment spec: {e}")))?,
+            status: DeploymentStatus::parse(&status)?,
+            error,
+            default_thread_id,
+            created_at,
+        })
+    })())
+}
+
 /// Loads one deployment.
 pub fn get(conn: &Connection, id: &str) -> Result<Option<DeploymentRow>, StoreError> {
-    let row = conn
-        .query_row(
-            "SELECT id, account_id, spec, status, error, default_thread_id, created_at FROM deployments WHERE id = ?1",
-            params![id],
-            |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, Option<String>>(4)?,
-                    r.get::<_, String>(5)?,
-                    r.get::<_, String>(6)?,
-                ))
-            },
-        )
-        .optional()?;
-    let Some((id, account_id, spec, status, error, default_thread_id, created_at)) = row else {
-        return Ok(None);
-    };
-    Ok(Some(DeploymentRow {
-        id,
-        account_id,
-        spec: serde_json::from_str(&spec).map_err(|e| StoreError::Corrupt(format!("deployment spec: {e}")))?,
-        status: DeploymentStatus::parse(&status)?,
-        error,
-        default_thread_id,
-        created_at,
-    }))
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM deployments WHERE id = ?1"))?
+        .query_row(params![id], from_row)
+        .optional()?
+        .transpose()
+}
+
+/// Filters of a deployment listing.
+#[derive(Clone, Debug, Default)]
+pub struct ListFilter {
+    /// Only this customer's deployments.
+    pub customer_id: Option<String>,
+    /// Only deployments in this status.
+    pub status: Option<DeploymentStatus>,
+    /// Continue after this deployment id (newest first).
+    pub starting_after: Option<String>,
+}
+
+/// One page of an account's deployments, newest first; `limit + 1` rows are read
+/// so the caller knows whether more follow.
+pub fn list(conn: &Connection, account_id: &str, f: &ListFilter, limit: u32) -> Result<Vec<DeploymentRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM deployments
+         WHERE account_id = ?1
+           AND (?2 IS NULL OR customer_id = ?2)
+           AND (?3 IS NULL OR status = ?3)
+           AND (?4 IS NULL OR (created_at, id) < (SELECT created_at, id FROM deployments WHERE id = ?4 AND account_id = ?1))
+         ORDER BY created_at DESC, id DESC
+         LIMIT ?5"
+    ))?;
+    let rows = stmt.query_map(
+        params![account_id, f.customer_id, f.status.map(|s| s.as_str()), f.starting_after, limit],
+        from_row,
+    )?;
+    let mut out = Vec::new();
+    for r in rows {
+        out.push(r??);
+    }
+    Ok(out)
+}
+
+/// Replaces a deployment's spec.
+pub fn update_spec(conn: &Connection, id: &str, spec: &DeploymentSpec) -> Result<(), StoreError> {
+    let json = serde_json::to_string(spec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let n = conn.execute(
+        "UPDATE deployments SET spec = ?2, customer_id = ?3, name = ?4, updated_at = ?5 WHERE id = ?1",
+        params![id, json, spec.customer_id, spec.name, crate::ids::now()],
+    )?;
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("deployment {id}")));
+    }
+    Ok(())
+}
+
+/// Deletes a deployment with its threads, messages, runs and events.
+pub fn delete(conn: &Connection, id: &str) -> Result<bool, StoreError> {
+    conn.execute("DELETE FROM events WHERE deployment_id = ?1", params![id])?;
+    Ok(conn.execute("DELETE FROM deployments WHERE id = ?1", params![id])? == 1)
 }

@@ -210,3 +210,12 @@ pub fn active_on_thread(conn: &Connection, thread_id: &str) -> Result<Option<(St
     .map(|(id, s)| Ok((id, RunStatus::parse(&s)?)))
     .transpose()
 }
+
+/// Runs of a deployment that are not finished.
+pub fn active_of_deployment(conn: &Connection, deployment_id: &str) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT id FROM runs WHERE deployment_id = ?1 AND status IN ('queued', 'running', 'waiting_on_human')",
+    )?;
+    let ids = stmt.query_map(params![deployment_id], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+    Ok(ids)
+}

@@ -100,6 +100,10 @@ CREATE TABLE api_keys (
     revoked_at    TEXT
 );
 "#,
+    r#"
+CREATE INDEX deployments_by_account_created ON deployments(account_id, created_at DESC, id DESC);
+DROP INDEX deployments_by_account;
+"#,
 ];
 
 /// Brings the database up to the latest schema version.

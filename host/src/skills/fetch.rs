@@ -1,0 +1,145 @@
+//! Fetching a `url` skill: 10 s timeout, 1 MiB cap, redirects only within the same
+//! host, and private/loopback addresses refused unless explicitly allowed (SSRF).
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+
+/// Largest SKILL.md fetched.
+pub const MAX_SKILL_BYTES: usize = 1 << 20;
+/// Whole-request timeout.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Whether an address is one a public URL must never reach.
+pub fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64 // CGNAT 100.64/10
+                || v4.octets()[0] == 0
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_private(IpAddr::V4(v4));
+            }
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (v6.segments()[0] & 0xfe00) == 0xfc00 // unique local
+                || (v6.segments()[0] & 0xffc0) == 0xfe80 // link local
+        }
+    }
+}
+
+/// A resolver that drops private addresses, so a public name that resolves to an
+/// internal address (DNS rebinding included) is refused at connect time.
+struct PublicOnly;
+
+impl Resolve for PublicOnly {
+    fn resolve(&self, name: Name) -> Resolving {
+        Box::pin(async move {
+            let host = name.as_str().to_string();
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let public: Vec<SocketAddr> = addrs.into_iter().filter(|a| !is_private(a.ip())).collect();
+            if public.is_empty() {
+                return Err(format!("{host} resolves only to private or loopback addresses").into());
+            }
+            Ok(Box::new(public.into_iter()) as Addrs)
+        })
+    }
+}
+
+/// An HTTP client for skill URLs (and, later, webhooks) with the SSRF rules applied.
+pub fn client(allow_private: bool) -> Result<reqwest::Client, String> {
+    let mut b = reqwest::Client::builder()
+        .timeout(TIMEOUT)
+        .connect_timeout(TIMEOUT)
+        .user_agent(concat!("hermes-host/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::custom(|attempt| {
+            let same_host = attempt.previous().first().map(|u| u.host_str()) == Some(attempt.url().host_str());
+            if attempt.previous().len() >= 5 {
+                attempt.error("too many redirects")
+            } else if !same_host {
+                attempt.error("redirect to another host refused")
+            } else {
+                attempt.follow()
+            }
+        }));
+    if !allow_private {
+        b = b.dns_resolver(Arc::new(PublicOnly));
+    }
+    b.build().map_err(|e| e.to_string())
+}
+
+/// Fetches a URL's body as text, enforcing scheme, address, status and size rules.
+pub async fn fetch_text(client: &reqwest::Client, url: &str, allow_private: bool) -> Result<String, String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("invalid URL {url:?}: {e}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!("URL {url:?} must be http or https"));
+    }
+    if !allow_private {
+        let literal = match parsed.host() {
+            Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+            _ => None,
+        };
+        if literal.is_some_and(is_private) || parsed.host_str() == Some("localhost") {
+            return Err(format!(
+                "URL {url:?} points to a private or loopback address (set HERMES_ALLOW_PRIVATE_URLS=1 to allow)"
+            ));
+        }
+    }
+    let resp = client.get(parsed).send().await.map_err(|e| {
+        if e.is_timeout() { "timed out after 10 s".to_string() } else { format!("request failed: {e}") }
+    })?;
+    if !resp.status().is_success() {
+        return Err(format!("the server answered HTTP {}", resp.status().as_u16()));
+    }
+    if resp.content_length().is_some_and(|n| n as usize > MAX_SKILL_BYTES) {
+        return Err("larger than 1 MiB".into());
+    }
+    let mut body = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| format!("reading the body: {e}"))?;
+        if body.len() + chunk.len() > MAX_SKILL_BYTES {
+            return Err("larger than 1 MiB".into());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    String::from_utf8(body).map_err(|_| "not UTF-8 text".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_private;
+
+    #[test]
+    fn private_ranges_are_recognised() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.0.1",
+            "172.16.5.5",
+            "169.254.1.1",
+            "100.64.0.1",
+            "::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "0.0.0.0",
+        ] {
+            assert!(is_private(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["93.184.216.34", "2606:4700::1111"] {
+            assert!(!is_private(ip.parse().unwrap()), "{ip}");
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! Starting the real `hermes-host` binary for black-box tests.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use hermes_tests::mock_llm::MockLlm;
+
+/// A running `hermes-host serve` on a free loopback port, killed on drop.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    pub key: String,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Starts the binary with the mock model as its OpenAI and Anthropic endpoints.
+pub fn start(llm: &MockLlm) -> Server {
+    start_with(llm, &[])
+}
+
+/// Like [`start`], with extra environment variables.
+pub fn start_with(llm: &MockLlm, env: &[(&str, &str)]) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let (child, key) = spawn(llm, dir.path(), port, env);
+    let key = key.expect("the first start prints the admin key");
+    let saved = std::fs::read_to_string(dir.path().join("admin.key")).unwrap();
+    assert_eq!(saved.trim(), key);
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(dir.path().join("admin.key")).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600, "admin.key is private");
+    Server { child, base: format!("http://127.0.0.1:{port}"), key, port, dir }
+}
+
+/// Spawns `hermes-host serve` on `data_dir`; returns the child and the admin key
+/// when this start printed one (first start only). Returns once the port accepts.
+pub fn spawn(llm: &MockLlm, data_dir: &std::path::Path, port: u16, env: &[(&str, &str)]) -> (Child, Option<String>) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hermes-host"));
+    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(data_dir)
+        .env("OPENAI_API_KEY", "sk-test")
+        .env("OPENAI_BASE_URL", llm.openai_base_url())
+        .env("ANTHROPIC_API_KEY", "sk-ant-test")
+        .env("ANTHROPIC_BASE_URL", llm.anthropic_base_url())
+        .env("HERMES_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("start hermes-host");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.starts_with("hk_") {
+                let _ = tx.send(line);
+            }
+        }
+    });
+    for _ in 0..400 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let key = rx.recv_timeout(Duration::from_millis(200)).ok();
+    (child, key)
+}
+
+/// Runs a CLI subcommand against a data dir; returns stdout (panics on failure).
+pub fn cli(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_hermes-host")).args(args).output().expect("run hermes-host");
+    assert!(out.status.success(), "hermes-host {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

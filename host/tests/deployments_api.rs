@@ -1,0 +1,288 @@
+//! The deployments API over HTTP: the seed's example, multipart uploads, URL skills,
+//! listing, PATCH semantics, DELETE, and the error rows of the seed.
+
+mod common;
+
+use axum::Router;
+use axum::routing::get;
+use common::{cli, start_with};
+use hermes_tests::mock_llm::MockLlm;
+use reqwest::multipart::{Form, Part};
+use serde_json::{Value, json};
+
+const STORYBOARD: &str =
+    "---\nname: storyboarding\ndescription: Create shot-by-shot storyboards\n---\n# Storyboarding\n...";
+const UGC: &str =
+    "---\nname: ugc-video-creation\ndescription: Plan and script UGC-style short videos\n---\n# UGC videos\n";
+const EFFECTS: &str =
+    "---\nname: social-media-visual-effects\ndescription: Pick visual effects for social video\n---\n# Effects\n";
+
+/// Serves the URL skill on loopback, like the seed's example.com page.
+async fn skill_server() -> String {
+    let app = Router::new()
+        .route("/skills/social-media-visual-effects/SKILL.md", get(|| async { EFFECTS }))
+        .route("/broken/SKILL.md", get(|| async { (axum::http::StatusCode::NOT_FOUND, "nope") }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    format!("http://{addr}")
+}
+
+fn seed_body(skills_base: &str) -> Value {
+    json!({
+        "customer_id": "cus_123",
+        "name": "Acme Creative Agent",
+        "runtime": "hermes",
+        "model": "anthropic/claude-sonnet-4.5",
+        "system_prompt": "You are Acme's media generation agent. Help the user plan, create, and iterate on high-performing short-form videos.",
+        "sandbox": {"enabled": true, "type": "docker", "persistent_filesystem": true},
+        "mcp_servers": [{"name": "prism-media", "url": "https://api.prismvideos.com/mcp", "tools": ["search_models", "generate_image", "generate_video"]}],
+        "skills": [
+            {"name": "ugc-video-creation", "source": "file", "path": ".prism/skills/ugc-video-creation/SKILL.md"},
+            {"name": "storyboarding", "source": "inline", "content": STORYBOARD},
+            {"name": "social-media-visual-effects", "source": "url", "url": format!("{skills_base}/skills/social-media-visual-effects/SKILL.md")}
+        ],
+        "secrets": {},
+        "features": {"memory": true, "dreaming": true, "automations": true, "steering": true, "filesystem_webhooks": true}
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_example_creates_a_ready_deployment() {
+    let llm = MockLlm::start().await;
+    let server = start_with(&llm, &[("HERMES_ALLOW_PRIVATE_URLS", "1")]);
+    let skills = skill_server().await;
+    let http = reqwest::Client::new();
+    let form = Form::new()
+        .part("deployment", Part::text(seed_body(&skills).to_string()).mime_str("application/json").unwrap())
+        .part(".prism/skills/ugc-video-creation/SKILL.md", Part::bytes(UGC.as_bytes().to_vec()).file_name("SKILL.md"));
+    let resp = http
+        .post(format!("{}/v1/deployments", server.base))
+        .bearer_auth(&server.key)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(status, 201, "{body}");
+    for field in ["deployment_id", "customer_id", "runtime", "status", "model", "thread_id"] {
+        assert!(body[field].is_string(), "{field} in {body}");
+    }
+    assert_eq!(body["customer_id"], "cus_123");
+    assert_eq!(body["runtime"], "hermes");
+    assert_eq!(body["model"], "anthropic/claude-sonnet-4.5");
+    assert_eq!(body["filesystem"], json!({"workspace_path": "/workspace", "persistent": true}));
+    assert_eq!(body["events"]["transport"], "sse");
+    let id = body["deployment_id"].as_str().unwrap();
+    assert!(body["events"]["url"].as_str().unwrap().ends_with(&format!("/v1/deployments/{id}/events")));
+    assert!(body["warnings"].to_string().contains("docker"), "docker runs in the Wasm sandbox: {body}");
+
+    // Poll until ready (it already is: creation is synchronous).
+    let mut ready = false;
+    for _ in 0..50 {
+        let got: Value = http
+            .get(format!("{}/v1/deployments/{id}", server.base))
+            .bearer_auth(&server.key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if got["status"] == "ready" {
+            ready = true;
+            assert_eq!(got["skills"].as_array().unwrap().len(), 3);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ready);
+    // All three skills are in the workspace where the harness reads them.
+    let ws = server.dir.path().join("workspaces").join(id);
+    assert!(ws.join(".prism/skills/ugc-video-creation/SKILL.md").exists());
+    assert_eq!(std::fs::read_to_string(ws.join(".hermes/skills/storyboarding/SKILL.md")).unwrap(), STORYBOARD);
+    assert_eq!(
+        std::fs::read_to_string(ws.join(".hermes/skills/social-media-visual-effects/SKILL.md")).unwrap(),
+        EFFECTS
+    );
+}
+
+async fn post(server: &common::Server, key: &str, body: Value) -> (u16, Value) {
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/deployments", server.base))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.json().await.unwrap_or(Value::Null))
+}
+
+fn minimal(customer: &str) -> Value {
+    json!({"customer_id": customer, "name": "n", "system_prompt": "p"})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skill_errors_are_422_invalid_skill_naming_the_skill() {
+    let llm = MockLlm::start().await;
+    let server = start_with(&llm, &[("HERMES_ALLOW_PRIVATE_URLS", "1")]);
+    let skills = skill_server().await;
+
+    // A JSON create whose `file` skill was never uploaded.
+    let mut body = minimal("c");
+    body["skills"] = json!([{"name": "ugc-video-creation", "source": "file", "path": "x/SKILL.md"}]);
+    let (status, err) = post(&server, &server.key, body).await;
+    assert_eq!((status, err["error"].as_str()), (422, Some("invalid_skill")), "{err}");
+    assert!(err["message"].as_str().unwrap().contains("ugc-video-creation"));
+
+    // A URL that fails.
+    let mut body = minimal("c");
+    body["skills"] = json!([{"name": "broken", "source": "url", "url": format!("{skills}/broken/SKILL.md")}]);
+    let (status, err) = post(&server, &server.key, body).await;
+    assert_eq!((status, err["error"].as_str()), (422, Some("invalid_skill")), "{err}");
+    assert!(err["message"].as_str().unwrap().contains("404"), "{err}");
+
+    // An inline skill whose frontmatter name differs.
+    let mut body = minimal("c");
+    body["skills"] = json!([{"name": "other", "source": "inline", "content": STORYBOARD}]);
+    let (status, err) = post(&server, &server.key, body).await;
+    assert_eq!((status, err["error"].as_str()), (422, Some("invalid_skill")), "{err}");
+
+    // Missing frontmatter.
+    let mut body = minimal("c");
+    body["skills"] = json!([{"name": "plain", "source": "inline", "content": "# no frontmatter"}]);
+    assert_eq!(post(&server, &server.key, body).await.0, 422);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_skill_urls_are_refused_by_default() {
+    let llm = MockLlm::start().await;
+    let server = common::start(&llm);
+    let skills = skill_server().await;
+    let mut body = minimal("c");
+    body["skills"] = json!([{"name": "social-media-visual-effects", "source": "url", "url": format!("{skills}/skills/social-media-visual-effects/SKILL.md")}]);
+    let (status, err) = post(&server, &server.key, body).await;
+    assert_eq!((status, err["error"].as_str()), (422, Some("invalid_skill")), "{err}");
+    assert!(err["message"].as_str().unwrap().contains("HERMES_ALLOW_PRIVATE_URLS"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_patch_delete_and_cross_account_404() {
+    let llm = MockLlm::start().await;
+    let server = common::start(&llm);
+    let http = reqwest::Client::new();
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let (status, body) = post(&server, &server.key, minimal(if i % 2 == 0 { "even" } else { "odd" })).await;
+        assert_eq!(status, 201);
+        ids.push(body["deployment_id"].as_str().unwrap().to_string());
+    }
+    // Cursor pagination, newest first, no duplicates.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut url = format!("{}/v1/deployments?limit=2", server.base);
+        if let Some(c) = &cursor {
+            url.push_str(&format!("&cursor={c}"));
+        }
+        let page: Value = http.get(url).bearer_auth(&server.key).send().await.unwrap().json().await.unwrap();
+        for d in page["data"].as_array().unwrap() {
+            seen.push(d["deployment_id"].as_str().unwrap().to_string());
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    let mut expected = ids.clone();
+    expected.reverse();
+    assert_eq!(seen, expected);
+    let evens: Value = http
+        .get(format!("{}/v1/deployments?customer_id=even", server.base))
+        .bearer_auth(&server.key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(evens["data"].as_array().unwrap().len(), 3);
+    let bad =
+        http.get(format!("{}/v1/deployments?limit=0", server.base)).bearer_auth(&server.key).send().await.unwrap();
+    assert_eq!(bad.status(), 400);
+
+    // PATCH: omitted kept, scalar replaced, secrets merged key by key.
+    let id = &ids[0];
+    let url = format!("{}/v1/deployments/{id}", server.base);
+    let patched: Value = http
+        .patch(&url)
+        .bearer_auth(&server.key)
+        .json(&json!({"system_prompt": "new prompt", "features": {"memory": false}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(patched["config"]["system_prompt"], "new prompt");
+    assert_eq!(patched["name"], "n");
+    assert_eq!(patched["config"]["features"]["memory"], false);
+    let bad =
+        http.patch(&url).bearer_auth(&server.key).json(&json!({"features": {"memory": "yes"}})).send().await.unwrap();
+    assert_eq!(bad.status(), 400);
+    assert_eq!(bad.json::<Value>().await.unwrap()["param"], "features.memory");
+
+    // Another account's deployment is not found.
+    let other = cli(&[
+        "keys",
+        "create",
+        "--data-dir",
+        server.dir.path().to_str().unwrap(),
+        "--account",
+        "acct_other",
+        "--scopes",
+        "*",
+    ]);
+    let other = other.trim();
+    let r = http.get(&url).bearer_auth(other).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "not_found");
+    let r = http.delete(&url).bearer_auth(other).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+
+    // A key without the scope is 403 naming it.
+    let reader =
+        cli(&["keys", "create", "--data-dir", server.dir.path().to_str().unwrap(), "--scopes", "deployments:read"]);
+    let (status, err) = post(&server, reader.trim(), minimal("c")).await;
+    assert_eq!((status, err["error"].as_str()), (403, Some("forbidden")));
+    assert!(err["message"].as_str().unwrap().contains("deployments:write"));
+
+    // DELETE with a retained workspace.
+    std::fs::write(server.dir.path().join("workspaces").join(id).join("keep.txt"), "kept").unwrap();
+    let r: Value = http
+        .delete(format!("{url}?retain_filesystem=true"))
+        .bearer_auth(&server.key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r, json!({"deployment_id": id, "status": "deleted", "filesystem": {"retained": true}}));
+    assert_eq!(http.get(&url).bearer_auth(&server.key).send().await.unwrap().status(), 404);
+    assert!(!server.dir.path().join("workspaces").join(id).exists());
+    let retained = std::fs::read_dir(server.dir.path().join("retained")).unwrap().next().unwrap().unwrap().path();
+    assert_eq!(std::fs::read_to_string(retained.join("keep.txt")).unwrap(), "kept");
+    let r: Value = http
+        .delete(format!("{}/v1/deployments/{}", server.base, ids[1]))
+        .bearer_auth(&server.key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["status"], "deleted");
+    assert!(!server.dir.path().join("workspaces").join(&ids[1]).exists());
+}
