@@ -178,6 +178,23 @@ impl Host {
         deployments::delete(&self.services, account_id, deployment_id, retain_filesystem).await
     }
 
+    /// The deployment's tools with their origin and whether they are enabled.
+    pub async fn tools(&self, account_id: &str, deployment_id: &str) -> Result<Vec<crate::tools::ToolInfo>, HostError> {
+        Ok(crate::tools::list(&self.deployment_in(account_id, deployment_id).await?))
+    }
+
+    /// Enables or disables a tool of a deployment.
+    pub async fn set_tool_enabled(
+        &self,
+        account_id: &str,
+        deployment_id: &str,
+        name: &str,
+        enabled: bool,
+    ) -> Result<crate::tools::ToolInfo, HostError> {
+        let d = self.deployment_in(account_id, deployment_id).await?;
+        crate::tools::set_enabled(&self.services, &d, name, enabled).await
+    }
+
     /// Loads a deployment of `account_id`; another account's is "not found".
     pub async fn deployment_in(&self, account_id: &str, deployment_id: &str) -> Result<Deployment, HostError> {
         let d = self.deployment(deployment_id).await?;

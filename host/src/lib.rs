@@ -22,6 +22,7 @@ mod services;
 pub mod skills;
 pub mod spec;
 pub mod store;
+pub mod tools;
 pub mod workspace;
 
 pub use config::HostConfig;

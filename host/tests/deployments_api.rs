@@ -286,3 +286,72 @@ async fn list_patch_delete_and_cross_account_404() {
     assert_eq!(r["status"], "deleted");
     assert!(!server.dir.path().join("workspaces").join(&ids[1]).exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_tool_is_never_shown_to_the_model() {
+    let llm = MockLlm::start().await;
+    llm.set_default(hermes_tests::mock_llm::Reply::text("ok"));
+    let server = common::start(&llm);
+    let http = reqwest::Client::new();
+    let mut body = minimal("c");
+    body["model"] = json!("openai/gpt-test");
+    let (_, dep) = post(&server, &server.key, body).await;
+    let id = dep["deployment_id"].as_str().unwrap();
+    let tools_url = format!("{}/v1/deployments/{id}/tools", server.base);
+    let tools: Value = http.get(&tools_url).bearer_auth(&server.key).send().await.unwrap().json().await.unwrap();
+    let names: Vec<&str> = tools["data"].as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
+    assert!(names.contains(&"write_file") && names.contains(&"read_file"), "{tools}");
+    assert!(tools["data"].as_array().unwrap().iter().all(|t| t["origin"] == "builtin" && t["enabled"] == true));
+
+    let r = http
+        .patch(format!("{tools_url}/write_file"))
+        .bearer_auth(&server.key)
+        .json(&json!({"enabled": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["enabled"], false);
+    let r = http
+        .patch(format!("{tools_url}/nope"))
+        .bearer_auth(&server.key)
+        .json(&json!({"enabled": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+
+    let r = http
+        .post(format!("{}/v1/deployments/{id}/messages", server.base))
+        .bearer_auth(&server.key)
+        .json(&json!({"content": "hi"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let run_id = r.json::<Value>().await.unwrap()["run_id"].as_str().unwrap().to_string();
+    for _ in 0..200 {
+        let run: Value = http
+            .get(format!("{}/v1/deployments/{id}/runs/{run_id}", server.base))
+            .bearer_auth(&server.key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if run["status"] == "completed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let req = llm.requests().pop().expect("the model was called");
+    let offered: Vec<String> = req["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["function"]["name"].as_str().map(str::to_string))
+        .collect();
+    assert!(offered.contains(&"read_file".to_string()), "{offered:?}");
+    assert!(!offered.contains(&"write_file".to_string()), "disabled tool offered: {offered:?}");
+}

@@ -7,6 +7,7 @@ mod events;
 pub mod json;
 mod messages;
 mod system;
+mod tools;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -39,6 +40,8 @@ pub fn router(host: Host) -> Router {
             post(deployments::create).layer(DefaultBodyLimit::max(32 << 20)).get(deployments::list),
         )
         .route("/v1/deployments/{id}", get(deployments::get).patch(deployments::patch).delete(deployments::delete))
+        .route("/v1/deployments/{id}/tools", get(tools::list))
+        .route("/v1/deployments/{id}/tools/{name}", axum::routing::patch(tools::patch))
         .route("/v1/deployments/{id}/messages", post(messages::send))
         .route("/v1/deployments/{id}/runs/{run_id}", get(messages::get_run))
         .route("/v1/deployments/{id}/runs/{run_id}/cancel", post(messages::cancel_run))

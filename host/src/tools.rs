@@ -1,0 +1,62 @@
+//! The Tools API: the built-in tools of the Hermes harness and the deployment's MCP
+//! tools, each enabled or disabled per deployment. A disabled tool is never shown to
+//! the model (the host drops it from every completion request).
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::HostError;
+use crate::deployments::{self, Deployment};
+use crate::services::Services;
+
+/// One tool as the API lists it.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ToolInfo {
+    /// Name as offered to the model.
+    pub name: String,
+    /// `builtin`, or `mcp` for a tool of one of the deployment's MCP servers.
+    pub origin: &'static str,
+    /// The MCP server it comes from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// Whether the model may see and call it.
+    pub enabled: bool,
+}
+
+/// The deployment's tools. MCP tools appear once MCP connections exist; until then
+/// only the built-ins of the `hermes` runtime are listed.
+pub fn list(d: &Deployment) -> Vec<ToolInfo> {
+    if d.runtime != "hermes" {
+        return Vec::new();
+    }
+    hermes_harness::tools::builtin_names()
+        .map(|name| ToolInfo {
+            name: name.to_string(),
+            origin: "builtin",
+            server: None,
+            enabled: !d.spec.disabled_tools.iter().any(|t| t == name),
+        })
+        .collect()
+}
+
+/// Enables or disables one tool; applies from the next model call.
+pub(crate) async fn set_enabled(
+    services: &Arc<Services>,
+    d: &Deployment,
+    name: &str,
+    enabled: bool,
+) -> Result<ToolInfo, HostError> {
+    let mut info = list(d)
+        .into_iter()
+        .find(|t| t.name == name)
+        .ok_or_else(|| HostError::NotFound(format!("deployment {} has no tool named {name:?}", d.deployment_id)))?;
+    let mut disabled: Vec<String> = d.spec.disabled_tools.iter().filter(|t| *t != name).cloned().collect();
+    if !enabled {
+        disabled.push(name.to_string());
+    }
+    deployments::patch(services, &d.account_id, &d.deployment_id, serde_json::json!({"disabled_tools": disabled}))
+        .await?;
+    info.enabled = enabled;
+    Ok(info)
+}
