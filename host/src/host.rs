@@ -115,6 +115,11 @@ impl Host {
         &self.accounts
     }
 
+    /// Prometheus text metrics.
+    pub async fn metrics(&self) -> Result<String, HostError> {
+        crate::metrics::render(&self.services).await
+    }
+
     /// The data directory.
     pub fn data_dir(&self) -> &Path {
         &self.services.data_dir

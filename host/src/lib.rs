@@ -15,6 +15,7 @@ mod host;
 mod ids;
 mod imports;
 pub mod keys;
+mod metrics;
 pub mod providers;
 pub mod runs;
 pub mod runtime;

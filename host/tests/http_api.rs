@@ -146,3 +146,16 @@ async fn errors_use_the_contract_body() {
     assert_eq!(r.status(), 404);
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "not_found");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_readiness_and_metrics_need_no_key() {
+    let llm = MockLlm::start().await;
+    let server = start(&llm);
+    for path in ["/healthz", "/readyz"] {
+        let r = reqwest::get(format!("{}{path}", server.base)).await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+    }
+    let text = reqwest::get(format!("{}/metrics", server.base)).await.unwrap().text().await.unwrap();
+    assert!(text.contains("hermes_deployments 0"), "{text}");
+    assert!(text.contains("# TYPE hermes_instances_live gauge"));
+}

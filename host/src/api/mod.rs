@@ -34,6 +34,7 @@ pub fn router(host: Host) -> Router {
     Router::new()
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
+        .route("/metrics", get(system::metrics))
         .route("/v1/account", get(system::account))
         .route(
             "/v1/deployments",

@@ -13,7 +13,9 @@ pub async fn healthz() -> Json<Value> {
 
 /// Readiness: the store answers.
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    state.host.accounts().credits(crate::DEFAULT_ACCOUNT).await.ok();
+    state.host.metrics().await.map_err(|_| {
+        ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "not_ready", "the store is not answering")
+    })?;
     Ok(Json(json!({"status": "ready"})))
 }
 
@@ -26,4 +28,10 @@ pub async fn account(State(state): State<AppState>, caller: Caller) -> Result<Js
 /// Unknown routes answer in the contract's shape.
 pub async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint; see /openapi.json")
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(State(state): State<AppState>) -> Result<impl axum::response::IntoResponse, ApiError> {
+    let body = state.host.metrics().await?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body))
 }

@@ -151,6 +151,11 @@ impl Runtime {
         Ok((pre, cached))
     }
 
+    /// Instances alive right now (slots taken).
+    pub fn live_instances(&self) -> usize {
+        (self.limits.max_concurrent_instances as usize).saturating_sub(self.slots.available_permits())
+    }
+
     /// Waits for an instance slot (bounded concurrency: excess runs queue).
     pub async fn slot(&self) -> OwnedSemaphorePermit {
         // The semaphore is never closed, so acquisition cannot fail.
