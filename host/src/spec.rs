@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// The configuration a deployment is created from (the seed's create body).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct DeploymentSpec {
     /// The vendor's identifier for the customer this agent serves.
     pub customer_id: String,
@@ -48,7 +48,7 @@ fn yes() -> bool {
 }
 
 /// Sandbox options of the seed.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Sandbox {
     /// Always true in effect: every deployment runs in the Wasm sandbox.
     #[serde(default = "yes")]
@@ -72,7 +72,7 @@ impl Default for Sandbox {
 }
 
 /// One MCP server of the customer.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct McpServerSpec {
     /// Unique name, `[A-Za-z0-9_-]`.
     pub name: String,
@@ -87,7 +87,7 @@ pub struct McpServerSpec {
 }
 
 /// A skill and where it comes from.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(tag = "source", rename_all = "lowercase")]
 pub enum SkillSpec {
     /// A SKILL.md already in (or uploaded to) the workspace.
@@ -123,7 +123,7 @@ impl SkillSpec {
 }
 
 /// Feature flags with the seed's defaults.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Features {
     /// Observational memory.
     #[serde(default = "yes")]

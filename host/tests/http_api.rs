@@ -159,3 +159,16 @@ async fn health_readiness_and_metrics_need_no_key() {
     assert!(text.contains("hermes_deployments 0"), "{text}");
     assert!(text.contains("# TYPE hermes_instances_live gauge"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_document_and_offline_docs() {
+    let llm = MockLlm::start().await;
+    let server = start(&llm);
+    let doc: Value = reqwest::get(format!("{}/openapi.json", server.base)).await.unwrap().json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
+    assert!(doc["paths"]["/v1/deployments"]["post"].is_object());
+    assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+    let html = reqwest::get(format!("{}/docs", server.base)).await.unwrap().text().await.unwrap();
+    assert!(html.contains("/openapi.json"));
+    assert!(!html.contains("src=\"http") && !html.contains("href=\"http"), "docs fetch nothing from the internet");
+}

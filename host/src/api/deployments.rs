@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::json::{self, Body};
+use super::openapi::{Deleted, DeploymentList, DeploymentObject, ErrorBody};
 use super::{ApiError, AppState, Caller};
 use crate::deployments::Upload;
 use crate::store::deployments::{DeploymentStatus, ListFilter};
@@ -103,6 +104,23 @@ fn extended_name(headers: &axum::http::HeaderMap) -> Option<String> {
 }
 
 /// `POST /v1/deployments` (JSON or multipart).
+#[utoipa::path(
+    post, path = "/v1/deployments", tag = "deployments",
+    summary = "Create a deployment",
+    request_body(content(
+        (DeploymentSpec = "application/json"),
+        (DeploymentSpec = "multipart/form-data"),
+    ), description = "The seed's body; or multipart with a `deployment` JSON part and file parts named by workspace path"),
+    responses(
+        (status = 201, description = "Created (ready)", body = DeploymentObject),
+        (status = 400, description = "Invalid request", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 403, description = "The key lacks the scope", body = ErrorBody),
+        (status = 402, description = "The account has no credits", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 422, description = "invalid_skill or invalid_secret_ref", body = ErrorBody),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -126,6 +144,23 @@ pub struct ListQuery {
 }
 
 /// `GET /v1/deployments`.
+#[utoipa::path(
+    get, path = "/v1/deployments", tag = "deployments",
+    summary = "List deployments",
+    params(
+        ("customer_id" = Option<String>, Query, description = "Only this customer's deployments"),
+        ("status" = Option<String>, Query, description = "provisioning | ready | error"),
+        ("limit" = Option<u32>, Query, description = "1–100, default 20"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+        ("starting_after" = Option<String>, Query, description = "Alias of `cursor`"),
+    ),
+    responses(
+        (status = 200, description = "A page, newest first", body = DeploymentList),
+        (status = 400, description = "Invalid request", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 403, description = "The key lacks the scope", body = ErrorBody),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -153,6 +188,21 @@ pub async fn list(
 }
 
 /// `PATCH /v1/deployments/{id}`.
+#[utoipa::path(
+    patch, path = "/v1/deployments/{id}", tag = "deployments",
+    summary = "Update a deployment",
+    description = "Omitted fields are kept, scalars replaced, arrays replaced whole, `secrets` merged key by key (`null` removes). Applies from the next run.",
+    params(("id" = String, Path, description = "dep_…")),
+    request_body(content = serde_json::Value, description = "Any subset of the create body's fields"),
+    responses(
+        (status = 200, description = "The updated deployment", body = DeploymentObject),
+        (status = 400, description = "Invalid request", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 403, description = "The key lacks the scope", body = ErrorBody),
+        (status = 404, description = "No such deployment", body = ErrorBody),
+        (status = 422, description = "invalid_skill or invalid_secret_ref", body = ErrorBody),
+    )
+)]
 pub async fn patch(
     State(state): State<AppState>,
     caller: Caller,
@@ -173,6 +223,21 @@ pub struct DeleteQuery {
 }
 
 /// `DELETE /v1/deployments/{id}`.
+#[utoipa::path(
+    delete, path = "/v1/deployments/{id}", tag = "deployments",
+    summary = "Delete a deployment",
+    params(
+        ("id" = String, Path, description = "dep_…"),
+        ("retain_filesystem" = Option<bool>, Query, description = "Keep a snapshot of the workspace"),
+    ),
+    responses(
+        (status = 200, description = "Deleted", body = Deleted),
+        (status = 400, description = "Invalid request", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 403, description = "The key lacks the scope", body = ErrorBody),
+        (status = 404, description = "No such deployment", body = ErrorBody),
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -189,6 +254,18 @@ pub async fn delete(
 }
 
 /// `GET /v1/deployments/{id}`.
+#[utoipa::path(
+    get, path = "/v1/deployments/{id}", tag = "deployments",
+    summary = "Get a deployment",
+    params(("id" = String, Path, description = "dep_…")),
+    responses(
+        (status = 200, description = "The deployment", body = DeploymentObject),
+        (status = 400, description = "Invalid request", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 403, description = "The key lacks the scope", body = ErrorBody),
+        (status = 404, description = "No such deployment", body = ErrorBody),
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,

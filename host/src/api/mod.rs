@@ -6,6 +6,7 @@ mod error;
 mod events;
 pub mod json;
 mod messages;
+pub mod openapi;
 mod system;
 mod tools;
 
@@ -35,6 +36,8 @@ pub fn router(host: Host) -> Router {
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
         .route("/metrics", get(system::metrics))
+        .route("/openapi.json", get(openapi::document))
+        .route("/docs", get(openapi::docs))
         .route("/v1/account", get(system::account))
         .route(
             "/v1/deployments",

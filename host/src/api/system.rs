@@ -4,14 +4,20 @@ use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
 
+use super::openapi::{AccountObject, ErrorBody, StatusBody};
 use super::{ApiError, AppState, Caller};
 
 /// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "system", security(()), responses((status = 200, description = "Alive", body = StatusBody)))]
 pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
 /// Readiness: the store answers.
+#[utoipa::path(get, path = "/readyz", tag = "system", security(()), responses(
+    (status = 200, description = "Ready", body = StatusBody),
+    (status = 503, description = "The store is not answering", body = ErrorBody),
+))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     state.host.metrics().await.map_err(|_| {
         ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "not_ready", "the store is not answering")
@@ -20,6 +26,11 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
 }
 
 /// `GET /v1/account`: the caller's account and balance.
+#[utoipa::path(get, path = "/v1/account", tag = "account", summary = "The caller's account", responses(
+    (status = 200, description = "Account and balance", body = AccountObject),
+    (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+    (status = 404, description = "The account has no record yet", body = ErrorBody),
+))]
 pub async fn account(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     let credits = state.host.accounts().credits(&caller.account_id).await?;
     Ok(Json(json!({"account_id": caller.account_id, "credits": credits, "scopes": caller.scopes})))
@@ -31,6 +42,10 @@ pub async fn not_found() -> ApiError {
 }
 
 /// `GET /metrics`: Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "system", security(()), responses(
+    (status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String),
+    (status = 500, description = "The store failed", body = ErrorBody),
+))]
 pub async fn metrics(State(state): State<AppState>) -> Result<impl axum::response::IntoResponse, ApiError> {
     let body = state.host.metrics().await?;
     Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body))

@@ -6,9 +6,22 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::json::Body;
+use super::openapi::{ErrorBody, ToolList, ToolObject, ToolPatch};
 use super::{ApiError, AppState, Caller};
 
 /// `GET …/tools`.
+#[utoipa::path(
+    get, path = "/v1/deployments/{id}/tools", tag = "tools",
+    summary = "List a deployment's tools",
+    params(("id" = String, Path, description = "dep_…")),
+    responses(
+        (status = 200, description = "Built-in and MCP tools", body = ToolList),
+        (status = 400, description = "Invalid request", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 403, description = "The key lacks the scope", body = ErrorBody),
+        (status = 404, description = "No such deployment", body = ErrorBody),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -27,6 +40,19 @@ pub struct SetEnabled {
 }
 
 /// `PATCH …/tools/{name}`.
+#[utoipa::path(
+    patch, path = "/v1/deployments/{id}/tools/{name}", tag = "tools",
+    summary = "Enable or disable a tool",
+    params(("id" = String, Path, description = "dep_…"), ("name" = String, Path, description = "Tool name")),
+    request_body = ToolPatch,
+    responses(
+        (status = 200, description = "The tool", body = ToolObject),
+        (status = 400, description = "Invalid request", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 403, description = "The key lacks the scope", body = ErrorBody),
+        (status = 404, description = "No such deployment or tool", body = ErrorBody),
+    )
+)]
 pub async fn patch(
     State(state): State<AppState>,
     caller: Caller,

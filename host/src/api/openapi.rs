@@ -1,0 +1,188 @@
+//! The OpenAPI 3.1 document, generated from the handlers' `#[utoipa::path]`
+//! annotations, and the offline docs page that renders it.
+
+use axum::Json;
+use axum::response::Html;
+use serde::Serialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use crate::spec::{DeploymentSpec, Features, McpServerSpec, Sandbox, SkillSpec};
+
+/// The error body every failure answers with.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Machine-readable code: `validation_error`, `unauthorized`, `insufficient_credits`,
+    /// `forbidden`, `not_found`, `deployment_not_ready`, `conflict`, `payload_too_large`,
+    /// `invalid_skill`, `invalid_secret_ref`, `rate_limited`, `server_error`.
+    pub error: String,
+    /// What went wrong and how to fix it.
+    pub message: String,
+    /// The offending field, when one is at fault (e.g. `skills[1].content`).
+    #[schema(nullable = false)]
+    pub param: Option<String>,
+}
+
+/// Where the agent's workspace lives inside the sandbox.
+#[derive(Serialize, ToSchema)]
+pub struct FilesystemInfo {
+    /// Always `/workspace`.
+    pub workspace_path: String,
+    /// Whether it persists across runs.
+    pub persistent: bool,
+}
+
+/// How to stream the deployment's events.
+#[derive(Serialize, ToSchema)]
+pub struct EventsInfo {
+    /// Always `sse`.
+    pub transport: String,
+    /// The Stream Events endpoint.
+    pub url: String,
+}
+
+/// A deployment as returned by create, get, list and patch.
+#[derive(Serialize, ToSchema)]
+pub struct DeploymentObject {
+    /// `dep_…`
+    pub deployment_id: String,
+    /// The customer identifier you supplied.
+    pub customer_id: String,
+    /// Human-readable name.
+    pub name: String,
+    /// Agent harness running in the deployment.
+    pub runtime: String,
+    /// `provisioning`, `ready` or `error`.
+    pub status: String,
+    /// Resolved `provider/model`.
+    pub model: String,
+    /// Default thread for Send Message.
+    pub thread_id: String,
+    /// Set when `status` is `error`: `{message}`.
+    pub error: Option<serde_json::Value>,
+    /// Workspace location.
+    pub filesystem: FilesystemInfo,
+    /// Event stream location.
+    pub events: EventsInfo,
+    /// Non-fatal notes about the configuration.
+    pub warnings: Vec<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// The configuration (secret names only, never values).
+    pub config: serde_json::Value,
+    /// Skills: `{name, source, path|url}`.
+    pub skills: Vec<serde_json::Value>,
+    /// MCP servers with their connection status.
+    pub mcp_servers: Vec<serde_json::Value>,
+}
+
+/// A page of deployments.
+#[derive(Serialize, ToSchema)]
+pub struct DeploymentList {
+    /// The deployments, newest first.
+    pub data: Vec<DeploymentObject>,
+    /// Pass as `cursor` for the next page; null on the last.
+    pub next_cursor: Option<String>,
+    /// Whether more pages follow.
+    pub has_more: bool,
+}
+
+/// Answer of DELETE.
+#[derive(Serialize, ToSchema)]
+pub struct Deleted {
+    /// The deleted deployment.
+    pub deployment_id: String,
+    /// Always `deleted`.
+    pub status: String,
+}
+
+/// A tool of a deployment.
+#[derive(Serialize, ToSchema)]
+pub struct ToolObject {
+    /// Name as offered to the model.
+    pub name: String,
+    /// `builtin` or `mcp`.
+    pub origin: String,
+    /// Whether the model may see and call it.
+    pub enabled: bool,
+}
+
+/// The tools of a deployment.
+#[derive(Serialize, ToSchema)]
+pub struct ToolList {
+    /// Every tool.
+    pub data: Vec<ToolObject>,
+}
+
+/// Body of PATCH …/tools/{name}.
+#[derive(Serialize, ToSchema)]
+pub struct ToolPatch {
+    /// Show the tool to the model or hide it.
+    pub enabled: bool,
+}
+
+/// A simple status document.
+#[derive(Serialize, ToSchema)]
+pub struct StatusBody {
+    /// `ok` or `ready`.
+    pub status: String,
+}
+
+/// The caller's account.
+#[derive(Serialize, ToSchema)]
+pub struct AccountObject {
+    /// `acct_…`
+    pub account_id: String,
+    /// Credit balance.
+    pub credits: i64,
+    /// The calling key's scopes.
+    pub scopes: Vec<String>,
+}
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("hk_…").build()),
+        );
+    }
+}
+
+/// The API description.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Hermes Host API", description = "Wasm-sandboxed AI agent deployments: create, message, stream."),
+    modifiers(&BearerAuth),
+    security(("api_key" = [])),
+    paths(
+        super::system::healthz,
+        super::system::readyz,
+        super::system::metrics,
+        super::system::account,
+        super::deployments::create,
+        super::deployments::list,
+        super::deployments::get,
+        super::deployments::patch,
+        super::deployments::delete,
+        super::tools::list,
+        super::tools::patch,
+    ),
+    components(schemas(
+        ErrorBody, DeploymentObject, DeploymentList, Deleted, ToolObject, ToolList, ToolPatch, StatusBody,
+        AccountObject, DeploymentSpec, Sandbox, McpServerSpec, SkillSpec, Features
+    ))
+)]
+pub struct ApiDoc;
+
+/// `GET /openapi.json`.
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// `GET /docs`: a self-contained page (no external assets) listing every operation.
+pub async fn docs() -> Html<&'static str> {
+    Html(include_str!("docs.html"))
+}
