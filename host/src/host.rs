@@ -74,11 +74,15 @@ impl HostBuilder {
             config.allow_private_urls = true;
         }
         let providers = Providers::new(&config.providers, &env, config.retry.clone());
-        let mut harnesses: HashMap<String, Arc<Vec<u8>>> =
-            self.harnesses.into_iter().map(|(k, v)| (k, Arc::new(v))).collect();
-        let hermes = Arc::new(builtin::HERMES_HARNESS.to_vec());
-        harnesses.entry("hermes".into()).or_insert(hermes.clone());
-        runtime.load_harness(hermes).await?;
+        let mut components = self.harnesses;
+        components.entry("hermes".into()).or_insert_with(|| builtin::HERMES_HARNESS.to_vec());
+        // Compiled (or loaded from the disk cache) and pre-linked once, here: a run
+        // only instantiates.
+        let mut harnesses = HashMap::with_capacity(components.len());
+        for (name, wasm) in components {
+            let (pre, _) = runtime.load_harness(Arc::new(wasm)).await?;
+            harnesses.insert(name, pre);
+        }
         let services = Arc::new(Services {
             hub: EventHub::new(db.clone()),
             db,

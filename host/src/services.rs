@@ -2,14 +2,14 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
 use crate::config::HostConfig;
 use crate::events::EventHub;
 use crate::providers::Providers;
-use crate::runtime::Runtime;
+use crate::runtime::wit::HarnessPre;
+use crate::runtime::{RunState, Runtime};
 use crate::store::Db;
 
 /// The host's subsystems, shared.
@@ -20,8 +20,8 @@ pub(crate) struct Services {
     pub runtime: Runtime,
     pub config: HostConfig,
     pub data_dir: PathBuf,
-    /// Harness components by runtime name (`hermes` is built in).
-    pub harnesses: HashMap<String, Arc<Vec<u8>>>,
+    /// Pre-linked harness components by runtime name (`hermes` is built in).
+    pub harnesses: HashMap<String, HarnessPre<RunState>>,
     /// Cancelled when the host shuts down.
     pub shutdown: CancellationToken,
 }

@@ -62,11 +62,7 @@ async fn execute_inner(services: &Arc<Services>, run_id: &str, cancel: Cancellat
     if cancel.is_cancelled() {
         return finish(services, &run.deployment_id, &run.thread_id, &run.id, RunStatus::Cancelled, None).await;
     }
-    if let Some(text) = output {
-        let id = run.id.clone();
-        services.db.write(move |conn| runs::set_output(conn, &id, &text)).await?;
-    }
-    finish(services, &run.deployment_id, &run.thread_id, &run.id, status, error.as_deref()).await
+    finish_with_output(services, &run, status, error.as_deref(), output).await
 }
 
 async fn run_guest(
@@ -76,10 +72,9 @@ async fn run_guest(
     cancel: CancellationToken,
     resumed: bool,
 ) -> Result<(RunStatus, Option<String>, Option<String>), HostError> {
-    let Some(wasm) = services.harnesses.get(&dep.spec.runtime).cloned() else {
+    let Some(pre) = services.harnesses.get(&dep.spec.runtime).cloned() else {
         return Ok((RunStatus::Error, Some(format!("unknown runtime {:?}", dep.spec.runtime)), None));
     };
-    let (pre, _) = services.runtime.load_harness(wasm).await?;
     let limits = services.runtime.limits().clone();
     let env = Arc::new(RunEnv {
         services: services.clone(),
@@ -182,6 +177,29 @@ pub(crate) async fn finish(
     status: RunStatus,
     error: Option<&str>,
 ) -> Result<(), HostError> {
+    record(services, deployment_id, thread_id, run_id, status, error, None).await
+}
+
+/// Like [`finish`], also storing the run's final answer, in the same commit.
+async fn finish_with_output(
+    services: &Services,
+    run: &RunRow,
+    status: RunStatus,
+    error: Option<&str>,
+    output: Option<String>,
+) -> Result<(), HostError> {
+    record(services, &run.deployment_id, &run.thread_id, &run.id, status, error, output).await
+}
+
+async fn record(
+    services: &Services,
+    deployment_id: &str,
+    thread_id: &str,
+    run_id: &str,
+    status: RunStatus,
+    error: Option<&str>,
+    output: Option<String>,
+) -> Result<(), HostError> {
     let mut payload = json!({"status": status.as_str()});
     if let Some(e) = error {
         payload["error"] = json!(e);
@@ -191,6 +209,9 @@ pub(crate) async fn finish(
     services
         .hub
         .commit(deployment_id, move |conn| {
+            if let Some(text) = &output {
+                runs::set_output(conn, &id, text)?;
+            }
             runs::set_status(conn, &id, status, error.as_deref())?;
             Ok(((), vec![event]))
         })
