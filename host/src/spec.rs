@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct DeploymentSpec {
     /// The vendor's identifier for the customer this agent serves.
+    #[schema(min_length = 1)]
     pub customer_id: String,
     /// Human-readable name.
+    #[schema(min_length = 1)]
     pub name: String,
     /// Harness to run: `hermes` (built in) or a harness registered on the host.
     #[serde(default = "default_runtime")]
@@ -18,6 +20,7 @@ pub struct DeploymentSpec {
     #[serde(default)]
     pub model: Option<String>,
     /// The agent's system prompt.
+    #[schema(min_length = 1)]
     pub system_prompt: String,
     /// Sandbox options (the Wasm sandbox is always used).
     #[serde(default)]

@@ -1,13 +1,14 @@
 //! `/v1/deployments`.
 
+use super::extract::{Path, Query};
 use axum::Json;
-use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{StatusCode, header};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::json::{self, Body};
-use super::openapi::{Deleted, DeploymentList, DeploymentObject, ErrorBody};
+use super::openapi::{Deleted, DeploymentList, DeploymentObject, DeploymentPatch, DeploymentUpload, ErrorBody};
 use super::{ApiError, AppState, Caller};
 use crate::deployments::Upload;
 use crate::store::deployments::{DeploymentStatus, ListFilter};
@@ -109,7 +110,7 @@ fn extended_name(headers: &axum::http::HeaderMap) -> Option<String> {
     summary = "Create a deployment",
     request_body(content(
         (DeploymentSpec = "application/json"),
-        (DeploymentSpec = "multipart/form-data"),
+        (DeploymentUpload = "multipart/form-data"),
     ), description = "The seed's body; or multipart with a `deployment` JSON part and file parts named by workspace path"),
     responses(
         (status = 201, description = "Created (ready)", body = DeploymentObject),
@@ -150,7 +151,7 @@ pub struct ListQuery {
     params(
         ("customer_id" = Option<String>, Query, description = "Only this customer's deployments"),
         ("status" = Option<String>, Query, description = "provisioning | ready | error"),
-        ("limit" = Option<u32>, Query, description = "1–100, default 20"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1–100, default 20"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
         ("starting_after" = Option<String>, Query, description = "Alias of `cursor`"),
     ),
@@ -193,7 +194,7 @@ pub async fn list(
     summary = "Update a deployment",
     description = "Omitted fields are kept, scalars replaced, arrays replaced whole, `secrets` merged key by key (`null` removes). Applies from the next run.",
     params(("id" = String, Path, description = "dep_…")),
-    request_body(content = serde_json::Value, description = "Any subset of the create body's fields"),
+    request_body(content = DeploymentPatch, description = "Any subset of the create body's fields"),
     responses(
         (status = 200, description = "The updated deployment", body = DeploymentObject),
         (status = 400, description = "Invalid request", body = ErrorBody),

@@ -1,7 +1,8 @@
 //! `/v1/deployments/{id}/messages` and runs.
 
+use super::extract::Path;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};

@@ -4,6 +4,7 @@ mod auth;
 mod deployments;
 mod error;
 mod events;
+mod extract;
 pub mod json;
 mod messages;
 pub mod openapi;

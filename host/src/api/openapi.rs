@@ -114,11 +114,39 @@ pub struct ToolList {
     pub data: Vec<ToolObject>,
 }
 
-/// Body of PATCH …/tools/{name}.
+/// Multipart form of the create request.
 #[derive(Serialize, ToSchema)]
-pub struct ToolPatch {
-    /// Show the tool to the model or hide it.
-    pub enabled: bool,
+pub struct DeploymentUpload {
+    /// The create body as JSON text.
+    pub deployment: String,
+}
+
+/// PATCH body: any subset of the create body's fields.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentPatch {
+    /// Replaces the customer id.
+    pub customer_id: Option<String>,
+    /// Replaces the name.
+    pub name: Option<String>,
+    /// Replaces the runtime.
+    pub runtime: Option<String>,
+    /// Replaces the model.
+    pub model: Option<String>,
+    /// Replaces the system prompt.
+    pub system_prompt: Option<String>,
+    /// Replaces the sandbox options.
+    pub sandbox: Option<Sandbox>,
+    /// Replaces the whole list.
+    pub mcp_servers: Option<Vec<McpServerSpec>>,
+    /// Replaces the whole list.
+    pub skills: Option<Vec<SkillSpec>>,
+    /// Merged key by key; `null` removes a key.
+    pub secrets: Option<std::collections::BTreeMap<String, Option<String>>>,
+    /// Replaces the feature flags.
+    pub features: Option<Features>,
+    /// Replaces the whole list.
+    pub disabled_tools: Option<Vec<String>>,
 }
 
 /// A simple status document.
@@ -171,7 +199,7 @@ impl Modify for BearerAuth {
         super::tools::patch,
     ),
     components(schemas(
-        ErrorBody, DeploymentObject, DeploymentList, Deleted, ToolObject, ToolList, ToolPatch, StatusBody,
+        ErrorBody, DeploymentObject, DeploymentList, Deleted, ToolObject, ToolList, StatusBody, DeploymentUpload, DeploymentPatch, super::tools::SetEnabled,
         AccountObject, DeploymentSpec, Sandbox, McpServerSpec, SkillSpec, Features
     ))
 )]

@@ -1,12 +1,13 @@
 //! `/v1/deployments/{id}/tools`.
 
+use super::extract::Path;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::json::Body;
-use super::openapi::{ErrorBody, ToolList, ToolObject, ToolPatch};
+use super::openapi::{ErrorBody, ToolList, ToolObject};
 use super::{ApiError, AppState, Caller};
 
 /// `GET …/tools`.
@@ -32,10 +33,11 @@ pub async fn list(
     Ok(Json(json!({"data": tools})))
 }
 
-/// PATCH body.
-#[derive(Deserialize)]
+/// Body of PATCH …/tools/{name}.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetEnabled {
+    /// Show the tool to the model or hide it.
     enabled: bool,
 }
 
@@ -44,7 +46,7 @@ pub struct SetEnabled {
     patch, path = "/v1/deployments/{id}/tools/{name}", tag = "tools",
     summary = "Enable or disable a tool",
     params(("id" = String, Path, description = "dep_…"), ("name" = String, Path, description = "Tool name")),
-    request_body = ToolPatch,
+    request_body = SetEnabled,
     responses(
         (status = 200, description = "The tool", body = ToolObject),
         (status = 400, description = "Invalid request", body = ErrorBody),
