@@ -185,11 +185,23 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 /// same function natively; returns µs per assembly for each.
 fn wasm_vs_native() -> (f64, f64) {
     const ITERS: u32 = 2000;
+    // Both sides: the same workload, timed as the difference between a short and a
+    // long run (cancelling setup), median of five trials.
     let native = {
-        let t = Instant::now();
-        let workload = hermes_bench_guest::Workload::synthetic();
-        std::hint::black_box(hermes_bench_guest::run(&workload, ITERS as u64));
-        t.elapsed().as_secs_f64() * 1e6 / ITERS as f64
+        let run = |iters: u32| -> Duration {
+            let t = Instant::now();
+            let workload = hermes_bench_guest::Workload::synthetic();
+            std::hint::black_box(hermes_bench_guest::run(&workload, iters as u64));
+            t.elapsed()
+        };
+        let trials: Vec<f64> = (0..5)
+            .map(|_| {
+                let small = run(ITERS / 10);
+                let big = run(ITERS + ITERS / 10);
+                big.saturating_sub(small).as_secs_f64() * 1e6 / ITERS as f64
+            })
+            .collect();
+        pct(&sorted(trials), 0.5)
     };
     let wasm = {
         let engine = wasmtime::Engine::default();
@@ -211,9 +223,14 @@ fn wasm_vs_native() -> (f64, f64) {
             t.elapsed()
         };
         // The difference between two iteration counts cancels instantiation and startup.
-        let small = run(ITERS / 10);
-        let big = run(ITERS + ITERS / 10);
-        (big.saturating_sub(small)).as_secs_f64() * 1e6 / ITERS as f64
+        let trials: Vec<f64> = (0..5)
+            .map(|_| {
+                let small = run(ITERS / 10);
+                let big = run(ITERS + ITERS / 10);
+                big.saturating_sub(small).as_secs_f64() * 1e6 / ITERS as f64
+            })
+            .collect();
+        pct(&sorted(trials), 0.5)
     };
     (wasm, native)
 }
