@@ -53,7 +53,8 @@ impl EventHub {
         T: Send + 'static,
         F: FnOnce(&rusqlite::Connection) -> Result<(T, Vec<NewEvent>), StoreError> + Send + 'static,
     {
-        let tx = self.sender(deployment_id);
+        let channels = self.channels.clone();
+        let dep = deployment_id.to_string();
         self.db
             .write_then(
                 move |conn| {
@@ -62,6 +63,14 @@ impl EventHub {
                     Ok((value, events))
                 },
                 move |(_, events): &(T, Vec<Event>)| {
+                    // A deployment nobody listens to has no channel: idle deployments
+                    // cost no memory here. The last subscriber gone, the channel goes.
+                    let mut map = channels.lock().unwrap_or_else(|p| p.into_inner());
+                    let Some(tx) = map.get(&dep) else { return };
+                    if tx.receiver_count() == 0 {
+                        map.remove(&dep);
+                        return;
+                    }
                     for e in events {
                         let _ = tx.send(Arc::new(e.clone()));
                     }
