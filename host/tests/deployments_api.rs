@@ -81,15 +81,7 @@ async fn the_seed_example_creates_a_ready_deployment() {
     // Poll until ready (it already is: creation is synchronous).
     let mut ready = false;
     for _ in 0..50 {
-        let got: Value = http
-            .get(format!("{}/v1/deployments/{id}", server.base))
-            .bearer_auth(&server.key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let got = server.get_json(&format!("/v1/deployments/{id}")).await;
         if got["status"] == "ready" {
             ready = true;
             assert_eq!(got["skills"].as_array().unwrap().len(), 3);
@@ -298,7 +290,7 @@ async fn a_disabled_tool_is_never_shown_to_the_model() {
     let (_, dep) = post(&server, &server.key, body).await;
     let id = dep["deployment_id"].as_str().unwrap();
     let tools_url = format!("{}/v1/deployments/{id}/tools", server.base);
-    let tools: Value = http.get(&tools_url).bearer_auth(&server.key).send().await.unwrap().json().await.unwrap();
+    let tools = server.get_json(&format!("/v1/deployments/{id}/tools")).await;
     let names: Vec<&str> = tools["data"].as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
     assert!(names.contains(&"write_file") && names.contains(&"read_file"), "{tools}");
     assert!(tools["data"].as_array().unwrap().iter().all(|t| t["origin"] == "builtin" && t["enabled"] == true));
@@ -330,21 +322,7 @@ async fn a_disabled_tool_is_never_shown_to_the_model() {
         .unwrap();
     assert_eq!(r.status(), 202);
     let run_id = r.json::<Value>().await.unwrap()["run_id"].as_str().unwrap().to_string();
-    for _ in 0..200 {
-        let run: Value = http
-            .get(format!("{}/v1/deployments/{id}/runs/{run_id}", server.base))
-            .bearer_auth(&server.key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if run["status"] == "completed" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
+    assert_eq!(server.wait_run(id, &run_id).await["status"], "completed");
     let req = llm.requests().pop().expect("the model was called");
     let offered: Vec<String> = req["tools"]
         .as_array()

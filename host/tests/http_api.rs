@@ -92,16 +92,7 @@ async fn message_over_http_streams_running_tokens_message_completed() {
     assert!(first < last_token && last_token < msg, "{kinds:?}");
     assert_eq!(seen.last().unwrap().1["status"], "completed", "{kinds:?}");
 
-    let run: Value = http
-        .get(format!("{}/v1/deployments/{dep_id}/runs/{run_id}", server.base))
-        .header("Authorization", &auth)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(run["status"], "completed");
+    assert_eq!(server.wait_run(&dep_id, &run_id).await["status"], "completed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

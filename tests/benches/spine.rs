@@ -194,14 +194,7 @@ fn wasm_vs_native() -> (f64, f64) {
             std::hint::black_box(hermes_bench_guest::run(&workload, iters as u64));
             t.elapsed()
         };
-        let trials: Vec<f64> = (0..5)
-            .map(|_| {
-                let small = run(ITERS / 10);
-                let big = run(ITERS + ITERS / 10);
-                big.saturating_sub(small).as_secs_f64() * 1e6 / ITERS as f64
-            })
-            .collect();
-        pct(&sorted(trials), 0.5)
+        differential(run, ITERS)
     };
     let wasm = {
         let engine = wasmtime::Engine::default();
@@ -223,16 +216,22 @@ fn wasm_vs_native() -> (f64, f64) {
             t.elapsed()
         };
         // The difference between two iteration counts cancels instantiation and startup.
-        let trials: Vec<f64> = (0..5)
-            .map(|_| {
-                let small = run(ITERS / 10);
-                let big = run(ITERS + ITERS / 10);
-                big.saturating_sub(small).as_secs_f64() * 1e6 / ITERS as f64
-            })
-            .collect();
-        pct(&sorted(trials), 0.5)
+        differential(run, ITERS)
     };
     (wasm, native)
+}
+
+/// µs per iteration: the difference between a short and a long run (which cancels
+/// setup such as instantiation), median of five trials.
+fn differential(run: impl Fn(u32) -> Duration, iters: u32) -> f64 {
+    let trials: Vec<f64> = (0..5)
+        .map(|_| {
+            let small = run(iters / 10);
+            let big = run(iters + iters / 10);
+            big.saturating_sub(small).as_secs_f64() * 1e6 / iters as f64
+        })
+        .collect();
+    pct(&sorted(trials), 0.5)
 }
 
 struct Ctx {

@@ -89,3 +89,31 @@ pub fn cli(args: &[&str]) -> String {
     assert!(out.status.success(), "hermes-host {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+impl Server {
+    /// `GET path` with the admin key; the JSON body.
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        reqwest::Client::new()
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .expect("GET")
+            .json()
+            .await
+            .expect("JSON body")
+    }
+
+    /// Polls a run until it leaves `queued`/`running` (at most ~10 s); returns it.
+    pub async fn wait_run(&self, deployment_id: &str, run_id: &str) -> serde_json::Value {
+        let path = format!("/v1/deployments/{deployment_id}/runs/{run_id}");
+        for _ in 0..400 {
+            let run = self.get_json(&path).await;
+            if run["status"] != "queued" && run["status"] != "running" {
+                return run;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("run {run_id} did not finish");
+    }
+}
