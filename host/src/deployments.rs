@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::HostError;
 use crate::events::NewEvent;
 use crate::services::Services;
-use crate::skills::{SKILLS_DIR, fetch, parse_meta, valid_name};
+use crate::skills::{SKILLS_DIR, fetch, valid_name, validate};
 use crate::spec::{DeploymentSpec, SkillSpec};
 use crate::store::deployments::{self, DeploymentRow, DeploymentStatus};
 use crate::workspace;
@@ -127,15 +127,7 @@ pub(crate) fn validate(spec: &DeploymentSpec, services: &Services) -> Result<Vec
             ));
         }
         match skill {
-            SkillSpec::Inline { name, content } => {
-                let meta = parse_meta(content).map_err(|e| HostError::InvalidSkill(format!("skill {name:?}: {e}")))?;
-                if &meta.name != name {
-                    return Err(HostError::InvalidSkill(format!(
-                        "skill {name:?}: its frontmatter is named {:?}; the names must match",
-                        meta.name
-                    )));
-                }
-            }
+            SkillSpec::Inline { name, content } => warnings.extend(check_skill(name, content)?),
             SkillSpec::File { path, .. } => {
                 workspace::relative(path).map_err(|e| HostError::invalid(&format!("skills[{i}].path"), e))?;
             }
@@ -215,16 +207,15 @@ async fn fetch_url_skills(services: &Services, skills: &[SkillSpec]) -> Result<V
     futures::future::try_join_all(fetches).await
 }
 
-/// Checks a SKILL.md's frontmatter and that its name matches the declared one.
-fn check_skill_text(name: &str, text: &str) -> Result<(), HostError> {
-    let meta = parse_meta(text).map_err(|e| HostError::InvalidSkill(format!("skill {name:?}: {e}")))?;
-    if meta.name != name {
-        return Err(HostError::InvalidSkill(format!(
-            "skill {name:?}: its frontmatter is named {:?}; the names must match",
-            meta.name
-        )));
+/// Validates a SKILL.md against the Agent Skills rules (and that its name is the
+/// declared one); returns its warnings, prefixed with the skill's name.
+fn check_skill(name: &str, text: &str) -> Result<Vec<String>, HostError> {
+    let report = validate::validate(text, Some(name));
+    if !report.is_valid() {
+        let reasons: Vec<String> = report.errors.iter().map(ToString::to_string).collect();
+        return Err(HostError::InvalidSkill(format!("skill {name:?}: {}", reasons.join("; "))));
     }
-    Ok(())
+    Ok(report.warnings.iter().map(|w| format!("skill {name:?}: {w}")).collect())
 }
 
 /// Writes uploads and skills into a workspace and checks `file` skills are there.
@@ -233,7 +224,8 @@ fn install(
     skills: &[SkillSpec],
     fetched: &[(String, String)],
     uploads: &[Upload],
-) -> Result<(), HostError> {
+) -> Result<Vec<String>, HostError> {
+    let mut warnings = Vec::new();
     let ws = workspace::create(dir).map_err(HostError::io("creating the workspace"))?;
     for u in uploads {
         let rel = workspace::relative(&u.path).map_err(|e| HostError::invalid(&u.path, e))?;
@@ -248,7 +240,6 @@ fn install(
             }
             SkillSpec::Url { name, .. } => {
                 let text = fetched.iter().find(|(n, _)| n == name).map(|(_, t)| t.as_str()).unwrap_or_default();
-                check_skill_text(name, text)?;
                 workspace::write(&ws, &skill_path(name), text.as_bytes())
                     .map_err(HostError::io(format!("writing skill {name:?}")))?;
             }
@@ -259,17 +250,11 @@ fn install(
                         "skill {name:?}: {path} was not uploaded (send it as a multipart part named {path:?})"
                     ))
                 })?;
-                let meta = parse_meta(&text).map_err(|e| HostError::InvalidSkill(format!("skill {name:?}: {e}")))?;
-                if meta.name != *name {
-                    return Err(HostError::InvalidSkill(format!(
-                        "skill {name:?}: {path} is named {:?}; the names must match",
-                        meta.name
-                    )));
-                }
+                warnings.extend(check_skill(name, &text)?);
             }
         }
     }
-    Ok(())
+    Ok(warnings)
 }
 
 async fn install_blocking(
@@ -277,7 +262,7 @@ async fn install_blocking(
     skills: Vec<SkillSpec>,
     fetched: Vec<(String, String)>,
     uploads: Vec<Upload>,
-) -> Result<(), HostError> {
+) -> Result<Vec<String>, HostError> {
     tokio::task::spawn_blocking(move || install(&dir, &skills, &fetched, &uploads))
         .await
         .map_err(|e| HostError::Io { context: "installing skills".into(), source: std::io::Error::other(e) })?
@@ -291,13 +276,13 @@ pub(crate) async fn create(
     spec: DeploymentSpec,
     uploads: Vec<Upload>,
 ) -> Result<Deployment, HostError> {
-    let warnings = validate(&spec, services)?;
+    let mut warnings = validate(&spec, services)?;
     for (i, u) in uploads.iter().enumerate() {
         workspace::relative(&u.path).map_err(|e| HostError::invalid(&format!("files[{i}]"), e))?;
     }
     let fetched = fetch_url_skills(services, &spec.skills).await?;
     for (name, text) in &fetched {
-        check_skill_text(name, text)?;
+        warnings.extend(check_skill(name, text)?);
     }
     let row = DeploymentRow {
         id: crate::ids::new_id("dep"),
@@ -309,9 +294,12 @@ pub(crate) async fn create(
         created_at: crate::ids::now(),
     };
     let dir = workspace::path(&services.data_dir, &row.id);
-    if let Err(e) = install_blocking(dir.clone(), row.spec.skills.clone(), fetched, uploads).await {
-        let _ = tokio::fs::remove_dir_all(&dir).await;
-        return Err(e);
+    match install_blocking(dir.clone(), row.spec.skills.clone(), fetched, uploads).await {
+        Ok(w) => warnings.extend(w),
+        Err(e) => {
+            let _ = tokio::fs::remove_dir_all(&dir).await;
+            return Err(e);
+        }
     }
     let event = NewEvent::new("deployment_status", &row.id, json!({"status": row.status.as_str()}));
     let stored = row.clone();
@@ -417,11 +405,11 @@ pub(crate) async fn patch(
     }
     let de = serde_path_to_error::deserialize::<_, DeploymentSpec>(merged);
     let spec = de.map_err(|e| HostError::invalid(&e.path().to_string(), e.inner().to_string()))?;
-    let warnings = validate(&spec, services)?;
+    let mut warnings = validate(&spec, services)?;
     if spec.skills != row.spec.skills {
         let fetched = fetch_url_skills(services, &spec.skills).await?;
         let dir = workspace::path(&services.data_dir, id);
-        install_blocking(dir, spec.skills.clone(), fetched, Vec::new()).await?;
+        warnings.extend(install_blocking(dir, spec.skills.clone(), fetched, Vec::new()).await?);
     }
     let key = id.to_string();
     let stored = spec.clone();

@@ -38,6 +38,21 @@ enum Command {
         #[command(subcommand)]
         command: CreditsCommand,
     },
+    /// Work with SKILL.md files.
+    Skills {
+        #[command(subcommand)]
+        command: SkillsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SkillsCommand {
+    /// Validate skills (folders holding a SKILL.md, or SKILL.md files): one line per
+    /// problem, exit 0 when all are valid, 1 otherwise.
+    Validate {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -93,9 +108,11 @@ enum CreditsCommand {
 }
 
 fn main() {
-    if let Err(e) =
-        tokio::runtime::Runtime::new().map_err(anyhow::Error::from).and_then(|rt| rt.block_on(run(Cli::parse())))
-    {
+    let cli = Cli::parse();
+    if let Command::Skills { command: SkillsCommand::Validate { paths } } = &cli.command {
+        std::process::exit(hermes_host::skills::validate::cli(paths));
+    }
+    if let Err(e) = tokio::runtime::Runtime::new().map_err(anyhow::Error::from).and_then(|rt| rt.block_on(run(cli))) {
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }
@@ -105,6 +122,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { listen, data_dir, config } => serve(&listen, &data_dir, config.as_deref()).await,
         Command::Keys { command } => keys(command).await,
+        Command::Skills { .. } => Ok(()),
         Command::Credits { command } => {
             let (amount, data_dir, account, add) = match command {
                 CreditsCommand::Set { amount, data_dir, account } => (amount, data_dir, account, false),

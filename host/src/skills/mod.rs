@@ -1,6 +1,7 @@
 //! SKILL.md: YAML frontmatter + Markdown body; where skills live in a workspace.
 
 pub mod fetch;
+pub mod validate;
 
 use serde::Deserialize;
 
@@ -16,15 +17,12 @@ pub struct SkillMeta {
     pub description: String,
 }
 
-/// Splits a SKILL.md into its frontmatter and parses the required fields.
+/// Splits a SKILL.md into its frontmatter and parses the required fields (a quick check;
+/// [`validate::validate`] applies every rule and reports all problems).
 pub fn parse_meta(text: &str) -> Result<SkillMeta, String> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let rest = text
-        .strip_prefix("---\n")
-        .or_else(|| text.strip_prefix("---\r\n"))
-        .ok_or("missing YAML frontmatter (the file must start with `---`)")?;
-    let end = rest.find("\n---").ok_or("unterminated YAML frontmatter (no closing `---`)")?;
-    let meta: SkillMeta = serde_yaml::from_str(&rest[..end]).map_err(|e| format!("invalid frontmatter: {e}"))?;
+    let (frontmatter, _body, _) = validate::split_frontmatter(text)?;
+    validate::check_frontmatter_size(frontmatter)?;
+    let meta: SkillMeta = serde_yaml::from_str(frontmatter).map_err(|e| format!("invalid frontmatter: {e}"))?;
     if meta.name.is_empty() || meta.description.trim().is_empty() {
         return Err("frontmatter needs a non-empty `name` and `description`".into());
     }

@@ -1,0 +1,2 @@
+#!/bin/sh
+aws s3 sync "$@"
