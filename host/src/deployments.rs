@@ -407,16 +407,49 @@ pub(crate) async fn patch(
     let spec = de.map_err(|e| HostError::invalid(&e.path().to_string(), e.inner().to_string()))?;
     let mut warnings = validate(&spec, services)?;
     if spec.skills != row.spec.skills {
-        let fetched = fetch_url_skills(services, &spec.skills).await?;
-        let dir = workspace::path(&services.data_dir, id);
-        warnings.extend(install_blocking(dir, spec.skills.clone(), fetched, Vec::new()).await?);
+        // Re-provisioning: messages wait (409 deployment_not_ready) until the new skills
+        // are in place; on failure the deployment is ready again with its old config.
+        set_status(services, id, DeploymentStatus::Provisioning).await?;
+        let installed = async {
+            let fetched = fetch_url_skills(services, &spec.skills).await?;
+            let dir = workspace::path(&services.data_dir, id);
+            install_blocking(dir, spec.skills.clone(), fetched, Vec::new()).await
+        }
+        .await;
+        if installed.is_err() {
+            set_status(services, id, DeploymentStatus::Ready).await?;
+        }
+        warnings.extend(installed?);
     }
     let key = id.to_string();
     let stored = spec.clone();
-    services.db.write(move |conn| deployments::update_spec(conn, &key, &stored)).await?;
+    let event = NewEvent::new("deployment_status", id, json!({"status": "ready"}));
+    services
+        .hub
+        .commit(id, move |conn| {
+            deployments::update_spec(conn, &key, &stored)?;
+            deployments::set_status(conn, &key, DeploymentStatus::Ready, None)?;
+            Ok(((), vec![event]))
+        })
+        .await?;
     let mut row = row;
     row.spec = spec;
+    row.status = DeploymentStatus::Ready;
     Ok(Deployment::from_row(&row, &services.config.default_model, warnings))
+}
+
+/// Moves a deployment to `status`, announcing it.
+async fn set_status(services: &Services, id: &str, status: DeploymentStatus) -> Result<(), HostError> {
+    let key = id.to_string();
+    let event = NewEvent::new("deployment_status", id, json!({"status": status.as_str()}));
+    services
+        .hub
+        .commit(id, move |conn| {
+            deployments::set_status(conn, &key, status, None)?;
+            Ok(((), vec![event]))
+        })
+        .await?;
+    Ok(())
 }
 
 /// Deletes a deployment's rows and workspace (or moves the workspace to

@@ -21,7 +21,14 @@ const EFFECTS: &str =
 async fn skill_server() -> String {
     let app = Router::new()
         .route("/skills/social-media-visual-effects/SKILL.md", get(|| async { EFFECTS }))
-        .route("/broken/SKILL.md", get(|| async { (axum::http::StatusCode::NOT_FOUND, "nope") }));
+        .route("/broken/SKILL.md", get(|| async { (axum::http::StatusCode::NOT_FOUND, "nope") }))
+        .route(
+            "/slow/SKILL.md",
+            get(|| async {
+                tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+                EFFECTS
+            }),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.ok() });
@@ -332,4 +339,41 @@ async fn a_disabled_tool_is_never_shown_to_the_model() {
         .collect();
     assert!(offered.contains(&"read_file".to_string()), "{offered:?}");
     assert!(!offered.contains(&"write_file".to_string()), "disabled tool offered: {offered:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_while_skills_reprovision_is_409_deployment_not_ready() {
+    let llm = MockLlm::start().await;
+    llm.set_default(hermes_tests::mock_llm::Reply::text("ok"));
+    let server = start_with(&llm, &[("HERMES_ALLOW_PRIVATE_URLS", "1")]);
+    let skills = skill_server().await;
+    let mut body = minimal("c");
+    body["model"] = json!("openai/gpt-test");
+    let (_, dep) = post(&server, &server.key, body).await;
+    let id = dep["deployment_id"].as_str().unwrap().to_string();
+    let http = reqwest::Client::new();
+
+    let patch = {
+        let (http, url, key) = (http.clone(), format!("{}/v1/deployments/{id}", server.base), server.key.clone());
+        let skill =
+            json!([{"name": "social-media-visual-effects", "source": "url", "url": format!("{skills}/slow/SKILL.md")}]);
+        tokio::spawn(async move { http.patch(url).bearer_auth(key).json(&json!({"skills": skill})).send().await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let send = || {
+        http.post(format!("{}/v1/deployments/{id}/messages", server.base))
+            .bearer_auth(&server.key)
+            .json(&json!({"content": "hi"}))
+            .send()
+    };
+    let r = send().await.unwrap();
+    assert_eq!(r.status(), 409);
+    let err: Value = r.json().await.unwrap();
+    assert_eq!(err["error"], "deployment_not_ready");
+    assert!(err["message"].as_str().unwrap().contains("provisioning"), "{err}");
+
+    let patched = patch.await.unwrap().unwrap();
+    assert_eq!(patched.status(), 200);
+    assert_eq!(patched.json::<Value>().await.unwrap()["status"], "ready");
+    assert_eq!(send().await.unwrap().status(), 202);
 }
