@@ -375,6 +375,18 @@ pub(crate) async fn patch(
     id: &str,
     patch: serde_json::Value,
 ) -> Result<Deployment, HostError> {
+    patch_with(services, account_id, id, patch, false).await
+}
+
+/// [`patch`], optionally re-installing the skills even when their definitions did not
+/// change (a PUT on a `url` skill fetches it again).
+pub(crate) async fn patch_with(
+    services: &Arc<Services>,
+    account_id: &str,
+    id: &str,
+    patch: serde_json::Value,
+    reinstall_skills: bool,
+) -> Result<Deployment, HostError> {
     let row = row_in(services, account_id, id).await?;
     let serde_json::Value::Object(changes) = patch else {
         return Err(HostError::invalid("body", "the body must be a JSON object of the fields to change"));
@@ -406,7 +418,7 @@ pub(crate) async fn patch(
     let de = serde_path_to_error::deserialize::<_, DeploymentSpec>(merged);
     let spec = de.map_err(|e| HostError::invalid(&e.path().to_string(), e.inner().to_string()))?;
     let mut warnings = validate(&spec, services)?;
-    if spec.skills != row.spec.skills {
+    if reinstall_skills || spec.skills != row.spec.skills {
         // Re-provisioning: messages wait (409 deployment_not_ready) until the new skills
         // are in place; on failure the deployment is ready again with its old config.
         set_status(services, id, DeploymentStatus::Provisioning).await?;

@@ -14,7 +14,8 @@ use crate::providers::Providers;
 use crate::runs::{RunManager, RunTicket, ThreadTarget};
 use crate::runtime::Runtime;
 use crate::services::Services;
-use crate::spec::DeploymentSpec;
+use crate::skills::api::{self as skills_api, SkillObject};
+use crate::spec::{DeploymentSpec, SkillSpec};
 use crate::store::runs::{self, RunRow, RunStatus};
 use crate::store::threads::{self, MessageRow};
 use crate::store::{Db, events as event_log};
@@ -185,6 +186,47 @@ impl Host {
         self.deployment_in(account_id, deployment_id).await?;
         self.runs.cancel_deployment(&self.services, deployment_id).await?;
         deployments::delete(&self.services, account_id, deployment_id, retain_filesystem).await
+    }
+
+    /// The deployment's skills (declared and agent-written), without their content.
+    pub async fn skills(&self, account_id: &str, deployment_id: &str) -> Result<Vec<SkillObject>, HostError> {
+        let d = self.deployment_in(account_id, deployment_id).await?;
+        skills_api::list(&self.services, &d, false).await
+    }
+
+    /// One skill with its SKILL.md content.
+    pub async fn skill(&self, account_id: &str, deployment_id: &str, skill_id: &str) -> Result<SkillObject, HostError> {
+        let d = self.deployment_in(account_id, deployment_id).await?;
+        skills_api::get(&self.services, &d, skill_id).await
+    }
+
+    /// Adds a skill (validated, installed; applies from the next run).
+    pub async fn add_skill(
+        &self,
+        account_id: &str,
+        deployment_id: &str,
+        skill: SkillSpec,
+    ) -> Result<SkillObject, HostError> {
+        let d = self.deployment_in(account_id, deployment_id).await?;
+        skills_api::add(&self.services, &d, skill).await
+    }
+
+    /// Replaces a declared skill; a `url` skill is fetched again.
+    pub async fn replace_skill(
+        &self,
+        account_id: &str,
+        deployment_id: &str,
+        skill_id: &str,
+        skill: SkillSpec,
+    ) -> Result<SkillObject, HostError> {
+        let d = self.deployment_in(account_id, deployment_id).await?;
+        skills_api::replace(&self.services, &d, skill_id, skill).await
+    }
+
+    /// Removes a skill.
+    pub async fn remove_skill(&self, account_id: &str, deployment_id: &str, skill_id: &str) -> Result<(), HostError> {
+        let d = self.deployment_in(account_id, deployment_id).await?;
+        skills_api::remove(&self.services, &d, skill_id).await
     }
 
     /// The deployment's tools with their origin and whether they are enabled.

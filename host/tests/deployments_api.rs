@@ -377,3 +377,91 @@ async fn a_message_while_skills_reprovision_is_409_deployment_not_ready() {
     assert_eq!(patched.json::<Value>().await.unwrap()["status"], "ready");
     assert_eq!(send().await.unwrap().status(), 202);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skills_api_adds_reads_refetches_and_removes() {
+    let llm = MockLlm::start().await;
+    let server = start_with(&llm, &[("HERMES_ALLOW_PRIVATE_URLS", "1")]);
+    let skills = skill_server().await;
+    let (_, dep) = post(&server, &server.key, minimal("c")).await;
+    let id = dep["deployment_id"].as_str().unwrap();
+    let http = reqwest::Client::new();
+    let url = format!("{}/v1/deployments/{id}/skills", server.base);
+
+    let r = http
+        .post(&url)
+        .bearer_auth(&server.key)
+        .json(&json!({"name": "storyboarding", "source": "inline", "content": STORYBOARD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let inline: Value = r.json().await.unwrap();
+    assert!(inline["skill_id"].as_str().unwrap().starts_with("skl_"));
+    assert_eq!(inline["description"], "Create shot-by-shot storyboards");
+    let again = http
+        .post(&url)
+        .bearer_auth(&server.key)
+        .json(&json!({"name": "storyboarding", "source": "inline", "content": STORYBOARD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 409);
+    let bad = http
+        .post(&url)
+        .bearer_auth(&server.key)
+        .json(&json!({"name": "bad", "source": "inline", "content": "no frontmatter"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+
+    let r = http
+        .post(&url)
+        .bearer_auth(&server.key)
+        .json(&json!({"name": "social-media-visual-effects", "source": "url", "url": format!("{skills}/skills/social-media-visual-effects/SKILL.md")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let remote: Value = r.json().await.unwrap();
+    let remote_id = remote["skill_id"].as_str().unwrap();
+
+    // The agent writes its own skill into the workspace: it is listed too.
+    let own = server.dir.path().join("workspaces").join(id).join(".hermes/skills/my-own");
+    std::fs::create_dir_all(&own).unwrap();
+    std::fs::write(own.join("SKILL.md"), "---\nname: my-own\ndescription: Learned by the agent\n---\nbody").unwrap();
+    let list = server.get_json(&format!("/v1/deployments/{id}/skills")).await;
+    let names: Vec<(&str, &str)> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap(), s["source"].as_str().unwrap()))
+        .collect();
+    assert_eq!(names, [("storyboarding", "inline"), ("social-media-visual-effects", "url"), ("my-own", "agent")]);
+
+    // GET one returns the content; PUT on the url skill fetches it again.
+    let one = server.get_json(&format!("/v1/deployments/{id}/skills/{remote_id}")).await;
+    assert_eq!(one["content"], EFFECTS);
+    let installed =
+        server.dir.path().join("workspaces").join(id).join(".hermes/skills/social-media-visual-effects/SKILL.md");
+    std::fs::write(&installed, "stale copy").unwrap();
+    let r = http
+        .put(format!("{url}/{remote_id}"))
+        .bearer_auth(&server.key)
+        .json(&remote_spec(&skills))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(std::fs::read_to_string(&installed).unwrap(), EFFECTS, "re-fetched");
+
+    let r = http.delete(format!("{url}/{remote_id}")).bearer_auth(&server.key).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(!installed.exists());
+    assert_eq!(http.get(format!("{url}/{remote_id}")).bearer_auth(&server.key).send().await.unwrap().status(), 404);
+}
+
+fn remote_spec(skills: &str) -> Value {
+    json!({"name": "social-media-visual-effects", "source": "url", "url": format!("{skills}/skills/social-media-visual-effects/SKILL.md")})
+}

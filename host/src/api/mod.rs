@@ -8,6 +8,7 @@ mod extract;
 pub mod json;
 mod messages;
 pub mod openapi;
+mod skills;
 mod system;
 mod tools;
 
@@ -45,6 +46,8 @@ pub fn router(host: Host) -> Router {
             post(deployments::create).layer(DefaultBodyLimit::max(32 << 20)).get(deployments::list),
         )
         .route("/v1/deployments/{id}", get(deployments::get).patch(deployments::patch).delete(deployments::delete))
+        .route("/v1/deployments/{id}/skills", get(skills::list).post(skills::create))
+        .route("/v1/deployments/{id}/skills/{skill_id}", get(skills::get).put(skills::replace).delete(skills::delete))
         .route("/v1/deployments/{id}/tools", get(tools::list))
         .route("/v1/deployments/{id}/tools/{name}", axum::routing::patch(tools::patch))
         .route("/v1/deployments/{id}/messages", post(messages::send))

@@ -149,6 +149,13 @@ pub struct DeploymentPatch {
     pub disabled_tools: Option<Vec<String>>,
 }
 
+/// The skills of a deployment.
+#[derive(Serialize, ToSchema)]
+pub struct SkillList {
+    /// Declared skills first, then the agent's own.
+    pub data: Vec<crate::skills::api::SkillObject>,
+}
+
 /// A simple status document.
 #[derive(Serialize, ToSchema)]
 pub struct StatusBody {
@@ -197,9 +204,14 @@ impl Modify for BearerAuth {
         super::deployments::delete,
         super::tools::list,
         super::tools::patch,
+        super::skills::list,
+        super::skills::create,
+        super::skills::get,
+        super::skills::replace,
+        super::skills::delete,
     ),
     components(schemas(
-        ErrorBody, DeploymentObject, DeploymentList, Deleted, ToolObject, ToolList, StatusBody, DeploymentUpload, DeploymentPatch, super::tools::SetEnabled,
+        ErrorBody, DeploymentObject, DeploymentList, Deleted, ToolObject, ToolList, StatusBody, DeploymentUpload, DeploymentPatch, super::tools::SetEnabled, crate::skills::api::SkillObject, SkillList,
         AccountObject, DeploymentSpec, Sandbox, McpServerSpec, SkillSpec, Features
     ))
 )]

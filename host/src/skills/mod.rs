@@ -1,5 +1,6 @@
 //! SKILL.md: YAML frontmatter + Markdown body; where skills live in a workspace.
 
+pub mod api;
 pub mod fetch;
 pub mod validate;
 
