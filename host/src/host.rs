@@ -327,6 +327,12 @@ impl Host {
         Ok(self.services.db.read(move |conn| threads::history(conn, &id, limit)).await?)
     }
 
+    /// Cancelled once the host begins shutting down (ends event streams, interrupts
+    /// live runs so they resume on the next start).
+    pub fn stopping(&self) -> CancellationToken {
+        self.services.shutdown.clone()
+    }
+
     /// Stops live runs (they resume on the next start) and closes the store.
     pub async fn shutdown(&self) {
         self.services.shutdown.cancel();

@@ -185,7 +185,14 @@ async fn serve(listen: &str, data_dir: &Path, config: Option<&Path>) -> anyhow::
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
     tracing::info!(addr = %listener.local_addr()?, data_dir = %data_dir.display(), "hermes-host serving");
     let app = hermes_host::api::router(host.clone());
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    let stopping = host.stopping();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            // Interrupt live runs and end event streams so draining connections finishes.
+            stopping.cancel();
+        })
+        .await?;
     tracing::info!("shutting down; live runs resume on the next start");
     host.shutdown().await;
     Ok(())

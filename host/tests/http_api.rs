@@ -163,3 +163,39 @@ async fn openapi_document_and_offline_docs() {
     assert!(html.contains("/openapi.json"));
     assert!(!html.contains("src=\"http") && !html.contains("href=\"http"), "docs fetch nothing from the internet");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_shuts_down_promptly_even_with_an_open_event_stream() {
+    let llm = MockLlm::start().await;
+    let mut server = start(&llm);
+    let http = reqwest::Client::new();
+    let dep: Value = http
+        .post(format!("{}/v1/deployments", server.base))
+        .bearer_auth(&server.key)
+        .json(&json!({"customer_id": "c", "name": "n", "system_prompt": "p"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sse = http
+        .get(format!("{}/v1/deployments/{}/events", server.base, dep["deployment_id"].as_str().unwrap()))
+        .bearer_auth(&server.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sse.status(), 200);
+    let pid = server.child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            assert!(status.success(), "clean exit: {status}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "still running 10 s after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(sse);
+}

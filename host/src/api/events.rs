@@ -60,5 +60,8 @@ pub async fn stream(
             }
         }
     });
+    // Streams end when the host begins shutting down, so a graceful shutdown never
+    // waits on an open event stream (clients resume with Last-Event-ID).
+    let stream = futures::StreamExt::take_until(stream, state.host.stopping().cancelled_owned());
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)).text("heartbeat")))
 }
