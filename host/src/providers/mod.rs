@@ -183,6 +183,28 @@ struct Endpoint {
     retry: RetryPolicy,
 }
 
+impl Endpoint {
+    /// A streamed call to `url` of this endpoint (client, retry policy and key
+    /// scrubbing shared by both provider kinds).
+    fn call<'a>(
+        &'a self,
+        url: &'a str,
+        headers: reqwest::header::HeaderMap,
+        body: &'a serde_json::Value,
+    ) -> retry::Call<'a> {
+        retry::Call {
+            provider: &self.name,
+            url,
+            client: &self.client,
+            headers,
+            body,
+            policy: &self.retry,
+            secret: self.key.as_ref().map(|k| k.expose()),
+            auth_hint: self.key_hint.clone(),
+        }
+    }
+}
+
 /// A registry entry: a ready provider, or why it cannot be used.
 #[derive(Clone)]
 enum Slot {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 
-use super::retry::{Call, Sink, StreamDecoder, stream_call};
+use super::retry::{Sink, StreamDecoder, stream_call};
 use super::sse::SseEvent;
 use super::{
     ChatMessage, ChatRequest, ChatRole, Completion, Endpoint, Provider, ProviderError, StopReason, ToolCall, Usage,
@@ -50,17 +50,7 @@ impl Provider for OpenAi {
             v.set_sensitive(true);
             headers.insert(AUTHORIZATION, v);
         }
-        let call = Call {
-            provider: &self.ep.name,
-            url: &self.url,
-            client: &self.ep.client,
-            headers,
-            body: &body,
-            policy: &self.ep.retry,
-            secret: self.ep.key.as_ref().map(|k| k.expose()),
-            auth_hint: self.ep.key_hint.clone(),
-        };
-        stream_call::<Decoder>(call, on_delta).await
+        stream_call::<Decoder>(self.ep.call(&self.url, headers, &body), on_delta).await
     }
 }
 
