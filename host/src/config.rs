@@ -27,6 +27,8 @@ pub struct HostConfig {
     /// Let skill URLs, MCP servers and webhooks reach loopback/private addresses
     /// (`HERMES_ALLOW_PRIVATE_URLS=1`); off by default (SSRF).
     pub allow_private_urls: bool,
+    /// Credits charged per model call (`[pricing]`; see [`crate::billing`]).
+    pub pricing: crate::billing::Pricing,
 }
 
 impl Default for HostConfig {
@@ -40,6 +42,7 @@ impl Default for HostConfig {
             max_output_tokens: 8192,
             starting_credits: 1_000_000,
             allow_private_urls: false,
+            pricing: crate::billing::Pricing::default(),
         }
     }
 }
@@ -58,6 +61,8 @@ struct FileConfig {
     sandbox: Option<SandboxFile>,
     #[serde(default)]
     starting_credits: Option<i64>,
+    #[serde(default)]
+    pricing: Option<crate::billing::Pricing>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -110,6 +115,9 @@ impl HostConfig {
         c.providers = file.providers;
         if let Some(n) = file.starting_credits {
             c.starting_credits = n;
+        }
+        if let Some(p) = file.pricing {
+            c.pricing = p;
         }
         if let Some(s) = file.sandbox {
             if let Some(m) = s.max_memory_mib {

@@ -277,6 +277,8 @@ pub(crate) async fn create(
     uploads: Vec<Upload>,
 ) -> Result<Deployment, HostError> {
     let mut warnings = validate(&spec, services)?;
+    crate::billing::require_credits(services, account_id).await?;
+    crate::secrets::validate_refs(services, account_id, &spec.secrets).await?;
     for (i, u) in uploads.iter().enumerate() {
         workspace::relative(&u.path).map_err(|e| HostError::invalid(&format!("files[{i}]"), e))?;
     }
@@ -418,6 +420,7 @@ pub(crate) async fn patch_with(
     let de = serde_path_to_error::deserialize::<_, DeploymentSpec>(merged);
     let spec = de.map_err(|e| HostError::invalid(&e.path().to_string(), e.inner().to_string()))?;
     let mut warnings = validate(&spec, services)?;
+    crate::secrets::validate_refs(services, account_id, &spec.secrets).await?;
     if reinstall_skills || spec.skills != row.spec.skills {
         // Re-provisioning: messages wait (409 deployment_not_ready) until the new skills
         // are in place; on failure the deployment is ready again with its old config.

@@ -26,6 +26,20 @@ pub enum HostError {
     /// A skill could not be parsed or fetched.
     #[error("{0}")]
     InvalidSkill(String),
+    /// A deployment's `secrets` map names a secret the account does not have.
+    #[error("{message}")]
+    InvalidSecretRef {
+        /// What is wrong.
+        message: String,
+        /// The offending entry, e.g. `secrets.META_ADS_TOKEN`.
+        param: String,
+    },
+    /// The account's credit balance is exhausted.
+    #[error("{0}")]
+    InsufficientCredits(String),
+    /// The secrets store failed (bad master key, undecryptable value).
+    #[error("{0}")]
+    Secrets(String),
     /// Persistence failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -74,6 +74,9 @@ impl HostBuilder {
         if env.get("HERMES_ALLOW_PRIVATE_URLS").is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes")) {
             config.allow_private_urls = true;
         }
+        let master_key = crate::secrets::MasterKey::load(&self.data_dir, &env)
+            .map_err(|e| HostError::Secrets(format!("loading the secrets master key: {e}")))?;
+        crate::secrets::check_master_key(&db, &master_key).await?;
         let providers = Providers::new(&config.providers, &env, config.retry.clone());
         let mut components = self.harnesses;
         components.entry("hermes".into()).or_insert_with(|| builtin::HERMES_HARNESS.to_vec());
@@ -92,6 +95,7 @@ impl HostBuilder {
             config,
             data_dir: self.data_dir,
             harnesses,
+            master_key,
             shutdown: CancellationToken::new(),
         });
         let runs = RunManager::default();
@@ -113,6 +117,10 @@ impl Host {
     /// Shorthand for [`HostBuilder::new`].
     pub fn builder(data_dir: impl Into<PathBuf>) -> HostBuilder {
         HostBuilder::new(data_dir)
+    }
+
+    pub(crate) fn services(&self) -> &Arc<Services> {
+        &self.services
     }
 
     /// Accounts, API keys and credits.
@@ -272,11 +280,24 @@ impl Host {
         content: impl Into<String>,
         thread: ThreadTarget,
     ) -> Result<RunTicket, HostError> {
+        self.send_message_with(deployment_id, content, thread, Vec::new()).await
+    }
+
+    /// Like [`Host::send_message`], with attachments (http(s) URLs, validated) that
+    /// are recorded with the message and listed to the model after its text.
+    pub async fn send_message_with(
+        &self,
+        deployment_id: &str,
+        content: impl Into<String>,
+        thread: ThreadTarget,
+        attachments: Vec<crate::store::threads::Attachment>,
+    ) -> Result<RunTicket, HostError> {
         let content = content.into();
         if content.trim().is_empty() {
             return Err(HostError::invalid("content", "`content` must not be empty"));
         }
-        self.runs.send(&self.services, deployment_id, content, thread).await
+        crate::conversations::validate_attachments(&attachments)?;
+        self.runs.send(&self.services, deployment_id, content, thread, attachments).await
     }
 
     /// Subscribes to a deployment's events after sequence `after` (0 = all).

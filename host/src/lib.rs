@@ -6,8 +6,10 @@
 
 pub mod accounts;
 pub mod api;
+pub mod billing;
 mod builtin;
 pub mod config;
+pub mod conversations;
 pub mod deployments;
 mod error;
 pub mod events;
@@ -19,6 +21,7 @@ mod metrics;
 pub mod providers;
 pub mod runs;
 pub mod runtime;
+pub mod secrets;
 mod services;
 pub mod skills;
 pub mod spec;

@@ -22,6 +22,8 @@ pub(crate) struct Services {
     pub data_dir: PathBuf,
     /// Pre-linked harness components by runtime name (`hermes` is built in).
     pub harnesses: HashMap<String, HarnessPre<RunState>>,
+    /// Encrypts and decrypts secret values.
+    pub master_key: crate::secrets::MasterKey,
     /// Cancelled when the host shuts down.
     pub shutdown: CancellationToken,
 }

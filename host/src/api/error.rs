@@ -60,6 +60,11 @@ impl From<HostError> for ApiError {
             HostError::NotReady(m) => ApiError::new(StatusCode::CONFLICT, "deployment_not_ready", m),
             HostError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
             HostError::InvalidSkill(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_skill", m),
+            HostError::InvalidSecretRef { message, param } => ApiError {
+                param: Some(param),
+                ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_secret_ref", message)
+            },
+            HostError::InsufficientCredits(m) => ApiError::new(StatusCode::PAYMENT_REQUIRED, "insufficient_credits", m),
             other => {
                 // Details go to the log, never to the client.
                 tracing::error!(error = %other, "request failed");

@@ -5,9 +5,11 @@ mod deployments;
 mod error;
 mod events;
 mod extract;
+mod idempotency;
 pub mod json;
 mod messages;
 pub mod openapi;
+mod secrets;
 mod skills;
 mod system;
 mod tools;
@@ -34,6 +36,7 @@ pub struct AppState {
 /// The whole API as a `Router`, ready to serve or to mount inside another server.
 pub fn router(host: Host) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
+    let state = AppState { host };
     Router::new()
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
@@ -41,6 +44,9 @@ pub fn router(host: Host) -> Router {
         .route("/openapi.json", get(openapi::document))
         .route("/docs", get(openapi::docs))
         .route("/v1/account", get(system::account))
+        .route("/v1/usage", get(secrets::usage))
+        .route("/v1/secrets", post(secrets::create).get(secrets::list))
+        .route("/v1/secrets/{id}", get(secrets::get).delete(secrets::delete))
         .route(
             "/v1/deployments",
             post(deployments::create).layer(DefaultBodyLimit::max(32 << 20)).get(deployments::list),
@@ -55,7 +61,8 @@ pub fn router(host: Host) -> Router {
         .route("/v1/deployments/{id}/runs/{run_id}/cancel", post(messages::cancel_run))
         .route("/v1/deployments/{id}/events", get(events::stream))
         .fallback(system::not_found)
-        .with_state(AppState { host })
+        .with_state(state.clone())
+        .layer(axum::middleware::from_fn_with_state(state, idempotency::layer))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)

@@ -197,6 +197,11 @@ impl Modify for BearerAuth {
         super::system::readyz,
         super::system::metrics,
         super::system::account,
+        super::secrets::usage,
+        super::secrets::create,
+        super::secrets::list,
+        super::secrets::get,
+        super::secrets::delete,
         super::deployments::create,
         super::deployments::list,
         super::deployments::get,
@@ -212,7 +217,9 @@ impl Modify for BearerAuth {
     ),
     components(schemas(
         ErrorBody, DeploymentObject, DeploymentList, Deleted, ToolObject, ToolList, StatusBody, DeploymentUpload, DeploymentPatch, super::tools::SetEnabled, crate::skills::api::SkillObject, SkillList,
-        AccountObject, DeploymentSpec, Sandbox, McpServerSpec, SkillSpec, Features
+        AccountObject, super::secrets::CreateSecret, super::secrets::SecretObject, super::secrets::SecretList,
+        super::secrets::SecretDeleted, super::secrets::UsageReport, super::secrets::UsageLine, super::secrets::UsageTotals,
+        DeploymentSpec, Sandbox, McpServerSpec, SkillSpec, Features
     ))
 )]
 pub struct ApiDoc;

@@ -27,6 +27,7 @@ impl Host for RunState {
         if let Err(e) = check_type(&event_type).and_then(|_| super::bounded("event data", &data, MAX_DATA)) {
             return Ok(Err(e));
         }
+        let data = self.env.secrets.scrub_owned(data);
         let payload = match serde_json::from_str::<Value>(&data) {
             Ok(v @ Value::Object(_)) => v,
             Ok(_) => return Ok(Err("event data must be a JSON object".into())),

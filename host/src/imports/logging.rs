@@ -8,7 +8,7 @@ const MAX_LINE: usize = 4096;
 
 impl Host for RunState {
     async fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
-        let message = super::preview(&message, MAX_LINE);
+        let message = super::preview(&self.env.secrets.scrub(&message), MAX_LINE);
         let (dep, run) = (&self.env.deployment_id, &self.env.run_id);
         match level {
             Level::Trace => tracing::trace!(deployment_id = %dep, run_id = %run, guest = true, "{message}"),

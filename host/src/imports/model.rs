@@ -14,6 +14,7 @@ use crate::runtime::wit::hermes::agent::model::{Completion, CompletionRequest, H
 use crate::runtime::wit::hermes::agent::types::{Role, ToolCall, Usage};
 use crate::runtime::{RunEnv, RunState};
 use crate::store::runs;
+use crate::store::usage::{self, UsageRow};
 
 /// Most messages in one completion request.
 const MAX_MESSAGES: usize = 4000;
@@ -75,13 +76,27 @@ async fn write_tokens(
     env: std::sync::Arc<RunEnv>,
     mut rx: mpsc::UnboundedReceiver<String>,
 ) -> Result<(), crate::store::StoreError> {
-    while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < TOKEN_BATCH {
+    // Secret values are scrubbed from the deltas, even when split across several.
+    let mut scrub = env.secrets.stream();
+    let mut open = true;
+    while open {
+        let mut batch = Vec::new();
+        match rx.recv().await {
+            Some(first) => batch.push(scrub.push(&first)),
+            None => open = false,
+        }
+        while open && batch.len() < TOKEN_BATCH {
             match rx.try_recv() {
-                Ok(d) => batch.push(d),
+                Ok(d) => batch.push(scrub.push(&d)),
                 Err(_) => break,
             }
+        }
+        if !open {
+            batch.push(scrub.finish());
+        }
+        batch.retain(|d| !d.is_empty());
+        if batch.is_empty() {
+            continue;
         }
         let events = batch
             .into_iter()
@@ -104,6 +119,13 @@ impl Host for RunState {
             Ok(p) => p,
             Err(e) => return Ok(Err(ModelError::InvalidRequest(e.to_string()))),
         };
+        // A run stops once its account is out of credits (the harness reports the
+        // error as the run's): checked before each call, charged after it.
+        match crate::billing::require_credits(services, &env.account_id).await {
+            Ok(()) => {}
+            Err(crate::HostError::InsufficientCredits(m)) => return Ok(Err(ModelError::InsufficientCredits(m))),
+            Err(e) => return Err(e.into()),
+        }
         let stream = request.stream_tokens;
         let chat = match convert(request, &env, model_name, services.config.max_output_tokens) {
             Ok(c) => c,
@@ -136,27 +158,40 @@ impl Host for RunState {
         };
 
         let (input, output) = (completion.usage.input_tokens, completion.usage.output_tokens);
+        let credits = services.config.pricing.price(&model).cost(input as u64, output as u64);
         let usage_event = NewEvent::new(
             "usage",
             &env.deployment_id,
-            json!({"model": model, "input_tokens": input, "output_tokens": output}),
+            json!({"model": model, "input_tokens": input, "output_tokens": output, "credits": credits}),
         )
         .scoped(Some(&env.thread_id), Some(&env.run_id));
-        let run_id = env.run_id.clone();
+        let charge = UsageRow {
+            run_id: env.run_id.clone(),
+            deployment_id: env.deployment_id.clone(),
+            account_id: env.account_id.clone(),
+            model,
+            input_tokens: input as u64,
+            output_tokens: output as u64,
+            credits,
+        };
+        // The run's counters, the usage ledger and the account's debit: one commit.
         services
             .hub
             .commit(&env.deployment_id, move |conn| {
-                runs::add_usage(conn, &run_id, input as u64, output as u64)?;
+                runs::add_usage(conn, &charge.run_id, charge.input_tokens, charge.output_tokens)?;
+                usage::charge(conn, &charge)?;
                 Ok(((), vec![usage_event]))
             })
             .await?;
+        let scrub = &env.secrets;
 
         Ok(Ok(Completion {
-            content: completion.content,
+            // Nothing secret reaches the guest, even when the model echoes a value.
+            content: scrub.scrub_owned(completion.content),
             tool_calls: completion
                 .tool_calls
                 .into_iter()
-                .map(|c| ToolCall { id: c.id, name: c.name, arguments: c.arguments })
+                .map(|c| ToolCall { id: c.id, name: c.name, arguments: scrub.scrub_owned(c.arguments) })
                 .collect(),
             stop_reason: match completion.stop_reason {
                 PStop::EndTurn => StopReason::EndTurn,

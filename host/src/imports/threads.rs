@@ -19,6 +19,8 @@ const MAX_TOOL_CALLS: usize = 64;
 const RESULT_PREVIEW: usize = 2048;
 
 fn to_wit(m: MessageRow) -> Entry {
+    // Attachments are shown to the model as a short list after the user's text.
+    let content = m.model_content();
     Entry {
         id: m.id,
         run_id: m.run_id,
@@ -28,7 +30,7 @@ fn to_wit(m: MessageRow) -> Entry {
                 Role::Assistant => WitRole::Assistant,
                 Role::Tool => WitRole::Tool,
             },
-            content: m.content,
+            content,
             tool_calls: m
                 .tool_calls
                 .into_iter()
@@ -114,16 +116,17 @@ impl Host for RunState {
             thread_id: env.thread_id.clone(),
             run_id: Some(env.run_id.clone()),
             role,
-            content: message.content,
+            content: env.secrets.scrub_owned(message.content),
             tool_calls: message
                 .tool_calls
                 .into_iter()
-                .map(|c| StoredToolCall { id: c.id, name: c.name, arguments: c.arguments })
+                .map(|c| StoredToolCall { id: c.id, name: c.name, arguments: env.secrets.scrub_owned(c.arguments) })
                 .collect(),
             tool_call_id: message.tool_call_id,
             is_error: message.is_error,
             delivered: true,
             created_at: crate::ids::now(),
+            attachments: Vec::new(),
         };
         let events = announce(&env, &row);
         let run_id = env.run_id.clone();
@@ -158,6 +161,6 @@ impl Host for RunState {
     async fn take_steering(&mut self) -> wasmtime::Result<Vec<String>> {
         let (thread, run) = (self.env.thread_id.clone(), self.env.run_id.clone());
         let taken = self.env.services.db.write(move |conn| store::take_undelivered(conn, &thread, &run)).await?;
-        Ok(taken.into_iter().map(|m| m.content).collect())
+        Ok(taken.iter().map(MessageRow::model_content).collect())
     }
 }

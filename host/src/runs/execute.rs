@@ -76,9 +76,15 @@ async fn run_guest(
         return Ok((RunStatus::Error, Some(format!("unknown runtime {:?}", dep.spec.runtime)), None));
     };
     let limits = services.runtime.limits().clone();
+    let secrets = match crate::secrets::resolve(services, &dep.account_id, &dep.spec.secrets).await {
+        Ok(s) => Arc::new(s),
+        Err(e) => return Ok((RunStatus::Error, Some(format!("the deployment's secrets are unavailable: {e}")), None)),
+    };
     let env = Arc::new(RunEnv {
         services: services.clone(),
         deployment_id: dep.id.clone(),
+        account_id: dep.account_id.clone(),
+        secrets: secrets.clone(),
         customer_id: dep.spec.customer_id.clone(),
         thread_id: run.thread_id.clone(),
         run_id: run.id.clone(),
@@ -118,6 +124,7 @@ async fn run_guest(
     };
     let outcome = tokio::time::timeout(limits.run_deadline + HOST_CALL_GRACE, call).await;
     let (output, dropped) = store.data().output.contents();
+    let output = secrets.scrub_owned(output);
     let memory_denied = store.data().limits.memory_denied;
     // The instance is dead after a trap, and idle otherwise: free it now.
     drop(store);
@@ -125,7 +132,7 @@ async fn run_guest(
         tracing::info!(bytes = output.len(), dropped, guest_output = %output, "guest output");
     }
     let elapsed = started.elapsed();
-    Ok(match outcome {
+    let (status, error, answer) = match outcome {
         Err(_) => (RunStatus::Error, Some(format!("the run exceeded its deadline of {:?}", limits.run_deadline)), None),
         Ok(Ok(Ok(RunOutcome::Completed(text)))) => (RunStatus::Completed, None, Some(text)),
         Ok(Ok(Ok(RunOutcome::Waiting(_)))) => (RunStatus::WaitingOnHuman, None, None),
@@ -134,7 +141,9 @@ async fn run_guest(
             tracing::warn!(error = %format!("{trap:#}"), ?elapsed, "guest trapped");
             (RunStatus::Error, Some(describe_trap(&trap, memory_denied, &limits, &output)), None)
         }
-    })
+    };
+    // What the guest returns is persisted: scrubbed like everything else it produces.
+    Ok((status, error.map(|e| secrets.scrub_owned(e)), answer.map(|a| secrets.scrub_owned(a))))
 }
 
 /// A trap, phrased for the vendor reading `run_status.error`.

@@ -57,7 +57,9 @@ impl RunManager {
         deployment_id: &str,
         content: String,
         target: ThreadTarget,
+        attachments: Vec<threads::Attachment>,
     ) -> Result<RunTicket, HostError> {
+        crate::billing::require_credits_for_deployment(services, deployment_id).await?;
         let dep_id = deployment_id.to_string();
         let ticket = services
             .hub
@@ -104,14 +106,15 @@ impl RunManager {
                     is_error: false,
                     delivered,
                     created_at: crate::ids::now(),
+                    attachments,
                 };
                 threads::insert_message(conn, &msg)?;
-                let event = NewEvent::new(
-                    "message",
-                    &dep_id,
-                    json!({"message_id": msg.id, "role": "user", "content": msg.content, "steering": !delivered}),
-                )
-                .scoped(Some(&thread_id), Some(&run_id));
+                let mut payload =
+                    json!({"message_id": msg.id, "role": "user", "content": msg.content, "steering": !delivered});
+                if !msg.attachments.is_empty() {
+                    payload["attachments"] = json!(msg.attachments);
+                }
+                let event = NewEvent::new("message", &dep_id, payload).scoped(Some(&thread_id), Some(&run_id));
                 Ok((RunTicket { run_id, thread_id, status }, vec![event]))
             })
             .await

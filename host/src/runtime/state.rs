@@ -18,6 +18,11 @@ pub struct RunEnv {
     pub(crate) services: Arc<Services>,
     /// `dep_…`
     pub deployment_id: String,
+    /// The account charged for the run's model calls.
+    pub account_id: String,
+    /// The deployment's secret values, host-side only: scrubbed from everything the
+    /// guest or the model produces before it is persisted or logged.
+    pub(crate) secrets: Arc<crate::secrets::Scrubber>,
     /// The vendor's customer id.
     pub customer_id: String,
     /// `thr_…`

@@ -9,8 +9,11 @@ pub mod accounts;
 mod db;
 pub mod deployments;
 pub mod events;
+pub mod idempotency;
 pub mod runs;
 mod schema;
+pub mod secrets;
 pub mod threads;
+pub mod usage;
 
 pub use db::{Db, StoreError};

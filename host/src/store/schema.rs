@@ -104,6 +104,46 @@ CREATE TABLE api_keys (
 CREATE INDEX deployments_by_account_created ON deployments(account_id, created_at DESC, id DESC);
 DROP INDEX deployments_by_account;
 "#,
+    r#"
+CREATE TABLE secrets (
+    account_id    TEXT NOT NULL,
+    id            TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    ciphertext    BLOB NOT NULL,
+    created_at    TEXT NOT NULL,
+    PRIMARY KEY (account_id, id)
+) WITHOUT ROWID;
+CREATE INDEX secrets_by_account_created ON secrets(account_id, created_at DESC, id DESC);
+
+CREATE TABLE usage (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id        TEXT NOT NULL,
+    deployment_id TEXT NOT NULL,
+    account_id    TEXT NOT NULL,
+    model         TEXT NOT NULL,
+    input_tokens  INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    credits       INTEGER NOT NULL,
+    created_at    TEXT NOT NULL
+);
+CREATE INDEX usage_by_account ON usage(account_id, deployment_id, model);
+
+CREATE TABLE idempotency_keys (
+    account_id    TEXT NOT NULL,
+    key           TEXT NOT NULL,
+    request_hash  TEXT NOT NULL,
+    status        INTEGER,
+    content_type  TEXT,
+    body          BLOB,
+    created_at    TEXT NOT NULL,
+    PRIMARY KEY (account_id, key)
+) WITHOUT ROWID;
+CREATE INDEX idempotency_by_created ON idempotency_keys(created_at);
+"#,
+    r#"
+ALTER TABLE messages ADD COLUMN attachments TEXT;
+CREATE INDEX threads_by_deployment_created ON threads(deployment_id, created_at DESC, id DESC);
+"#,
 ];
 
 /// Brings the database up to the latest schema version.

@@ -71,6 +71,45 @@ pub struct MessageRow {
     pub delivered: bool,
     /// RFC 3339.
     pub created_at: String,
+    /// Files the user attached (user messages only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file attached to a user message, by URL (validated as http(s) on the way in).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// `http(s)://…`
+    pub url: String,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// MIME type, as the sender declared it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+}
+
+impl MessageRow {
+    /// The text the model sees: the content, then a short list of attachments.
+    pub fn model_content(&self) -> String {
+        if self.attachments.is_empty() {
+            return self.content.clone();
+        }
+        let mut out = self.content.clone();
+        out.push_str("\n\nAttachments:");
+        for a in &self.attachments {
+            out.push_str("\n- ");
+            if let Some(n) = &a.name {
+                out.push_str(n);
+                out.push_str(": ");
+            }
+            out.push_str(&a.url);
+            if let Some(t) = &a.content_type {
+                out.push_str(&format!(" ({t})"));
+            }
+        }
+        out
+    }
 }
 
 /// Appends a message.
@@ -80,9 +119,14 @@ pub fn insert_message(conn: &Connection, m: &MessageRow) -> Result<(), StoreErro
     } else {
         Some(serde_json::to_string(&m.tool_calls).map_err(|e| StoreError::Corrupt(e.to_string()))?)
     };
+    let attachments = if m.attachments.is_empty() {
+        None
+    } else {
+        Some(serde_json::to_string(&m.attachments).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+    };
     conn.execute(
-        "INSERT INTO messages (id, thread_id, run_id, role, content, tool_calls, tool_call_id, is_error, delivered, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT INTO messages (id, thread_id, run_id, role, content, tool_calls, tool_call_id, is_error, delivered, created_at, attachments)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![
             m.id,
             m.thread_id,
@@ -93,14 +137,15 @@ pub fn insert_message(conn: &Connection, m: &MessageRow) -> Result<(), StoreErro
             m.tool_call_id,
             m.is_error,
             m.delivered,
-            m.created_at
+            m.created_at,
+            attachments
         ],
     )?;
     Ok(())
 }
 
 const MESSAGE_COLUMNS: &str =
-    "id, thread_id, run_id, role, content, tool_calls, tool_call_id, is_error, delivered, created_at";
+    "id, thread_id, run_id, role, content, tool_calls, tool_call_id, is_error, delivered, created_at, attachments";
 
 fn message_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<MessageRow, StoreError>> {
     let role: String = r.get(3)?;
@@ -120,6 +165,14 @@ fn message_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<MessageRow
     let is_error: bool = r.get(7)?;
     let delivered: bool = r.get(8)?;
     let created_at: String = r.get(9)?;
+    let attachments: Option<String> = r.get(10)?;
+    let attachments = match attachments {
+        Some(a) => match serde_json::from_str(&a) {
+            Ok(v) => v,
+            Err(e) => return Ok(Err(StoreError::Corrupt(format!("attachments: {e}")))),
+        },
+        None => Vec::new(),
+    };
     Ok(build(role, calls).map(|(role, tool_calls)| MessageRow {
         id,
         thread_id,
@@ -131,6 +184,7 @@ fn message_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<MessageRow
         is_error,
         delivered,
         created_at,
+        attachments,
     }))
 }
 
@@ -196,4 +250,89 @@ pub fn insert_thread(
         params![thread_id, deployment_id, title, crate::ids::now()],
     )?;
     Ok(())
+}
+
+/// A stored thread.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ThreadRow {
+    /// `thr_…`
+    pub id: String,
+    /// Deployment it belongs to.
+    pub deployment_id: String,
+    /// Optional title.
+    pub title: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+/// Loads a thread of a deployment.
+pub fn get_thread(conn: &Connection, deployment_id: &str, thread_id: &str) -> Result<Option<ThreadRow>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT id, deployment_id, title, created_at FROM threads WHERE id = ?1 AND deployment_id = ?2",
+            params![thread_id, deployment_id],
+            |r| Ok(ThreadRow { id: r.get(0)?, deployment_id: r.get(1)?, title: r.get(2)?, created_at: r.get(3)? }),
+        )
+        .optional()?)
+}
+
+/// One page of a deployment's threads, newest first, after the thread `cursor`.
+pub fn list_threads(
+    conn: &Connection,
+    deployment_id: &str,
+    cursor: Option<&str>,
+    limit: u32,
+) -> Result<Vec<ThreadRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, deployment_id, title, created_at FROM threads
+         WHERE deployment_id = ?1
+           AND (?2 IS NULL OR (created_at, id) < (SELECT created_at, id FROM threads WHERE id = ?2 AND deployment_id = ?1))
+         ORDER BY created_at DESC, id DESC
+         LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![deployment_id, cursor, limit], |r| {
+        Ok(ThreadRow { id: r.get(0)?, deployment_id: r.get(1)?, title: r.get(2)?, created_at: r.get(3)? })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Sets (or clears) a thread's title; false when the thread does not exist.
+pub fn set_title(conn: &Connection, deployment_id: &str, thread_id: &str, title: Option<&str>) -> Result<bool, StoreError> {
+    Ok(conn.execute(
+        "UPDATE threads SET title = ?3 WHERE id = ?1 AND deployment_id = ?2",
+        params![thread_id, deployment_id, title],
+    )? == 1)
+}
+
+/// Whether `message_id` is a message of `thread_id`.
+pub fn message_in_thread(conn: &Connection, thread_id: &str, message_id: &str) -> Result<bool, StoreError> {
+    Ok(conn
+        .query_row("SELECT 1 FROM messages WHERE id = ?1 AND thread_id = ?2", params![message_id, thread_id], |_| {
+            Ok(())
+        })
+        .optional()?
+        .is_some())
+}
+
+/// The conversation of a thread as people read it — user messages (steering input
+/// included) and agent messages, without tool results — oldest first, after the
+/// message `cursor`, at most `limit`.
+pub fn conversation(
+    conn: &Connection,
+    thread_id: &str,
+    cursor: Option<&str>,
+    limit: u32,
+) -> Result<Vec<MessageRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages
+         WHERE thread_id = ?1 AND role IN ('user', 'assistant')
+           AND (?2 IS NULL OR seq > (SELECT seq FROM messages WHERE id = ?2 AND thread_id = ?1))
+         ORDER BY seq LIMIT ?3"
+    ))?;
+    let rows = stmt.query_map(params![thread_id, cursor, limit], message_from_row)?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(row??);
+    }
+    Ok(out)
 }

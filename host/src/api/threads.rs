@@ -1,0 +1,103 @@
+//! `/v1/deployments/{id}/threads`: threads (sessions) and their message history.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::extract::{Path, Query};
+use super::json::Body;
+use super::{ApiError, AppState, Caller};
+
+/// Create Thread body.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CreateThread {
+    #[serde(default)]
+    title: Option<String>,
+}
+
+/// Update Thread body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchThread {
+    /// `null` or `""` clears the title.
+    title: Option<String>,
+}
+
+/// `limit` + `cursor`.
+#[derive(Deserialize)]
+pub struct PageQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+    starting_after: Option<String>,
+}
+
+impl PageQuery {
+    fn limit(&self) -> Result<u32, ApiError> {
+        match self.limit.as_deref() {
+            None => Ok(20),
+            Some(l) => l.parse::<u32>().ok().filter(|n| (1..=100).contains(n)).ok_or_else(|| {
+                ApiError::validation(Some("limit".into()), "`limit` must be an integer between 1 and 100")
+            }),
+        }
+    }
+
+    fn cursor(&self) -> Option<&str> {
+        self.cursor.as_deref().or(self.starting_after.as_deref()).filter(|c| !c.is_empty())
+    }
+}
+
+/// `POST /v1/deployments/{id}/threads` → 201.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Option<Body<CreateThread>>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require("messages:write")?;
+    let body = body.map(|b| b.0).unwrap_or_default();
+    let thread = state.host.create_thread(&caller.account_id, &id, body.title.as_deref()).await?;
+    Ok((StatusCode::CREATED, Json(json!(thread))))
+}
+
+/// `GET /v1/deployments/{id}/threads`.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require("deployments:read")?;
+    let page = state.host.list_threads(&caller.account_id, &id, q.cursor(), q.limit()?).await?;
+    Ok(Json(json!({"data": page.data, "next_cursor": page.next_cursor, "has_more": page.next_cursor.is_some()})))
+}
+
+/// `GET /v1/deployments/{id}/threads/{thread_id}`: the thread and a page of its messages.
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, thread_id)): Path<(String, String)>,
+    Query(q): Query<PageQuery>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require("deployments:read")?;
+    let thread = state.host.thread(&caller.account_id, &id, &thread_id).await?;
+    let page = state.host.thread_history(&caller.account_id, &id, &thread_id, q.cursor(), q.limit()?).await?;
+    let mut out = json!(thread);
+    out["messages"] =
+        json!({"data": page.data, "next_cursor": page.next_cursor, "has_more": page.next_cursor.is_some()});
+    Ok(Json(out))
+}
+
+/// `PATCH /v1/deployments/{id}/threads/{thread_id}`.
+pub async fn patch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, thread_id)): Path<(String, String)>,
+    Body(body): Body<PatchThread>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require("messages:write")?;
+    let thread = state.host.set_thread_title(&caller.account_id, &id, &thread_id, body.title.as_deref()).await?;
+    Ok(Json(json!(thread)))
+}

@@ -1,0 +1,262 @@
+//! Threads (sessions) and their message history, as REST clients see them.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::deployments::Page;
+use crate::store::threads::{self, Attachment, MessageRow, Role, ThreadRow};
+use crate::{Host, HostError};
+
+/// Longest thread title.
+const MAX_TITLE: usize = 200;
+/// Most attachments on one message.
+pub const MAX_ATTACHMENTS: usize = 20;
+/// Longest attachment URL.
+const MAX_URL: usize = 2048;
+
+/// A thread as the API shows it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Thread {
+    /// `thr_…`
+    pub thread_id: String,
+    /// Deployment it belongs to.
+    pub deployment_id: String,
+    /// Optional title.
+    pub title: Option<String>,
+    /// Whether this is the deployment's default thread (messages without `thread_id`).
+    pub is_default: bool,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+/// One message of a thread's history: `user` or `agent`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ThreadMessage {
+    /// `msg_…`
+    pub message_id: String,
+    /// `user` | `agent`
+    pub role: &'static str,
+    /// Text.
+    pub content: String,
+    /// The run that wrote it (agent) or that it started or steered (user).
+    pub run_id: Option<String>,
+    /// Tool calls an agent message made (`[{call_id, tool, arguments}]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<Value>,
+    /// Files attached to a user message.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+impl ThreadMessage {
+    fn from_row(m: MessageRow) -> ThreadMessage {
+        let tool_calls = m
+            .tool_calls
+            .iter()
+            .map(|c| {
+                let args = serde_json::from_str::<Value>(&c.arguments).unwrap_or(Value::String(c.arguments.clone()));
+                json!({"call_id": c.id, "tool": c.name, "arguments": args})
+            })
+            .collect();
+        ThreadMessage {
+            message_id: m.id,
+            role: if m.role == Role::User { "user" } else { "agent" },
+            content: m.content,
+            run_id: m.run_id,
+            tool_calls,
+            attachments: m.attachments,
+            created_at: m.created_at,
+        }
+    }
+}
+
+fn validate_title(title: Option<&str>) -> Result<Option<String>, HostError> {
+    let Some(t) = title else { return Ok(None) };
+    let t = t.trim();
+    if t.chars().count() > MAX_TITLE {
+        return Err(HostError::invalid("title", format!("`title` is at most {MAX_TITLE} characters")));
+    }
+    Ok((!t.is_empty()).then(|| t.to_string()))
+}
+
+fn check_limit(limit: u32) -> Result<(), HostError> {
+    if !(1..=100).contains(&limit) {
+        return Err(HostError::invalid("limit", "`limit` must be between 1 and 100"));
+    }
+    Ok(())
+}
+
+/// Validates attachments: at most [`MAX_ATTACHMENTS`], each an absolute `http(s)` URL.
+pub fn validate_attachments(attachments: &[Attachment]) -> Result<(), HostError> {
+    if attachments.len() > MAX_ATTACHMENTS {
+        return Err(HostError::invalid("attachments", format!("at most {MAX_ATTACHMENTS} attachments per message")));
+    }
+    for (i, a) in attachments.iter().enumerate() {
+        let param = format!("attachments[{i}].url");
+        if a.url.len() > MAX_URL {
+            return Err(HostError::invalid(&param, format!("the URL is longer than {MAX_URL} bytes")));
+        }
+        match url::Url::parse(&a.url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+            Ok(_) => return Err(HostError::invalid(&param, "the URL must be an http:// or https:// URL")),
+            Err(e) => return Err(HostError::invalid(&param, format!("not a valid URL: {e}"))),
+        }
+        if a.name.as_deref().is_some_and(|n| n.len() > 256 || n.contains('\n')) {
+            return Err(HostError::invalid(&format!("attachments[{i}].name"), "at most 256 bytes on one line"));
+        }
+        if a.content_type.as_deref().is_some_and(|t| t.len() > 128 || t.contains('\n')) {
+            return Err(HostError::invalid(&format!("attachments[{i}].content_type"), "at most 128 bytes on one line"));
+        }
+    }
+    Ok(())
+}
+
+impl Host {
+    fn thread_object(&self, row: ThreadRow, default_thread: &str) -> Thread {
+        Thread {
+            is_default: row.id == default_thread,
+            thread_id: row.id,
+            deployment_id: row.deployment_id,
+            title: row.title,
+            created_at: row.created_at,
+        }
+    }
+
+    async fn default_thread_of(&self, account_id: &str, deployment_id: &str) -> Result<String, HostError> {
+        let dep = self.deployment_in(account_id, deployment_id).await?;
+        let id = dep.deployment_id.clone();
+        let row = self
+            .services()
+            .db
+            .read(move |conn| crate::store::deployments::get(conn, &id))
+            .await?
+            .ok_or_else(|| HostError::NotFound(format!("deployment {deployment_id} not found")))?;
+        Ok(row.default_thread_id)
+    }
+
+    /// Creates a thread in a deployment of `account_id`.
+    pub async fn create_thread(
+        &self,
+        account_id: &str,
+        deployment_id: &str,
+        title: Option<&str>,
+    ) -> Result<Thread, HostError> {
+        let default = self.default_thread_of(account_id, deployment_id).await?;
+        let title = validate_title(title)?;
+        let (dep, id) = (deployment_id.to_string(), crate::ids::new_id("thr"));
+        let row = self
+            .services()
+            .db
+            .write(move |conn| {
+                threads::insert_thread(conn, &dep, &id, title.as_deref())?;
+                threads::get_thread(conn, &dep, &id)?.ok_or_else(|| crate::store::StoreError::NotFound(id))
+            })
+            .await?;
+        Ok(self.thread_object(row, &default))
+    }
+
+    /// Lists a deployment's threads, newest first; `cursor` is the last thread id of
+    /// the previous page.
+    pub async fn list_threads(
+        &self,
+        account_id: &str,
+        deployment_id: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Thread>, HostError> {
+        check_limit(limit)?;
+        let default = self.default_thread_of(account_id, deployment_id).await?;
+        let (dep, cur) = (deployment_id.to_string(), cursor.map(str::to_string));
+        let rows = self
+            .services()
+            .db
+            .read(move |conn| {
+                if let Some(c) = &cur
+                    && !threads::thread_exists(conn, &dep, c)?
+                {
+                    return Ok(None);
+                }
+                threads::list_threads(conn, &dep, cur.as_deref(), limit + 1).map(Some)
+            })
+            .await?
+            .ok_or_else(|| HostError::invalid("cursor", "unknown cursor; pass the `next_cursor` of a previous page"))?;
+        Ok(page(rows, limit, |r| r.id.clone(), |r| self.thread_object(r, &default)))
+    }
+
+    /// One thread of a deployment of `account_id`.
+    pub async fn thread(&self, account_id: &str, deployment_id: &str, thread_id: &str) -> Result<Thread, HostError> {
+        let default = self.default_thread_of(account_id, deployment_id).await?;
+        let (dep, id) = (deployment_id.to_string(), thread_id.to_string());
+        let row = self
+            .services()
+            .db
+            .read(move |conn| threads::get_thread(conn, &dep, &id))
+            .await?
+            .ok_or_else(|| HostError::NotFound(format!("thread {thread_id} not found")))?;
+        Ok(self.thread_object(row, &default))
+    }
+
+    /// A thread's conversation (user and agent messages, oldest first); `cursor` is
+    /// the last message id of the previous page.
+    pub async fn thread_history(
+        &self,
+        account_id: &str,
+        deployment_id: &str,
+        thread_id: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<ThreadMessage>, HostError> {
+        check_limit(limit)?;
+        self.thread(account_id, deployment_id, thread_id).await?;
+        let (id, cur) = (thread_id.to_string(), cursor.map(str::to_string));
+        let rows = self
+            .services()
+            .db
+            .read(move |conn| {
+                if let Some(c) = &cur
+                    && !threads::message_in_thread(conn, &id, c)?
+                {
+                    return Ok(None);
+                }
+                threads::conversation(conn, &id, cur.as_deref(), limit + 1).map(Some)
+            })
+            .await?
+            .ok_or_else(|| HostError::invalid("cursor", "unknown cursor; pass the `next_cursor` of a previous page"))?;
+        Ok(page(rows, limit, |m| m.id.clone(), ThreadMessage::from_row))
+    }
+
+    /// Renames a thread (`None` or blank clears the title).
+    pub async fn set_thread_title(
+        &self,
+        account_id: &str,
+        deployment_id: &str,
+        thread_id: &str,
+        title: Option<&str>,
+    ) -> Result<Thread, HostError> {
+        let default = self.default_thread_of(account_id, deployment_id).await?;
+        let title = validate_title(title)?;
+        let (dep, id) = (deployment_id.to_string(), thread_id.to_string());
+        let row = self
+            .services()
+            .db
+            .write(move |conn| {
+                if !threads::set_title(conn, &dep, &id, title.as_deref())? {
+                    return Ok(None);
+                }
+                threads::get_thread(conn, &dep, &id)
+            })
+            .await?
+            .ok_or_else(|| HostError::NotFound(format!("thread {thread_id} not found")))?;
+        Ok(self.thread_object(row, &default))
+    }
+}
+
+/// Cuts `limit + 1` rows into a page and the cursor of the next one.
+fn page<R, T>(mut rows: Vec<R>, limit: u32, key: impl Fn(&R) -> String, map: impl FnMut(R) -> T) -> Page<T> {
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next_cursor = if more { rows.last().map(&key) } else { None };
+    Page { data: rows.into_iter().map(map).collect(), next_cursor }
+}

@@ -1,0 +1,307 @@
+//! Secrets: values encrypted at rest ([`crypto`]), referenced by deployments as
+//! `ENV_NAME → sec_…`, resolved by the host only (the guest sees names), and scrubbed
+//! from everything a guest or model produces ([`scrub`]).
+
+pub mod crypto;
+pub mod scrub;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::deployments::Page;
+use crate::services::Services;
+use crate::store::secrets::{self as store, SecretRow};
+use crate::{Host, HostError};
+pub use crypto::{MasterKey, SecretValue};
+pub use scrub::Scrubber;
+
+/// Largest secret value.
+pub const MAX_VALUE: usize = 64 << 10;
+/// Most secrets one deployment references.
+pub const MAX_REFS: usize = 100;
+
+/// A secret as the API shows it: never its value.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct SecretInfo {
+    /// `sec_…`
+    pub id: String,
+    /// Label.
+    pub name: String,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+impl From<&SecretRow> for SecretInfo {
+    fn from(r: &SecretRow) -> SecretInfo {
+        SecretInfo { id: r.id.clone(), name: r.name.clone(), created_at: r.created_at.clone() }
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    (1..=128).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+}
+
+/// A client-chosen secret id: `sec_` + 1–64 of `[A-Za-z0-9_]`.
+fn valid_id(id: &str) -> bool {
+    id.strip_prefix("sec_")
+        .is_some_and(|r| (1..=64).contains(&r.len()) && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+}
+
+/// An environment variable name as deployments map them: `[A-Z_][A-Z0-9_]*`.
+pub fn valid_env_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    name.len() <= 128
+        && bytes.next().is_some_and(|b| b.is_ascii_uppercase() || b == b'_')
+        && bytes.all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// Checks a deployment's `secrets` map: env names well-formed (400), every ref an
+/// existing secret of the account (422 `invalid_secret_ref`).
+pub(crate) async fn validate_refs(
+    services: &Services,
+    account_id: &str,
+    refs: &BTreeMap<String, String>,
+) -> Result<(), HostError> {
+    if refs.len() > MAX_REFS {
+        return Err(HostError::invalid("secrets", format!("{} secrets; at most {MAX_REFS}", refs.len())));
+    }
+    for name in refs.keys() {
+        if !valid_env_name(name) {
+            return Err(HostError::invalid(
+                &format!("secrets.{name}"),
+                format!("{name:?} must be an environment variable name: [A-Z_][A-Z0-9_]*, at most 128 chars"),
+            ));
+        }
+    }
+    if refs.is_empty() {
+        return Ok(());
+    }
+    let (account, wanted) = (account_id.to_string(), refs.clone());
+    let missing = services
+        .db
+        .read(move |conn| {
+            for (name, id) in &wanted {
+                if store::get(conn, &account, id)?.is_none() {
+                    return Ok(Some((name.clone(), id.clone())));
+                }
+            }
+            Ok(None)
+        })
+        .await?;
+    match missing {
+        Some((name, id)) => Err(HostError::InvalidSecretRef {
+            message: format!("Secret reference {id} does not exist"),
+            param: format!("secrets.{name}"),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Fails when stored secrets exist that `key` cannot decrypt: a changed or wrong
+/// `HERMES_MASTER_KEY` (or a replaced `master.key`) is a startup error, not a
+/// surprise at the next run.
+pub(crate) async fn check_master_key(db: &crate::store::Db, key: &MasterKey) -> Result<(), HostError> {
+    let sample = db
+        .read(|conn| {
+            use rusqlite::OptionalExtension;
+            Ok(conn
+                .query_row("SELECT account_id, id, ciphertext FROM secrets LIMIT 1", [], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?))
+                })
+                .optional()?)
+        })
+        .await?;
+    if let Some((account, id, blob)) = sample
+        && key.decrypt(&account, &id, &blob).is_err()
+    {
+        return Err(HostError::Secrets(format!(
+            "the secrets master key does not match the one stored secrets were encrypted with (secret {id} does not \
+             decrypt); start with the original {} or {}",
+            crypto::MASTER_KEY_ENV,
+            crypto::MASTER_KEY_FILE
+        )));
+    }
+    Ok(())
+}
+
+/// Decrypts a deployment's secrets for one run: the scrubber holding their values.
+pub(crate) async fn resolve(
+    services: &Services,
+    account_id: &str,
+    refs: &BTreeMap<String, String>,
+) -> Result<Scrubber, HostError> {
+    if refs.is_empty() {
+        return Ok(Scrubber::default());
+    }
+    let (account, wanted) = (account_id.to_string(), refs.clone());
+    let rows = services
+        .db
+        .read(move |conn| {
+            let mut rows = Vec::with_capacity(wanted.len());
+            for (name, id) in wanted {
+                rows.push((name, id.clone(), store::get(conn, &account, &id)?));
+            }
+            Ok(rows)
+        })
+        .await?;
+    let mut values = Vec::with_capacity(rows.len());
+    for (name, id, row) in rows {
+        let Some(row) = row else {
+            return Err(HostError::InvalidSecretRef {
+                message: format!("Secret reference {id} does not exist"),
+                param: format!("secrets.{name}"),
+            });
+        };
+        let value = services
+            .master_key
+            .decrypt(&row.account_id, &row.id, &row.ciphertext)
+            .map_err(|e| HostError::Secrets(format!("secret {id} ({name}): {e}")))?;
+        values.push((name, value));
+    }
+    Ok(Scrubber::new(values))
+}
+
+impl Host {
+    /// Stores a secret (encrypted) in `account_id`; `id` may be chosen by the caller
+    /// (`sec_` + `[A-Za-z0-9_]{1,64}`), e.g. to keep references stable across hosts.
+    pub async fn create_secret(
+        &self,
+        account_id: &str,
+        name: &str,
+        value: SecretValue,
+        id: Option<String>,
+    ) -> Result<SecretInfo, HostError> {
+        if !valid_name(name) {
+            return Err(HostError::invalid("name", "`name` must be 1–128 chars of [A-Za-z0-9_.-]"));
+        }
+        if value.expose().is_empty() {
+            return Err(HostError::invalid("value", "`value` must not be empty"));
+        }
+        if value.expose().len() > MAX_VALUE {
+            return Err(HostError::invalid("value", format!("`value` is larger than {} KiB", MAX_VALUE >> 10)));
+        }
+        let id = match id {
+            Some(id) if !valid_id(&id) => {
+                return Err(HostError::invalid("id", "`id` must be `sec_` followed by 1–64 chars of [A-Za-z0-9_]"));
+            }
+            Some(id) => id,
+            None => crate::ids::new_id("sec"),
+        };
+        let services = self.services();
+        let row = SecretRow {
+            ciphertext: services.master_key.encrypt(account_id, &id, &value),
+            id,
+            account_id: account_id.to_string(),
+            name: name.to_string(),
+            created_at: crate::ids::now(),
+        };
+        drop(value);
+        let info = SecretInfo::from(&row);
+        services.db.write(move |conn| store::insert(conn, &row)).await.map_err(|e| match e {
+            crate::store::StoreError::Conflict(m) => HostError::Conflict(m),
+            other => other.into(),
+        })?;
+        Ok(info)
+    }
+
+    /// An account's secrets, newest first (`limit` 1–100), after `cursor`.
+    pub async fn list_secrets(
+        &self,
+        account_id: &str,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<Page<SecretInfo>, HostError> {
+        if !(1..=100).contains(&limit) {
+            return Err(HostError::invalid("limit", "`limit` must be between 1 and 100"));
+        }
+        let account = account_id.to_string();
+        let mut rows =
+            self.services().db.read(move |conn| store::list(conn, &account, cursor.as_deref(), limit + 1)).await?;
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let next_cursor = if more { rows.last().map(|r| r.id.clone()) } else { None };
+        Ok(Page { data: rows.iter().map(SecretInfo::from).collect(), next_cursor })
+    }
+
+    /// One secret of an account (never its value).
+    pub async fn secret(&self, account_id: &str, id: &str) -> Result<SecretInfo, HostError> {
+        let (account, key) = (account_id.to_string(), id.to_string());
+        self.services()
+            .db
+            .read(move |conn| store::get(conn, &account, &key))
+            .await?
+            .as_ref()
+            .map(SecretInfo::from)
+            .ok_or_else(|| HostError::NotFound(format!("secret {id} not found")))
+    }
+
+    /// Deletes a secret; one a deployment still references is a conflict.
+    pub async fn delete_secret(&self, account_id: &str, id: &str) -> Result<(), HostError> {
+        let (account, key) = (account_id.to_string(), id.to_string());
+        let outcome = self
+            .services()
+            .db
+            .write(move |conn| {
+                if let Some((dep, name)) = store::referenced_by(conn, &account, &key)? {
+                    return Ok(Err((dep, name)));
+                }
+                Ok(Ok(store::delete(conn, &account, &key)?))
+            })
+            .await?;
+        match outcome {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(HostError::NotFound(format!("secret {id} not found"))),
+            Err((dep, name)) => Err(HostError::Conflict(format!(
+                "secret {id} is used by deployment {dep} as {name}; remove it there first (PATCH secrets.{name}: null)"
+            ))),
+        }
+    }
+
+    /// The account's model usage by deployment and model, with the totals.
+    pub async fn usage(&self, account_id: &str) -> Result<UsageReport, HostError> {
+        let account = account_id.to_string();
+        let data =
+            self.services().db.read(move |conn| crate::store::usage::by_deployment_and_model(conn, &account)).await?;
+        let total = UsageTotal {
+            input_tokens: data.iter().map(|l| l.input_tokens).sum(),
+            output_tokens: data.iter().map(|l| l.output_tokens).sum(),
+            credits: data.iter().map(|l| l.credits).sum(),
+        };
+        Ok(UsageReport { data, total })
+    }
+}
+
+/// `GET /v1/usage`.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct UsageReport {
+    /// By deployment and model.
+    pub data: Vec<crate::store::usage::UsageLine>,
+    /// Sums over `data`.
+    pub total: UsageTotal,
+}
+
+/// Totals of a usage report.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct UsageTotal {
+    /// Prompt tokens.
+    pub input_tokens: u64,
+    /// Completion tokens.
+    pub output_tokens: u64,
+    /// Credits charged.
+    pub credits: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_ids_and_env_names() {
+        assert!(valid_name("meta.ads-token_2"));
+        assert!(!valid_name("") && !valid_name("a b") && !valid_name(&"a".repeat(129)));
+        assert!(valid_id("sec_meta_ads_token") && !valid_id("sec_") && !valid_id("key_x") && !valid_id("sec_a-b"));
+        assert!(valid_env_name("META_ADS_TOKEN") && valid_env_name("_X1"));
+        assert!(!valid_env_name("1X") && !valid_env_name("meta") && !valid_env_name("") && !valid_env_name("A-B"));
+    }
+}

@@ -1,0 +1,87 @@
+//! The `secrets` aggregate: names and ciphertexts (never plaintext), per account.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::StoreError;
+
+/// A stored secret (its value stays encrypted).
+#[derive(Clone, Debug)]
+pub struct SecretRow {
+    /// `sec_…`, unique within the account.
+    pub id: String,
+    /// Owning account.
+    pub account_id: String,
+    /// Label, `[A-Za-z0-9_.-]{1,128}`.
+    pub name: String,
+    /// See [`crate::secrets::crypto`] for the format.
+    pub ciphertext: Vec<u8>,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+const COLUMNS: &str = "id, account_id, name, ciphertext, created_at";
+
+fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SecretRow> {
+    Ok(SecretRow {
+        id: r.get(0)?,
+        account_id: r.get(1)?,
+        name: r.get(2)?,
+        ciphertext: r.get(3)?,
+        created_at: r.get(4)?,
+    })
+}
+
+/// Inserts a secret; a taken id is a conflict.
+pub fn insert(conn: &Connection, row: &SecretRow) -> Result<(), StoreError> {
+    let n = conn.execute(
+        "INSERT OR IGNORE INTO secrets (id, account_id, name, ciphertext, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![row.id, row.account_id, row.name, row.ciphertext, row.created_at],
+    )?;
+    if n == 0 {
+        return Err(StoreError::Conflict(format!("a secret with id {} already exists", row.id)));
+    }
+    Ok(())
+}
+
+/// Loads one secret of an account.
+pub fn get(conn: &Connection, account_id: &str, id: &str) -> Result<Option<SecretRow>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM secrets WHERE account_id = ?1 AND id = ?2"))?
+        .query_row(params![account_id, id], from_row)
+        .optional()?)
+}
+
+/// One page of an account's secrets, newest first, after the cursor `starting_after`.
+pub fn list(
+    conn: &Connection,
+    account_id: &str,
+    starting_after: Option<&str>,
+    limit: u32,
+) -> Result<Vec<SecretRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM secrets
+         WHERE account_id = ?1
+           AND (?2 IS NULL OR (created_at, id) < (SELECT created_at, id FROM secrets WHERE account_id = ?1 AND id = ?2))
+         ORDER BY created_at DESC, id DESC
+         LIMIT ?3"
+    ))?;
+    let rows = stmt.query_map(params![account_id, starting_after, limit], from_row)?.collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// A deployment of the account referencing secret `id`, and the env name it uses.
+pub fn referenced_by(conn: &Connection, account_id: &str, id: &str) -> Result<Option<(String, String)>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT d.id, j.key FROM deployments d, json_each(d.spec, '$.secrets') j
+             WHERE d.account_id = ?1 AND j.value = ?2 LIMIT 1",
+            params![account_id, id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?)
+}
+
+/// Deletes a secret; false when there was none.
+pub fn delete(conn: &Connection, account_id: &str, id: &str) -> Result<bool, StoreError> {
+    Ok(conn.execute("DELETE FROM secrets WHERE account_id = ?1 AND id = ?2", params![account_id, id])? == 1)
+}
