@@ -49,7 +49,7 @@ fn seed_body(skills_base: &str) -> Value {
             {"name": "storyboarding", "source": "inline", "content": STORYBOARD},
             {"name": "social-media-visual-effects", "source": "url", "url": format!("{skills_base}/skills/social-media-visual-effects/SKILL.md")}
         ],
-        "secrets": {},
+        "secrets": {"META_ADS_TOKEN": "sec_meta_ads_token", "GOOGLE_DRIVE_TOKEN": "sec_google_drive_token"},
         "features": {"memory": true, "dreaming": true, "automations": true, "steering": true, "filesystem_webhooks": true}
     })
 }
@@ -60,6 +60,17 @@ async fn the_seed_example_creates_a_ready_deployment() {
     let server = start_with(&llm, &[("HERMES_ALLOW_PRIVATE_URLS", "1")]);
     let skills = skill_server().await;
     let http = reqwest::Client::new();
+    // The seed's secret references, created first.
+    for (id, name) in [("sec_meta_ads_token", "META_ADS_TOKEN"), ("sec_google_drive_token", "GOOGLE_DRIVE_TOKEN")] {
+        let r = http
+            .post(format!("{}/v1/secrets", server.base))
+            .bearer_auth(&server.key)
+            .json(&json!({"id": id, "name": name, "value": format!("value-of-{name}")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
     let form = Form::new()
         .part("deployment", Part::text(seed_body(&skills).to_string()).mime_str("application/json").unwrap())
         .part(".prism/skills/ugc-video-creation/SKILL.md", Part::bytes(UGC.as_bytes().to_vec()).file_name("SKILL.md"));
