@@ -1,7 +1,10 @@
 //! Accounts, API keys and credits — usable without a running host (the CLI's
 //! `keys` and `credits` commands open only the database).
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::store::{Db, accounts};
 use crate::{DEFAULT_ACCOUNT, HostError};
@@ -10,7 +13,16 @@ use crate::{DEFAULT_ACCOUNT, HostError};
 #[derive(Clone)]
 pub struct Accounts {
     db: Db,
+    /// Recently authenticated keys by hash. A key revoked through this process is
+    /// dropped at once; one revoked by another process (the CLI) stops working
+    /// within [`KEY_CACHE_TTL`].
+    cache: Arc<Mutex<HashMap<String, (accounts::KeyRow, Instant)>>>,
 }
+
+/// How long an authenticated key is trusted without asking the database again.
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
+/// Most cached keys (the cache is cleared when it fills).
+const KEY_CACHE_MAX: usize = 10_000;
 
 impl Accounts {
     /// Opens the database of a data directory (creating it if needed).
@@ -21,11 +33,11 @@ impl Accounts {
             context: "opening the database".into(),
             source: std::io::Error::other(e),
         })??;
-        Ok(Accounts { db })
+        Ok(Accounts::new(db))
     }
 
     pub(crate) fn new(db: Db) -> Accounts {
-        Accounts { db }
+        Accounts { db, cache: Arc::new(Mutex::new(HashMap::new())) }
     }
 
     /// On a store with no accounts, creates [`DEFAULT_ACCOUNT`] with `credits` and
@@ -89,7 +101,22 @@ impl Accounts {
     /// The live key matching a presented secret.
     pub async fn authenticate(&self, secret: &str) -> Result<Option<accounts::KeyRow>, HostError> {
         let hash = crate::keys::hash(secret);
-        Ok(self.db.read(move |conn| accounts::key_by_hash(conn, &hash)).await?)
+        if let Some((row, at)) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(&hash)
+            && at.elapsed() < KEY_CACHE_TTL
+        {
+            return Ok(Some(row.clone()));
+        }
+        let key = hash.clone();
+        let row = self.db.read(move |conn| accounts::key_by_hash(conn, &key)).await?;
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= KEY_CACHE_MAX {
+            cache.clear();
+        }
+        match &row {
+            Some(r) => cache.insert(hash, (r.clone(), Instant::now())),
+            None => cache.remove(&hash),
+        };
+        Ok(row)
     }
 
     /// Keys of an account.
@@ -102,6 +129,7 @@ impl Accounts {
     pub async fn revoke_key(&self, account_id: &str, key_id: &str) -> Result<(), HostError> {
         let (a, k) = (account_id.to_string(), key_id.to_string());
         if self.db.write(move |conn| accounts::revoke_key(conn, &a, &k)).await? {
+            self.cache.lock().unwrap_or_else(|p| p.into_inner()).retain(|_, (row, _)| row.id != key_id);
             Ok(())
         } else {
             Err(HostError::NotFound(format!("key {key_id} not found (or already revoked)")))
