@@ -89,7 +89,7 @@ impl FixedContext {
                 .recall(query, MEMORY_RECALL_LIMIT)
                 .map(|found| found.into_iter().map(|m| m.content).collect())
                 .unwrap_or_else(|e| {
-                    host.log(Level::Warn, &format!("memory recall skipped: {e}"));
+                    host.log(Level::Debug, &format!("memory recall skipped: {e}"));
                     Vec::new()
                 }),
             _ => Vec::new(),

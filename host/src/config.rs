@@ -29,6 +29,8 @@ pub struct HostConfig {
     pub allow_private_urls: bool,
     /// Credits charged per model call (`[pricing]`; see [`crate::billing`]).
     pub pricing: crate::billing::Pricing,
+    /// Event retention and slow-subscriber limits (`[events]`).
+    pub events: crate::events::EventsConfig,
 }
 
 impl Default for HostConfig {
@@ -43,6 +45,7 @@ impl Default for HostConfig {
             starting_credits: 1_000_000,
             allow_private_urls: false,
             pricing: crate::billing::Pricing::default(),
+            events: crate::events::EventsConfig::default(),
         }
     }
 }
@@ -63,6 +66,8 @@ struct FileConfig {
     starting_credits: Option<i64>,
     #[serde(default)]
     pricing: Option<crate::billing::Pricing>,
+    #[serde(default)]
+    events: Option<crate::events::EventsConfig>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -118,6 +123,9 @@ impl HostConfig {
         }
         if let Some(p) = file.pricing {
             c.pricing = p;
+        }
+        if let Some(e) = file.events {
+            c.events = e;
         }
         if let Some(s) = file.sandbox {
             if let Some(m) = s.max_memory_mib {

@@ -88,7 +88,7 @@ impl HostBuilder {
             harnesses.insert(name, pre);
         }
         let services = Arc::new(Services {
-            hub: EventHub::new(db.clone()),
+            hub: EventHub::new(db.clone()).with_max_lag(config.events.max_subscriber_lag),
             db,
             providers,
             runtime,
@@ -100,6 +100,7 @@ impl HostBuilder {
         });
         let runs = RunManager::default();
         runs.recover(&services).await?;
+        crate::events::retention::spawn(services.clone());
         let accounts = Accounts::new(services.db.clone());
         Ok(Host { services, runs, accounts })
     }
@@ -306,6 +307,19 @@ impl Host {
         Ok(self.services.hub.subscribe(deployment_id, after))
     }
 
+    /// The oldest event a deployment still has (`None` when it has none): a resume
+    /// from before `oldest - 1` cannot be exact and is refused.
+    pub async fn oldest_event(&self, deployment_id: &str) -> Result<Option<u64>, HostError> {
+        let dep = deployment_id.to_string();
+        Ok(self.services.db.read(move |conn| event_log::oldest(conn, &dep)).await?)
+    }
+
+    /// Runs one event-retention pass now (the host also runs it every
+    /// `[events] prune_interval_secs`); returns how many events were removed.
+    pub async fn prune_events(&self) -> Result<u64, HostError> {
+        Ok(crate::events::retention::prune(&self.services).await?)
+    }
+
     /// Loads a run.
     pub async fn run(&self, run_id: &str) -> Result<RunRow, HostError> {
         let id = run_id.to_string();
@@ -329,7 +343,17 @@ impl Host {
                 return Ok(run);
             }
             loop {
-                let e = sub.next().await?;
+                let e = match sub.next().await {
+                    Ok(e) => e,
+                    // Fell behind a very busy deployment: look at the run again.
+                    Err(crate::store::StoreError::Expired(_)) => {
+                        let dep = run.deployment_id.clone();
+                        let latest = self.services.db.read(move |conn| event_log::latest(conn, &dep)).await?;
+                        sub = self.services.hub.subscribe(&run.deployment_id, latest);
+                        break;
+                    }
+                    Err(e) => return Err(e.into()),
+                };
                 if e.kind == "run_status" && e.run_id.as_deref() == Some(run_id) {
                     break;
                 }

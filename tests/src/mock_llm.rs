@@ -38,6 +38,8 @@ pub enum Reply {
     TextAndToolCalls(String, Vec<(String, Value)>),
     /// Never answers (until the server is dropped): for timeout and cancel tests.
     Hang,
+    /// Waits, then answers with the inner reply: holds a run open for a while.
+    Delayed(std::time::Duration, Box<Reply>),
 }
 
 impl Reply {
@@ -51,8 +53,14 @@ impl Reply {
         Reply::ToolCalls(vec![(name.into(), args)])
     }
 
+    /// `reply` after waiting `ms` milliseconds.
+    pub fn after_ms(ms: u64, reply: Reply) -> Reply {
+        Reply::Delayed(std::time::Duration::from_millis(ms), Box::new(reply))
+    }
+
     fn parts(&self) -> (&str, &[(String, Value)]) {
         match self {
+            Reply::Delayed(_, inner) => inner.parts(),
             Reply::Text(t) => (t, &[]),
             Reply::ToolCalls(c) => ("", c),
             Reply::TextAndToolCalls(t, c) => (t, c),
@@ -212,6 +220,17 @@ async fn serve(s: Shared, headers: &HeaderMap, body: Bytes, wire: Wire) -> Respo
                 }
             }
         }
+    };
+    let plan = match plan {
+        Plan::Answer(Reply::Delayed(wait, inner), id, first) => {
+            let mut stop = s.shutdown.clone();
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.wait_for(|s| *s) => return error(wire, 503, "mock LLM shut down"),
+            }
+            Plan::Answer(*inner, id, first)
+        }
+        other => other,
     };
     let reply = match plan {
         Plan::Fail(status) => {

@@ -19,6 +19,8 @@ pub struct SendMessage {
     content: String,
     #[serde(default)]
     thread_id: Option<String>,
+    #[serde(default)]
+    attachments: Vec<crate::store::threads::Attachment>,
 }
 
 /// `POST /v1/deployments/{id}/messages` → 202.
@@ -35,7 +37,7 @@ pub async fn send(
         Some("new") => ThreadTarget::New,
         Some(t) => ThreadTarget::Id(t.to_string()),
     };
-    let ticket = state.host.send_message(&id, body.content, target).await?;
+    let ticket = state.host.send_message_with(&id, body.content, target, body.attachments).await?;
     Ok((StatusCode::ACCEPTED, Json(json!(ticket))))
 }
 

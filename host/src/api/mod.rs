@@ -12,6 +12,7 @@ pub mod openapi;
 mod secrets;
 mod skills;
 mod system;
+mod threads;
 mod tools;
 
 use axum::Router;
@@ -57,6 +58,8 @@ pub fn router(host: Host) -> Router {
         .route("/v1/deployments/{id}/tools", get(tools::list))
         .route("/v1/deployments/{id}/tools/{name}", axum::routing::patch(tools::patch))
         .route("/v1/deployments/{id}/messages", post(messages::send))
+        .route("/v1/deployments/{id}/threads", post(threads::create).get(threads::list))
+        .route("/v1/deployments/{id}/threads/{thread_id}", get(threads::get).patch(threads::patch))
         .route("/v1/deployments/{id}/runs/{run_id}", get(messages::get_run))
         .route("/v1/deployments/{id}/runs/{run_id}/cancel", post(messages::cancel_run))
         .route("/v1/deployments/{id}/events", get(events::stream))

@@ -22,8 +22,8 @@ pub struct CreateThread {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PatchThread {
-    /// `null` or `""` clears the title.
-    title: Option<String>,
+    /// A string, or `null` / `""` to clear the title (required).
+    title: Value,
 }
 
 /// `limit` + `cursor`.
@@ -54,10 +54,12 @@ pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    body: Option<Body<CreateThread>>,
+    body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require("messages:write")?;
-    let body = body.map(|b| b.0).unwrap_or_default();
+    // The body is optional: no body (or an empty one) creates an untitled thread.
+    let body: CreateThread =
+        if body.iter().all(u8::is_ascii_whitespace) { CreateThread::default() } else { super::json::parse(&body)? };
     let thread = state.host.create_thread(&caller.account_id, &id, body.title.as_deref()).await?;
     Ok((StatusCode::CREATED, Json(json!(thread))))
 }
@@ -98,6 +100,11 @@ pub async fn patch(
     Body(body): Body<PatchThread>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("messages:write")?;
-    let thread = state.host.set_thread_title(&caller.account_id, &id, &thread_id, body.title.as_deref()).await?;
+    let title = match &body.title {
+        Value::Null => None,
+        Value::String(s) => Some(s.as_str()),
+        _ => return Err(ApiError::validation(Some("title".into()), "`title` must be a string or null")),
+    };
+    let thread = state.host.set_thread_title(&caller.account_id, &id, &thread_id, title).await?;
     Ok(Json(json!(thread)))
 }

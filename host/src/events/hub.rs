@@ -1,7 +1,8 @@
 //! Append-then-broadcast, and subscriptions that replay the log before going live.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 
 use tokio::sync::broadcast;
 
@@ -13,22 +14,75 @@ const LIVE_BUFFER: usize = 1024;
 /// Events read from the log per catch-up query.
 const PAGE: u32 = 500;
 
+/// Default of [`EventHub::with_max_lag`].
+pub const DEFAULT_MAX_LAG: u64 = 10_000;
+
 /// Persists events and fans them out to subscribers.
 #[derive(Clone)]
 pub struct EventHub {
     db: Db,
-    channels: Arc<Mutex<HashMap<String, broadcast::Sender<Arc<Event>>>>>,
+    channels: Arc<Mutex<HashMap<String, Channel>>>,
+    max_lag: u64,
+}
+
+/// The live side of one deployment's stream: exists while someone listens.
+struct Channel {
+    tx: broadcast::Sender<Arc<Event>>,
+    /// Sequence of the newest event broadcast.
+    head: Arc<AtomicU64>,
+    /// Where each connected subscriber stands (retention never prunes past them).
+    cursors: Vec<Weak<Cursor>>,
+}
+
+/// A subscriber's position, shared with the hub.
+struct Cursor {
+    /// Sequence of the last event the subscriber took.
+    position: AtomicU64,
+    /// How far behind the head it may fall before it is cut off; `u64::MAX` until
+    /// its first read learns the head.
+    allowance: AtomicU64,
+    /// Set when it fell too far behind: its next read ends the stream.
+    cut: AtomicBool,
+}
+
+impl Cursor {
+    fn too_far_behind(&self, head: u64) -> bool {
+        self.cut.load(Ordering::Relaxed)
+            || head.saturating_sub(self.position.load(Ordering::Relaxed)) > self.allowance.load(Ordering::Relaxed)
+    }
 }
 
 impl EventHub {
     /// A hub over the given store.
     pub fn new(db: Db) -> EventHub {
-        EventHub { db, channels: Arc::new(Mutex::new(HashMap::new())) }
+        EventHub { db, channels: Arc::new(Mutex::new(HashMap::new())), max_lag: DEFAULT_MAX_LAG }
     }
 
-    fn sender(&self, deployment_id: &str) -> broadcast::Sender<Arc<Event>> {
+    /// How many events a live subscriber may fall behind the head before its stream
+    /// ends (it resumes with `Last-Event-ID`); default [`DEFAULT_MAX_LAG`].
+    pub fn with_max_lag(mut self, max_lag: u64) -> EventHub {
+        self.max_lag = max_lag.max(1);
+        self
+    }
+
+    /// The oldest position (last sequence taken) among the deployment's connected
+    /// subscribers that are not being cut off; `None` when nobody listens.
+    pub fn oldest_subscriber(&self, deployment_id: &str) -> Option<u64> {
         let mut map = self.channels.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry(deployment_id.to_string()).or_insert_with(|| broadcast::channel(LIVE_BUFFER).0).clone()
+        let ch = map.get_mut(deployment_id)?;
+        let head = ch.head.load(Ordering::Relaxed);
+        ch.cursors.retain(|c| c.strong_count() > 0);
+        let mut oldest = None;
+        for c in ch.cursors.iter().filter_map(Weak::upgrade) {
+            if c.too_far_behind(head) {
+                // Too slow to keep: it is disconnected at its next read.
+                c.cut.store(true, Ordering::Relaxed);
+                continue;
+            }
+            let p = c.position.load(Ordering::Relaxed);
+            oldest = Some(oldest.map_or(p, |o: u64| o.min(p)));
+        }
+        oldest
     }
 
     /// Appends an event durably, then broadcasts it (in commit order).
@@ -66,13 +120,16 @@ impl EventHub {
                     // A deployment nobody listens to has no channel: idle deployments
                     // cost no memory here. The last subscriber gone, the channel goes.
                     let mut map = channels.lock().unwrap_or_else(|p| p.into_inner());
-                    let Some(tx) = map.get(&dep) else { return };
-                    if tx.receiver_count() == 0 {
+                    let Some(ch) = map.get(&dep) else { return };
+                    if ch.tx.receiver_count() == 0 {
                         map.remove(&dep);
                         return;
                     }
+                    if let Some(last) = events.last() {
+                        ch.head.fetch_max(last.sequence, Ordering::Relaxed);
+                    }
                     for e in events {
-                        let _ = tx.send(Arc::new(e.clone()));
+                        let _ = ch.tx.send(Arc::new(e.clone()));
                     }
                 },
             )
@@ -87,10 +144,25 @@ impl EventHub {
 
     /// Subscribes to a deployment's events with sequence > `after` (0 = from the start).
     pub fn subscribe(&self, deployment_id: &str, after: u64) -> Subscription {
+        let cursor = Arc::new(Cursor {
+            position: AtomicU64::new(after),
+            allowance: AtomicU64::new(u64::MAX),
+            cut: AtomicBool::new(false),
+        });
+        let mut map = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+        let ch = map.entry(deployment_id.to_string()).or_insert_with(|| Channel {
+            tx: broadcast::channel(LIVE_BUFFER).0,
+            head: Arc::new(AtomicU64::new(0)),
+            cursors: Vec::new(),
+        });
+        ch.cursors.retain(|c| c.strong_count() > 0);
+        ch.cursors.push(Arc::downgrade(&cursor));
         Subscription {
             hub: self.clone(),
             deployment_id: deployment_id.to_string(),
-            live: self.sender(deployment_id).subscribe(),
+            live: ch.tx.subscribe(),
+            head: ch.head.clone(),
+            cursor,
             last: after,
             backlog: std::collections::VecDeque::new(),
             caught_up: false,
@@ -108,6 +180,8 @@ pub struct Subscription {
     hub: EventHub,
     deployment_id: String,
     live: broadcast::Receiver<Arc<Event>>,
+    head: Arc<AtomicU64>,
+    cursor: Arc<Cursor>,
     last: u64,
     backlog: std::collections::VecDeque<Event>,
     caught_up: bool,
@@ -119,16 +193,50 @@ impl Subscription {
         self.last
     }
 
+    fn took(&mut self, sequence: u64) {
+        self.last = sequence;
+        self.cursor.position.store(sequence, Ordering::Relaxed);
+    }
+
     /// The next event; waits for one if none is pending.
+    ///
+    /// Fails with [`StoreError::Expired`] when the events after the starting point
+    /// were pruned by retention, or when the subscriber fell further behind the live
+    /// head than allowed (the larger of the hub's `max_lag` and how far behind it
+    /// started): it can resume from [`Subscription::last_sequence`].
     pub async fn next(&mut self) -> Result<Event, StoreError> {
+        if self.cursor.allowance.load(Ordering::Relaxed) == u64::MAX {
+            let dep = self.deployment_id.clone();
+            let latest = self.hub.db.read(move |conn| log::latest(conn, &dep)).await?;
+            self.head.fetch_max(latest, Ordering::Relaxed);
+            let allowance = self.hub.max_lag.max(latest.saturating_sub(self.last));
+            self.cursor.allowance.store(allowance, Ordering::Relaxed);
+        }
         loop {
+            if self.cursor.too_far_behind(self.head.load(Ordering::Relaxed)) {
+                self.cursor.cut.store(true, Ordering::Relaxed);
+                return Err(StoreError::Expired(format!(
+                    "the subscriber fell more than {} events behind the live stream; resume after evt_{}",
+                    self.cursor.allowance.load(Ordering::Relaxed),
+                    self.last
+                )));
+            }
             if let Some(e) = self.backlog.pop_front() {
-                self.last = e.sequence;
+                self.took(e.sequence);
                 return Ok(e);
             }
             if !self.caught_up {
                 // Subscribed to live first, so nothing committed after this read is missed.
                 let page = self.hub.history(&self.deployment_id, self.last, PAGE).await?;
+                if self.last > 0
+                    && let Some(first) = page.first()
+                    && first.sequence != self.last + 1
+                {
+                    return Err(StoreError::Expired(format!(
+                        "events after evt_{} were removed by retention; the oldest kept is evt_{}",
+                        self.last, first.sequence
+                    )));
+                }
                 if (page.len() as u32) < PAGE {
                     self.caught_up = true;
                 }
@@ -138,7 +246,7 @@ impl Subscription {
             match self.live.recv().await {
                 Ok(e) if e.sequence <= self.last => continue,
                 Ok(e) if e.sequence == self.last + 1 => {
-                    self.last = e.sequence;
+                    self.took(e.sequence);
                     return Ok((*e).clone());
                 }
                 // A gap (or lag): fill it from the log.

@@ -1,8 +1,10 @@
 //! The event stream: append to the durable log, then broadcast; subscribe with exact resume.
 
 mod hub;
+pub(crate) mod retention;
 
-pub use hub::{EventHub, Subscription};
+pub use hub::{DEFAULT_MAX_LAG, EventHub, Subscription};
+pub use retention::EventsConfig;
 
 use serde::Serialize;
 use serde_json::{Map, Value};

@@ -24,6 +24,9 @@ pub enum StoreError {
     /// The writer thread is gone (the host is shutting down).
     #[error("the store is closed")]
     Closed,
+    /// Events a subscriber needs are gone (retention), or it fell too far behind.
+    #[error("{0}")]
+    Expired(String),
 }
 
 type PostCommit = Box<dyn FnOnce(Result<(), String>) + Send>;

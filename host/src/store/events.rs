@@ -1,6 +1,6 @@
 //! The per-deployment event log: a gap-free sequence per deployment.
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
 use crate::events::{Event, NewEvent};
@@ -76,5 +76,43 @@ pub fn latest(conn: &Connection, deployment_id: &str) -> Result<u64, StoreError>
         "SELECT COALESCE(MAX(seq), 0) FROM events WHERE deployment_id = ?1",
         params![deployment_id],
         |r| r.get::<_, i64>(0),
+    )? as u64)
+}
+
+/// The oldest sequence a deployment still has (`None` when it has no events).
+pub fn oldest(conn: &Connection, deployment_id: &str) -> Result<Option<u64>, StoreError> {
+    Ok(conn
+        .query_row("SELECT MIN(seq) FROM events WHERE deployment_id = ?1", params![deployment_id], |r| {
+            r.get::<_, Option<i64>>(0)
+        })?
+        .map(|v| v as u64))
+}
+
+/// Every deployment with events: (deployment, oldest sequence, latest sequence).
+pub fn spans(conn: &Connection) -> Result<Vec<(String, u64, u64)>, StoreError> {
+    let mut stmt = conn.prepare("SELECT deployment_id, MIN(seq), MAX(seq) FROM events GROUP BY deployment_id")?;
+    let rows =
+        stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64)))?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// The first sequence of a deployment created at or after `cutoff` (RFC 3339),
+/// scanning from the oldest; `None` when every event is older.
+pub fn first_since(conn: &Connection, deployment_id: &str, cutoff: &str) -> Result<Option<u64>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT seq FROM events WHERE deployment_id = ?1 AND created_at >= ?2 ORDER BY seq LIMIT 1",
+            params![deployment_id, cutoff],
+            |r| r.get::<_, i64>(0),
+        )
+        .optional()?
+        .map(|v| v as u64))
+}
+
+/// Deletes a deployment's events with `from <= seq < to`; returns how many.
+pub fn delete_range(conn: &Connection, deployment_id: &str, from: u64, to: u64) -> Result<u64, StoreError> {
+    Ok(conn.execute(
+        "DELETE FROM events WHERE deployment_id = ?1 AND seq >= ?2 AND seq < ?3",
+        params![deployment_id, from as i64, to as i64],
     )? as u64)
 }

@@ -78,6 +78,7 @@ pub struct MessageRow {
 
 /// A file attached to a user message, by URL (validated as http(s) on the way in).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Attachment {
     /// `http(s)://…`
     pub url: String,
@@ -297,7 +298,12 @@ pub fn list_threads(
 }
 
 /// Sets (or clears) a thread's title; false when the thread does not exist.
-pub fn set_title(conn: &Connection, deployment_id: &str, thread_id: &str, title: Option<&str>) -> Result<bool, StoreError> {
+pub fn set_title(
+    conn: &Connection,
+    deployment_id: &str,
+    thread_id: &str,
+    title: Option<&str>,
+) -> Result<bool, StoreError> {
     Ok(conn.execute(
         "UPDATE threads SET title = ?3 WHERE id = ?1 AND deployment_id = ?2",
         params![thread_id, deployment_id, title],
@@ -307,9 +313,11 @@ pub fn set_title(conn: &Connection, deployment_id: &str, thread_id: &str, title:
 /// Whether `message_id` is a message of `thread_id`.
 pub fn message_in_thread(conn: &Connection, thread_id: &str, message_id: &str) -> Result<bool, StoreError> {
     Ok(conn
-        .query_row("SELECT 1 FROM messages WHERE id = ?1 AND thread_id = ?2", params![message_id, thread_id], |_| {
-            Ok(())
-        })
+        .query_row(
+            "SELECT 1 FROM messages WHERE id = ?1 AND thread_id = ?2",
+            params![message_id, thread_id],
+            |_| Ok(()),
+        )
         .optional()?
         .is_some())
 }

@@ -1,6 +1,8 @@
 //! Starting the real `hermes-host` binary for black-box tests.
 #![allow(dead_code)]
 
+pub mod sse;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
