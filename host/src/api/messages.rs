@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::json::Body;
+use super::openapi::ErrorBody;
 use super::{ApiError, AppState, Caller};
 use crate::ThreadTarget;
 use crate::store::runs::RunRow;
@@ -24,6 +25,20 @@ pub struct SendMessage {
 }
 
 /// `POST /v1/deployments/{id}/messages` → 202.
+#[utoipa::path(
+    post, path = "/v1/deployments/{id}/messages", tag = "conversations", summary = "Send a message",
+    params(("id" = String, Path, description = "dep_…")),
+    request_body(content = Object, content_type = "application/json"),
+    responses(
+        (status = 202, description = "{run_id, thread_id, status}", body = Object),
+        (status = 400, description = "Invalid request", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 403, description = "The key lacks the scope", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 402, description = "No credits", body = ErrorBody),
+        (status = 409, description = "deployment_not_ready", body = ErrorBody),
+    )
+)]
 pub async fn send(
     State(state): State<AppState>,
     caller: Caller,
@@ -64,6 +79,17 @@ fn render(run: &RunRow) -> Value {
 }
 
 /// `GET /v1/deployments/{id}/runs/{run_id}`.
+#[utoipa::path(
+    get, path = "/v1/deployments/{id}/runs/{run_id}", tag = "conversations", summary = "Get a run",
+    params(("id" = String, Path, description = "dep_…"), ("run_id" = String, Path)),
+    responses(
+        (status = 200, description = "Status, timings, usage", body = Object),
+        (status = 400, description = "Invalid request", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 403, description = "The key lacks the scope", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody),
+    )
+)]
 pub async fn get_run(
     State(state): State<AppState>,
     caller: Caller,
@@ -74,6 +100,17 @@ pub async fn get_run(
 }
 
 /// `POST /v1/deployments/{id}/runs/{run_id}/cancel`.
+#[utoipa::path(
+    post, path = "/v1/deployments/{id}/runs/{run_id}/cancel", tag = "conversations", summary = "Cancel a run",
+    params(("id" = String, Path, description = "dep_…"), ("run_id" = String, Path)),
+    responses(
+        (status = 200, description = "{run_id, status}", body = Object),
+        (status = 400, description = "Invalid request", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 403, description = "The key lacks the scope", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody),
+    )
+)]
 pub async fn cancel_run(
     State(state): State<AppState>,
     caller: Caller,

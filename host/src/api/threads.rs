@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::extract::{Path, Query};
 use super::json::Body;
+use super::openapi::ErrorBody;
 use super::{ApiError, AppState, Caller};
 
 /// Create Thread body.
@@ -50,6 +51,18 @@ impl PageQuery {
 }
 
 /// `POST /v1/deployments/{id}/threads` → 201.
+#[utoipa::path(
+    post, path = "/v1/deployments/{id}/threads", tag = "conversations", summary = "Create a thread",
+    params(("id" = String, Path, description = "dep_…")),
+    request_body(content = Object, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The thread", body = Object),
+        (status = 400, description = "Invalid request", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 403, description = "The key lacks the scope", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -65,6 +78,17 @@ pub async fn create(
 }
 
 /// `GET /v1/deployments/{id}/threads`.
+#[utoipa::path(
+    get, path = "/v1/deployments/{id}/threads", tag = "conversations", summary = "List threads",
+    params(("id" = String, Path, description = "dep_…"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100), ("cursor" = Option<String>, Query), ("starting_after" = Option<String>, Query)),
+    responses(
+        (status = 200, description = "A page of threads", body = Object),
+        (status = 400, description = "Invalid request", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 403, description = "The key lacks the scope", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -77,6 +101,17 @@ pub async fn list(
 }
 
 /// `GET /v1/deployments/{id}/threads/{thread_id}`: the thread and a page of its messages.
+#[utoipa::path(
+    get, path = "/v1/deployments/{id}/threads/{thread_id}", tag = "conversations", summary = "A thread and a page of its messages",
+    params(("id" = String, Path, description = "dep_…"), ("thread_id" = String, Path), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100), ("cursor" = Option<String>, Query), ("starting_after" = Option<String>, Query)),
+    responses(
+        (status = 200, description = "The thread with its history", body = Object),
+        (status = 400, description = "Invalid request", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 403, description = "The key lacks the scope", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody),
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -93,6 +128,18 @@ pub async fn get(
 }
 
 /// `PATCH /v1/deployments/{id}/threads/{thread_id}`.
+#[utoipa::path(
+    patch, path = "/v1/deployments/{id}/threads/{thread_id}", tag = "conversations", summary = "Rename a thread",
+    params(("id" = String, Path, description = "dep_…"), ("thread_id" = String, Path)),
+    request_body(content = Object, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The thread", body = Object),
+        (status = 400, description = "Invalid request", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 403, description = "The key lacks the scope", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody),
+    )
+)]
 pub async fn patch(
     State(state): State<AppState>,
     caller: Caller,
