@@ -189,22 +189,8 @@ fn which(names: &[&str]) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_eventsource_reconnects_with_last_event_id_and_misses_nothing() {
-    if which(&["node"]).is_none() {
-        println!("SKIPPED: node is not installed (run tests/sse-clients/install.sh)");
+    if !node_client_ready() {
         return;
-    }
-    let dir = clients_dir();
-    if !dir.join("node_modules/eventsource").is_dir() {
-        let ok = Command::new("npm")
-            .args(["install", "--prefix"])
-            .arg(&dir)
-            .args(["--no-audit", "--no-fund", "--loglevel=error"])
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            println!("SKIPPED: `npm install` of the eventsource package failed (offline?)");
-            return;
-        }
     }
     let llm = MockLlm::start().await;
     let server = start(&llm);
@@ -212,7 +198,7 @@ async fn node_eventsource_reconnects_with_last_event_id_and_misses_nothing() {
     let proxy = Proxy::start(server.port).await;
     let url = format!("http://127.0.0.1:{}/v1/deployments/{dep}/events", proxy.port);
     let child = Command::new("node")
-        .arg(dir.join("node-client.mjs"))
+        .arg(clients_dir().join("node-client.mjs"))
         .args([&url, &server.key, &run_id, "60000"])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -225,6 +211,70 @@ async fn node_eventsource_reconnects_with_last_event_id_and_misses_nothing() {
     let last = lines.last().expect("the client reported");
     assert_eq!(last["done"], true, "the client saw the run complete: {last}");
     assert!(last["opens"].as_u64().unwrap() >= 2, "{last}");
+    check(&server, &dep, &proxy, &lines[..lines.len() - 1]).await;
+}
+
+/// Ensures the `eventsource` package is installed; false (after saying why) if not.
+fn node_client_ready() -> bool {
+    if which(&["node"]).is_none() {
+        println!("SKIPPED: node is not installed (run tests/sse-clients/install.sh)");
+        return false;
+    }
+    let dir = clients_dir();
+    if !dir.join("node_modules/eventsource").is_dir() {
+        let ok = Command::new("npm")
+            .args(["install", "--prefix"])
+            .arg(&dir)
+            .args(["--no-audit", "--no-fund", "--loglevel=error"])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            println!("SKIPPED: `npm install` of the eventsource package failed (offline?)");
+            return false;
+        }
+    }
+    true
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_eventsource_resumes_across_a_kill_9_restart_and_misses_nothing() {
+    if !node_client_ready() {
+        return;
+    }
+    let llm = MockLlm::start().await;
+    let mut server = start(&llm);
+    let (dep, run_id) = slow_run(&llm, &server).await;
+    // The answer in flight dies with the server; the resumed run asks again.
+    llm.set_default(Reply::text("Done after the restart."));
+    let proxy = Proxy::start(server.port).await;
+    let url = format!("http://127.0.0.1:{}/v1/deployments/{dep}/events", proxy.port);
+    let child = Command::new("node")
+        .arg(clients_dir().join("node-client.mjs"))
+        .args([&url, &server.key, &run_id, "60000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start node");
+
+    // Mid-run (after the tool result, while the answer is pending): kill -9, restart.
+    let mut watch = SseReader::open(&server.base, &server.key, &dep, "", None).await;
+    while let Some(f) = watch.next(Duration::from_secs(30)).await {
+        if f.event == "tool_result" {
+            break;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    proxy.cut();
+    let (child_server, _) = common::spawn(&llm, server.dir.path(), server.port, &[]);
+    server.child = child_server;
+
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap();
+    let lines: Vec<Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let last = lines.last().expect("the client reported");
+    assert_eq!(last["done"], true, "the client saw the resumed run complete: {last}");
     check(&server, &dep, &proxy, &lines[..lines.len() - 1]).await;
 }
 
