@@ -301,6 +301,43 @@ impl Host {
         self.runs.send(&self.services, deployment_id, content, thread, attachments).await
     }
 
+    /// Appends an event of the embedder's own to a deployment's stream (persisted, then
+    /// broadcast). Types must start with `custom.`: the others belong to the host.
+    pub async fn emit_event(
+        &self,
+        deployment_id: &str,
+        kind: &str,
+        payload: serde_json::Value,
+    ) -> Result<crate::events::Event, HostError> {
+        if !kind.starts_with("custom.") || kind.len() <= "custom.".len() || kind.len() > 64 {
+            return Err(HostError::invalid(
+                "type",
+                "event types of an embedder are `custom.<name>` (at most 64 chars)",
+            ));
+        }
+        if !payload.is_object() {
+            return Err(HostError::invalid("data", "event data must be a JSON object"));
+        }
+        let event = crate::events::NewEvent::new(kind, deployment_id, payload);
+        let dep = deployment_id.to_string();
+        // The existence check rides in the append's own transaction: one round trip.
+        let (_, mut events) = self
+            .services
+            .hub
+            .commit(deployment_id, move |conn| {
+                if !crate::store::deployments::exists(conn, &dep)? {
+                    return Err(crate::store::StoreError::NotFound(format!("deployment {dep}")));
+                }
+                Ok(((), vec![event]))
+            })
+            .await
+            .map_err(|e| match e {
+                crate::store::StoreError::NotFound(m) => HostError::NotFound(format!("{m} not found")),
+                other => other.into(),
+            })?;
+        events.pop().ok_or_else(|| HostError::Store(crate::store::StoreError::Corrupt("event not appended".into())))
+    }
+
     /// Subscribes to a deployment's events after sequence `after` (0 = all).
     pub async fn subscribe(&self, deployment_id: &str, after: u64) -> Result<Subscription, HostError> {
         self.deployment(deployment_id).await?;

@@ -131,6 +131,15 @@ pub fn get(conn: &Connection, id: &str) -> Result<Option<DeploymentRow>, StoreEr
         .transpose()
 }
 
+/// Whether a deployment exists.
+pub fn exists(conn: &Connection, id: &str) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM deployments WHERE id = ?1")?
+        .query_row(params![id], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
 /// Filters of a deployment listing.
 #[derive(Clone, Debug, Default)]
 pub struct ListFilter {
