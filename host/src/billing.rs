@@ -100,28 +100,6 @@ pub(crate) async fn require_credits(services: &Services, account_id: &str) -> Re
     }
 }
 
-/// Like [`require_credits`], for the account owning `deployment_id`.
-pub(crate) async fn require_credits_for_deployment(services: &Services, deployment_id: &str) -> Result<(), HostError> {
-    let id = deployment_id.to_string();
-    let balance = services
-        .db
-        .read(move |conn| {
-            use rusqlite::OptionalExtension;
-            Ok(conn
-                .query_row(
-                    "SELECT a.credits FROM deployments d JOIN accounts a ON a.id = d.account_id WHERE d.id = ?1",
-                    [&id],
-                    |r| r.get::<_, i64>(0),
-                )
-                .optional()?)
-        })
-        .await?;
-    match balance {
-        Some(b) if b <= 0 => Err(HostError::InsufficientCredits(exhausted(b))),
-        _ => Ok(()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -59,7 +59,6 @@ impl RunManager {
         target: ThreadTarget,
         attachments: Vec<threads::Attachment>,
     ) -> Result<RunTicket, HostError> {
-        crate::billing::require_credits_for_deployment(services, deployment_id).await?;
         let dep_id = deployment_id.to_string();
         let ticket = services
             .hub
@@ -71,6 +70,12 @@ impl RunManager {
                         "deployment {dep_id} is {}; wait until it is ready",
                         dep.status.as_str()
                     )));
+                }
+                // Checked in the same transaction that accepts the message.
+                if let Some(balance) = crate::store::accounts::credits(conn, &dep.account_id)?
+                    && balance <= 0
+                {
+                    return Err(StoreError::InsufficientCredits(balance));
                 }
                 let thread_id = match target {
                     ThreadTarget::Default => dep.default_thread_id.clone(),
@@ -121,6 +126,7 @@ impl RunManager {
             .map_err(|e| match e {
                 StoreError::NotFound(m) => HostError::NotFound(format!("{m} not found")),
                 StoreError::Conflict(m) => HostError::NotReady(m),
+                StoreError::InsufficientCredits(b) => HostError::InsufficientCredits(crate::billing::exhausted(b)),
                 other => HostError::Store(other),
             })?
             .0;

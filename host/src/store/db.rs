@@ -27,6 +27,9 @@ pub enum StoreError {
     /// Events a subscriber needs are gone (retention), or it fell too far behind.
     #[error("{0}")]
     Expired(String),
+    /// The account's balance does not cover the work (its balance).
+    #[error("insufficient credits (balance {0})")]
+    InsufficientCredits(i64),
 }
 
 type PostCommit = Box<dyn FnOnce(Result<(), String>) + Send>;
