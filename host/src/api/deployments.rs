@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::json::{self, Body};
 use super::openapi::{Deleted, DeploymentList, DeploymentObject, DeploymentPatch, DeploymentUpload, ErrorBody};
+use super::paging::PageQuery;
 use super::{ApiError, AppState, Caller};
 use crate::deployments::Upload;
 use crate::store::deployments::{DeploymentStatus, ListFilter};
@@ -134,14 +135,13 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(render(&d, &base))))
 }
 
-/// Query of the deployment list.
+/// Query of the deployment list: filters plus paging.
 #[derive(Deserialize)]
 pub struct ListQuery {
     customer_id: Option<String>,
     status: Option<String>,
-    limit: Option<String>,
-    starting_after: Option<String>,
-    cursor: Option<String>,
+    #[serde(flatten)]
+    page: PageQuery,
 }
 
 /// `GET /v1/deployments`.
@@ -169,19 +169,14 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("deployments:read")?;
-    let limit = match q.limit.as_deref() {
-        None => 20,
-        Some(l) => l.parse::<u32>().ok().filter(|n| (1..=100).contains(n)).ok_or_else(|| {
-            ApiError::validation(Some("limit".into()), "`limit` must be an integer between 1 and 100")
-        })?,
-    };
+    let limit = q.page.limit()?;
     let status = match q.status.as_deref() {
         None => None,
         Some(s) => Some(DeploymentStatus::parse(s).map_err(|_| {
             ApiError::validation(Some("status".into()), "`status` must be provisioning, ready or error")
         })?),
     };
-    let filter = ListFilter { customer_id: q.customer_id, status, starting_after: q.cursor.or(q.starting_after) };
+    let filter = ListFilter { customer_id: q.customer_id, status, starting_after: q.page.cursor().map(str::to_string) };
     let page = state.host.list_deployments(&caller.account_id, filter, limit).await?;
     let base = base_url(&headers);
     let data: Vec<Value> = page.data.iter().map(|d| render(d, &base)).collect();

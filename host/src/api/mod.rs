@@ -9,6 +9,7 @@ mod idempotency;
 pub mod json;
 mod messages;
 pub mod openapi;
+mod paging;
 mod secrets;
 mod skills;
 mod system;

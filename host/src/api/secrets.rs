@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use super::extract::{Path, Query};
 use super::json::Body;
 use super::openapi::ErrorBody;
+use super::paging::PageQuery;
 use super::{ApiError, AppState, Caller};
 use crate::secrets::SecretValue;
 
@@ -114,14 +115,6 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(json!(s))))
 }
 
-/// Query of the secret list.
-#[derive(Deserialize)]
-pub struct ListQuery {
-    limit: Option<String>,
-    cursor: Option<String>,
-    starting_after: Option<String>,
-}
-
 /// `GET /v1/secrets`.
 #[utoipa::path(get, path = "/v1/secrets", tag = "secrets", summary = "List secrets",
     params(
@@ -138,16 +131,10 @@ pub struct ListQuery {
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<ListQuery>,
+    Query(q): Query<PageQuery>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("secrets:write")?;
-    let limit = match q.limit.as_deref() {
-        None => 20,
-        Some(l) => l.parse::<u32>().ok().filter(|n| (1..=100).contains(n)).ok_or_else(|| {
-            ApiError::validation(Some("limit".into()), "`limit` must be an integer between 1 and 100")
-        })?,
-    };
-    let page = state.host.list_secrets(&caller.account_id, q.cursor.or(q.starting_after), limit).await?;
+    let page = state.host.list_secrets(&caller.account_id, q.cursor().map(str::to_string), q.limit()?).await?;
     Ok(Json(json!({"data": page.data, "next_cursor": page.next_cursor, "has_more": page.next_cursor.is_some()})))
 }
 

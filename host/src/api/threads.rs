@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::extract::{Path, Query};
 use super::json::Body;
 use super::openapi::ErrorBody;
+use super::paging::PageQuery;
 use super::{ApiError, AppState, Caller};
 
 /// Create Thread body.
@@ -25,29 +26,6 @@ pub struct CreateThread {
 pub struct PatchThread {
     /// A string, or `null` / `""` to clear the title (required).
     title: Value,
-}
-
-/// `limit` + `cursor`.
-#[derive(Deserialize)]
-pub struct PageQuery {
-    limit: Option<String>,
-    cursor: Option<String>,
-    starting_after: Option<String>,
-}
-
-impl PageQuery {
-    fn limit(&self) -> Result<u32, ApiError> {
-        match self.limit.as_deref() {
-            None => Ok(20),
-            Some(l) => l.parse::<u32>().ok().filter(|n| (1..=100).contains(n)).ok_or_else(|| {
-                ApiError::validation(Some("limit".into()), "`limit` must be an integer between 1 and 100")
-            }),
-        }
-    }
-
-    fn cursor(&self) -> Option<&str> {
-        self.cursor.as_deref().or(self.starting_after.as_deref()).filter(|c| !c.is_empty())
-    }
 }
 
 /// `POST /v1/deployments/{id}/threads` → 201.

@@ -1,0 +1,31 @@
+//! `limit` + `cursor` paging, the same on every list endpoint.
+
+use serde::Deserialize;
+
+use super::ApiError;
+
+/// Query parameters of a list: `limit` (1–100, default 20) and `cursor`
+/// (`starting_after` is an alias).
+#[derive(Deserialize, Default)]
+pub struct PageQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+    starting_after: Option<String>,
+}
+
+impl PageQuery {
+    /// The page size, validated.
+    pub fn limit(&self) -> Result<u32, ApiError> {
+        match self.limit.as_deref() {
+            None => Ok(20),
+            Some(l) => l.parse::<u32>().ok().filter(|n| (1..=100).contains(n)).ok_or_else(|| {
+                ApiError::validation(Some("limit".into()), "`limit` must be an integer between 1 and 100")
+            }),
+        }
+    }
+
+    /// Where the page starts: the previous page's `next_cursor`.
+    pub fn cursor(&self) -> Option<&str> {
+        self.cursor.as_deref().or(self.starting_after.as_deref()).filter(|c| !c.is_empty())
+    }
+}
