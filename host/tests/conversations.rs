@@ -14,15 +14,7 @@ use hermes_tests::mock_llm::{MockLlm, Reply};
 use serde_json::{Value, json};
 
 async fn create_deployment(server: &Server) -> String {
-    let r = reqwest::Client::new()
-        .post(format!("{}/v1/deployments", server.base))
-        .bearer_auth(&server.key)
-        .json(&json!({"customer_id": "cus_1", "name": "A", "model": "openai/gpt-test", "system_prompt": "Be brief."}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    r.json::<Value>().await.unwrap()["deployment_id"].as_str().unwrap().to_string()
+    server.create_deployment().await
 }
 
 async fn call(server: &Server, method: &str, path: &str, key: &str, body: Option<Value>) -> (u16, Value) {

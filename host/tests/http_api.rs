@@ -169,22 +169,9 @@ async fn sigterm_shuts_down_promptly_even_with_an_open_event_stream() {
     let llm = MockLlm::start().await;
     let mut server = start(&llm);
     let http = reqwest::Client::new();
-    let dep: Value = http
-        .post(format!("{}/v1/deployments", server.base))
-        .bearer_auth(&server.key)
-        .json(&json!({"customer_id": "c", "name": "n", "system_prompt": "p"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let sse = http
-        .get(format!("{}/v1/deployments/{}/events", server.base, dep["deployment_id"].as_str().unwrap()))
-        .bearer_auth(&server.key)
-        .send()
-        .await
-        .unwrap();
+    let dep = server.create_deployment().await;
+    let sse =
+        http.get(format!("{}/v1/deployments/{dep}/events", server.base)).bearer_auth(&server.key).send().await.unwrap();
     assert_eq!(sse.status(), 200);
     let pid = server.child.id().to_string();
     assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());

@@ -122,17 +122,7 @@ async fn slow_run(llm: &MockLlm, server: &Server) -> (String, String) {
     llm.push(Reply::after_ms(600, Reply::tool("write_file", json!({"path": "a.txt", "content": "A"}))));
     llm.push(Reply::after_ms(3500, Reply::text("All done, the file is written.")));
     let http = reqwest::Client::new();
-    let dep: Value = http
-        .post(format!("{}/v1/deployments", server.base))
-        .bearer_auth(&server.key)
-        .json(&json!({"customer_id": "c", "name": "n", "model": "openai/gpt-test", "system_prompt": "p"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let dep = dep["deployment_id"].as_str().unwrap().to_string();
+    let dep = server.create_deployment().await;
     let t: Value = http
         .post(format!("{}/v1/deployments/{dep}/messages", server.base))
         .bearer_auth(&server.key)

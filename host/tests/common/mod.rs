@@ -106,6 +106,26 @@ impl Server {
             .expect("JSON body")
     }
 
+    /// `POST path` with a JSON body and the admin key; the status and JSON body.
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        let r = reqwest::Client::new()
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+            .json(body)
+            .send()
+            .await
+            .expect("POST");
+        (r.status().as_u16(), r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Creates a minimal deployment on the mock's OpenAI model; returns its id.
+    pub async fn create_deployment(&self) -> String {
+        let body = serde_json::json!({"customer_id": "cus_1", "name": "A", "model": "openai/gpt-test", "system_prompt": "Be brief."});
+        let (status, d) = self.post_json("/v1/deployments", &body).await;
+        assert_eq!(status, 201, "{d}");
+        d["deployment_id"].as_str().expect("deployment_id").to_string()
+    }
+
     /// Polls a run until it leaves `queued`/`running` (at most ~10 s); returns it.
     pub async fn wait_run(&self, deployment_id: &str, run_id: &str) -> serde_json::Value {
         let path = format!("/v1/deployments/{deployment_id}/runs/{run_id}");
