@@ -267,3 +267,20 @@ async fn an_unknown_provider_is_a_clear_run_error() {
     assert!(run.error.unwrap_or_default().contains("nosuch"));
     host.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_answer_is_bounded_by_the_host() {
+    let llm = MockLlm::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let host = host_with(dir.path(), &llm, sandbox_config()).await;
+    let mut s = spec("openai/gpt-test", "huge");
+    s.runtime = "test-guest".into();
+    let dep = host.create_deployment(s).await.unwrap();
+    let t = host.send_message(&dep.deployment_id, "go", ThreadTarget::Default).await.unwrap();
+    let run = host.wait_for_run(&t.run_id).await.unwrap();
+    assert_eq!(run.status, RunStatus::Completed);
+    let output = run.output.unwrap();
+    assert!(output.len() < (1 << 20) + 64, "kept {} bytes", output.len());
+    assert!(output.ends_with("more bytes]"), "the cut is marked");
+    host.shutdown().await;
+}

@@ -18,6 +18,8 @@ use crate::workspace;
 
 /// Grace beyond the instance deadline before the host abandons a stuck host call.
 const HOST_CALL_GRACE: Duration = Duration::from_secs(30);
+/// Longest error message a guest may set on its run.
+const MAX_ERROR: usize = 4096;
 /// Bytes of guest stderr quoted in a trap's error message.
 const STDERR_TAIL: usize = 600;
 
@@ -134,9 +136,12 @@ async fn run_guest(
     let elapsed = started.elapsed();
     let (status, error, answer) = match outcome {
         Err(_) => (RunStatus::Error, Some(format!("the run exceeded its deadline of {:?}", limits.run_deadline)), None),
-        Ok(Ok(Ok(RunOutcome::Completed(text)))) => (RunStatus::Completed, None, Some(text)),
+        // What the guest returns is bounded like everything else crossing WIT.
+        Ok(Ok(Ok(RunOutcome::Completed(text)))) => {
+            (RunStatus::Completed, None, Some(crate::imports::preview(&text, crate::imports::MAX_TEXT)))
+        }
         Ok(Ok(Ok(RunOutcome::Waiting(_)))) => (RunStatus::WaitingOnHuman, None, None),
-        Ok(Ok(Err(message))) => (RunStatus::Error, Some(message), None),
+        Ok(Ok(Err(message))) => (RunStatus::Error, Some(crate::imports::preview(&message, MAX_ERROR)), None),
         Ok(Err(trap)) => {
             tracing::warn!(error = %format!("{trap:#}"), ?elapsed, "guest trapped");
             (RunStatus::Error, Some(describe_trap(&trap, memory_denied, &limits, &output)), None)

@@ -31,6 +31,8 @@ impl hermes_guest::harness::exports::hermes::agent::agent::Guest for TestGuest {
             "escape" => Ok(RunOutcome::Completed(escape())),
             "echo" => echo(),
             "panic" => panic!("the test guest panics on request"),
+            // An answer far larger than the host keeps (8 MiB).
+            "huge" => Ok(RunOutcome::Completed("x".repeat(8 << 20))),
             other => Err(format!(
                 "unknown test behaviour `{other}`: start the system prompt with loop, alloc, escape, echo or panic"
             )),
