@@ -284,3 +284,19 @@ async fn a_huge_answer_is_bounded_by_the_host() {
     assert!(output.ends_with("more bytes]"), "the cut is marked");
     host.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_flooding_its_transcript_is_refused_at_the_per_run_budget() {
+    let llm = MockLlm::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let host = host_with(dir.path(), &llm, HostConfig::default()).await;
+    let mut s = spec("openai/gpt-test", "flood");
+    s.runtime = "test-guest".into();
+    let dep = host.create_deployment(s).await.unwrap();
+    let t = host.send_message(&dep.deployment_id, "go", ThreadTarget::Default).await.unwrap();
+    let run = host.wait_for_run(&t.run_id).await.unwrap();
+    let output = run.output.unwrap_or_default();
+    assert!(output.starts_with("refused after 6"), "{output}");
+    assert!(output.contains("limit"), "{output}");
+    host.shutdown().await;
+}

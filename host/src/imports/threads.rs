@@ -15,6 +15,9 @@ use crate::store::threads::{self as store, MessageRow, Role, StoredToolCall};
 const MAX_HISTORY: u32 = 1000;
 /// Most tool calls in one assistant message.
 const MAX_TOOL_CALLS: usize = 64;
+/// Transcript bytes one instance may append: a guest looping on `append` fills the
+/// store no faster than this per run stretch.
+const MAX_APPENDED_PER_INSTANCE: usize = 64 << 20;
 /// Bytes of a tool result shown in its `tool_result` event.
 const RESULT_PREVIEW: usize = 2048;
 
@@ -110,6 +113,14 @@ impl Host for RunState {
             Ok(r) => r,
             Err(e) => return Ok(Err(e)),
         };
+        let size = message.content.len() + message.tool_calls.iter().map(|c| c.arguments.len()).sum::<usize>();
+        if self.appended_bytes + size > MAX_APPENDED_PER_INSTANCE {
+            return Ok(Err(format!(
+                "this run has appended {} bytes to its thread; the limit per instance is {MAX_APPENDED_PER_INSTANCE}",
+                self.appended_bytes
+            )));
+        }
+        self.appended_bytes += size;
         let env = self.env.clone();
         let row = MessageRow {
             id: crate::ids::new_id("msg"),

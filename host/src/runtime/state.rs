@@ -46,6 +46,8 @@ pub struct RunState {
     pub(crate) limits: TrackedLimits,
     pub(crate) env: Arc<RunEnv>,
     pub(crate) output: CappedOutput,
+    /// Transcript bytes this instance has appended (bounded per instance).
+    pub(crate) appended_bytes: usize,
 }
 
 impl RunState {
@@ -64,7 +66,14 @@ impl RunState {
             .initial_cwd("/workspace");
         b.preopened_dir(&env.workspace, "/workspace", FsPerms::ReadWrite)
             .map_err(|e| RuntimeError::Link(format!("preopening the workspace: {e:#}")))?;
-        Ok(RunState { wasi: b.build(), table: ResourceTable::new(), limits: TrackedLimits::default(), env, output })
+        Ok(RunState {
+            wasi: b.build(),
+            table: ResourceTable::new(),
+            limits: TrackedLimits::default(),
+            env,
+            output,
+            appended_bytes: 0,
+        })
     }
 
     /// The run's environment.

@@ -31,6 +31,7 @@ impl hermes_guest::harness::exports::hermes::agent::agent::Guest for TestGuest {
             "escape" => Ok(RunOutcome::Completed(escape())),
             "echo" => echo(),
             "panic" => panic!("the test guest panics on request"),
+            "flood" => Ok(RunOutcome::Completed(flood())),
             // An answer far larger than the host keeps (8 MiB).
             "huge" => Ok(RunOutcome::Completed("x".repeat(8 << 20))),
             other => Err(format!(
@@ -106,4 +107,15 @@ fn echo() -> Result<RunOutcome, String> {
         Ok(completion) => Ok(RunOutcome::Completed(completion.content)),
         Err(e) => Err(format!("model error: {e:?}")),
     }
+}
+
+/// Appends 1 MiB messages until the host refuses; reports how many it took.
+fn flood() -> String {
+    let chunk = "y".repeat(1 << 20);
+    for i in 0..10_000 {
+        if let Err(e) = threads::append(&Message::assistant(chunk.clone())) {
+            return format!("refused after {i}: {e}");
+        }
+    }
+    "never refused".into()
 }
