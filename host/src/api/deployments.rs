@@ -8,7 +8,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::json::{self, Body};
-use super::openapi::{Deleted, DeploymentList, DeploymentObject, DeploymentPatch, DeploymentUpload, ErrorBody};
+use super::openapi::{
+    CommonErrors, Deleted, DeploymentList, DeploymentObject, DeploymentPatch, DeploymentUpload, ErrorBody,
+};
 use super::paging::PageQuery;
 use super::{ApiError, AppState, Caller};
 use crate::deployments::Upload;
@@ -115,9 +117,7 @@ fn extended_name(headers: &axum::http::HeaderMap) -> Option<String> {
     ), description = "The seed's body; or multipart with a `deployment` JSON part and file parts named by workspace path"),
     responses(
         (status = 201, description = "Created (ready)", body = DeploymentObject),
-        (status = 400, description = "Invalid request", body = ErrorBody),
-        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
-        (status = 403, description = "The key lacks the scope", body = ErrorBody),
+        CommonErrors,
         (status = 402, description = "The account has no credits", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 422, description = "invalid_skill or invalid_secret_ref", body = ErrorBody),
@@ -157,9 +157,7 @@ pub struct ListQuery {
     ),
     responses(
         (status = 200, description = "A page, newest first", body = DeploymentList),
-        (status = 400, description = "Invalid request", body = ErrorBody),
-        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
-        (status = 403, description = "The key lacks the scope", body = ErrorBody),
+        CommonErrors,
     )
 )]
 pub async fn list(
@@ -192,9 +190,7 @@ pub async fn list(
     request_body(content = DeploymentPatch, description = "Any subset of the create body's fields"),
     responses(
         (status = 200, description = "The updated deployment", body = DeploymentObject),
-        (status = 400, description = "Invalid request", body = ErrorBody),
-        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
-        (status = 403, description = "The key lacks the scope", body = ErrorBody),
+        CommonErrors,
         (status = 404, description = "No such deployment", body = ErrorBody),
         (status = 422, description = "invalid_skill or invalid_secret_ref", body = ErrorBody),
     )
@@ -228,9 +224,7 @@ pub struct DeleteQuery {
     ),
     responses(
         (status = 200, description = "Deleted", body = Deleted),
-        (status = 400, description = "Invalid request", body = ErrorBody),
-        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
-        (status = 403, description = "The key lacks the scope", body = ErrorBody),
+        CommonErrors,
         (status = 404, description = "No such deployment", body = ErrorBody),
     )
 )]
@@ -256,9 +250,7 @@ pub async fn delete(
     params(("id" = String, Path, description = "dep_…")),
     responses(
         (status = 200, description = "The deployment", body = DeploymentObject),
-        (status = 400, description = "Invalid request", body = ErrorBody),
-        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
-        (status = 403, description = "The key lacks the scope", body = ErrorBody),
+        CommonErrors,
         (status = 404, description = "No such deployment", body = ErrorBody),
     )
 )]

@@ -11,7 +11,7 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::openapi::ErrorBody;
+use super::openapi::{CommonErrors, ErrorBody};
 use super::{ApiError, AppState, Caller};
 use crate::store::StoreError;
 
@@ -58,9 +58,7 @@ async fn caller(parts: &mut Parts, state: &AppState, token: Option<&str>) -> Res
     params(("id" = String, Path, description = "dep_…"), ("after" = Option<String>, Query, description = "evt_<n> or a sequence"), ("thread_id" = Option<String>, Query), ("run_id" = Option<String>, Query), ("access_token" = Option<String>, Query, description = "API key, for EventSource clients that cannot set headers"), ("Last-Event-ID" = Option<String>, Header)),
     responses(
         (status = 200, description = "text/event-stream", content_type = "text/event-stream", body = String),
-        (status = 400, description = "Invalid request", body = ErrorBody),
-        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
-        (status = 403, description = "The key lacks the scope", body = ErrorBody),
+        CommonErrors,
         (status = 404, description = "Not found", body = ErrorBody),
         (status = 410, description = "events_expired: the resume point was pruned", body = ErrorBody),
     )

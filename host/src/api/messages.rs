@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::json::Body;
-use super::openapi::ErrorBody;
+use super::openapi::{CommonErrors, ErrorBody};
 use super::{ApiError, AppState, Caller};
 use crate::ThreadTarget;
 use crate::store::runs::RunRow;
@@ -31,9 +31,7 @@ pub struct SendMessage {
     request_body(content = Object, content_type = "application/json"),
     responses(
         (status = 202, description = "{run_id, thread_id, status}", body = Object),
-        (status = 400, description = "Invalid request", body = ErrorBody),
-        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
-        (status = 403, description = "The key lacks the scope", body = ErrorBody),
+        CommonErrors,
         (status = 404, description = "Not found", body = ErrorBody),
         (status = 402, description = "No credits", body = ErrorBody),
         (status = 409, description = "deployment_not_ready", body = ErrorBody),
@@ -84,9 +82,7 @@ fn render(run: &RunRow) -> Value {
     params(("id" = String, Path, description = "dep_…"), ("run_id" = String, Path)),
     responses(
         (status = 200, description = "Status, timings, usage", body = Object),
-        (status = 400, description = "Invalid request", body = ErrorBody),
-        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
-        (status = 403, description = "The key lacks the scope", body = ErrorBody),
+        CommonErrors,
         (status = 404, description = "Not found", body = ErrorBody),
     )
 )]
@@ -105,9 +101,7 @@ pub async fn get_run(
     params(("id" = String, Path, description = "dep_…"), ("run_id" = String, Path)),
     responses(
         (status = 200, description = "{run_id, status}", body = Object),
-        (status = 400, description = "Invalid request", body = ErrorBody),
-        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
-        (status = 403, description = "The key lacks the scope", body = ErrorBody),
+        CommonErrors,
         (status = 404, description = "Not found", body = ErrorBody),
     )
 )]

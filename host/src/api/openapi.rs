@@ -23,6 +23,22 @@ pub struct ErrorBody {
     pub param: Option<String>,
 }
 
+/// The failures every authenticated operation can answer: 400, 401, 403 (one
+/// place, so each handler lists only what is its own).
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum CommonErrors {
+    /// The request is invalid.
+    #[response(status = 400, description = "Invalid request")]
+    Invalid(ErrorBody),
+    /// No valid key.
+    #[response(status = 401, description = "Missing or invalid API key")]
+    Unauthorized(ErrorBody),
+    /// The key lacks the scope.
+    #[response(status = 403, description = "The key lacks the scope")]
+    Forbidden(ErrorBody),
+}
+
 /// Where the agent's workspace lives inside the sandbox.
 #[derive(Serialize, ToSchema)]
 pub struct FilesystemInfo {

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::extract::{Path, Query};
 use super::json::Body;
-use super::openapi::ErrorBody;
+use super::openapi::{CommonErrors, ErrorBody};
 use super::paging::PageQuery;
 use super::{ApiError, AppState, Caller};
 use crate::secrets::SecretValue;
@@ -100,9 +100,7 @@ pub struct UsageReport {
     request_body = CreateSecret,
     responses(
         (status = 201, description = "Created; the value is never returned", body = SecretObject),
-        (status = 400, description = "Invalid request", body = ErrorBody),
-        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
-        (status = 403, description = "The key lacks the scope", body = ErrorBody),
+        CommonErrors,
         (status = 409, description = "The id is taken", body = ErrorBody),
     ))]
 pub async fn create(
@@ -124,9 +122,7 @@ pub async fn create(
     ),
     responses(
         (status = 200, description = "A page, newest first", body = SecretList),
-        (status = 400, description = "Invalid request", body = ErrorBody),
-        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
-        (status = 403, description = "The key lacks the scope", body = ErrorBody),
+        CommonErrors,
     ))]
 pub async fn list(
     State(state): State<AppState>,
@@ -143,8 +139,7 @@ pub async fn list(
     params(("id" = String, Path, description = "sec_…")),
     responses(
         (status = 200, description = "The secret", body = SecretObject),
-        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
-        (status = 403, description = "The key lacks the scope", body = ErrorBody),
+        CommonErrors,
         (status = 404, description = "No such secret", body = ErrorBody),
     ))]
 pub async fn get(
@@ -161,8 +156,7 @@ pub async fn get(
     params(("id" = String, Path, description = "sec_…")),
     responses(
         (status = 200, description = "Deleted", body = SecretDeleted),
-        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
-        (status = 403, description = "The key lacks the scope", body = ErrorBody),
+        CommonErrors,
         (status = 404, description = "No such secret", body = ErrorBody),
         (status = 409, description = "A deployment still references it", body = ErrorBody),
     ))]

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::extract::Path;
 use super::json::Body;
-use super::openapi::{ErrorBody, SkillList};
+use super::openapi::{CommonErrors, ErrorBody, SkillList};
 use super::{ApiError, AppState, Caller};
 use crate::skills::api::SkillObject;
 use crate::spec::SkillSpec;
@@ -18,8 +18,7 @@ use crate::spec::SkillSpec;
     params(("id" = String, Path, description = "dep_…")),
     responses(
         (status = 200, description = "Declared and agent-written skills (names and descriptions)", body = SkillList),
-        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
-        (status = 403, description = "The key lacks the scope", body = ErrorBody),
+        CommonErrors,
         (status = 404, description = "No such deployment", body = ErrorBody),
     )
 )]
@@ -39,9 +38,7 @@ pub async fn list(
     request_body = SkillSpec,
     responses(
         (status = 201, description = "Added and installed", body = SkillObject),
-        (status = 400, description = "Invalid request", body = ErrorBody),
-        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
-        (status = 403, description = "The key lacks the scope", body = ErrorBody),
+        CommonErrors,
         (status = 404, description = "No such deployment", body = ErrorBody),
         (status = 409, description = "A skill with this name exists", body = ErrorBody),
         (status = 422, description = "invalid_skill", body = ErrorBody),
@@ -63,8 +60,7 @@ pub async fn create(
     params(("id" = String, Path, description = "dep_…"), ("skill_id" = String, Path, description = "skl_…")),
     responses(
         (status = 200, description = "The skill and its SKILL.md", body = SkillObject),
-        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
-        (status = 403, description = "The key lacks the scope", body = ErrorBody),
+        CommonErrors,
         (status = 404, description = "No such deployment or skill", body = ErrorBody),
     )
 )]
@@ -85,9 +81,7 @@ pub async fn get(
     request_body = SkillSpec,
     responses(
         (status = 200, description = "Replaced and installed", body = SkillObject),
-        (status = 400, description = "Invalid request", body = ErrorBody),
-        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
-        (status = 403, description = "The key lacks the scope", body = ErrorBody),
+        CommonErrors,
         (status = 404, description = "No such deployment or skill", body = ErrorBody),
         (status = 422, description = "invalid_skill", body = ErrorBody),
     )
@@ -108,8 +102,7 @@ pub async fn replace(
     params(("id" = String, Path, description = "dep_…"), ("skill_id" = String, Path, description = "skl_…")),
     responses(
         (status = 200, description = "Removed", body = Value),
-        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
-        (status = 403, description = "The key lacks the scope", body = ErrorBody),
+        CommonErrors,
         (status = 404, description = "No such deployment or skill", body = ErrorBody),
     )
 )]

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::extract::{Path, Query};
 use super::json::Body;
-use super::openapi::ErrorBody;
+use super::openapi::{CommonErrors, ErrorBody};
 use super::paging::PageQuery;
 use super::{ApiError, AppState, Caller};
 
@@ -35,9 +35,7 @@ pub struct PatchThread {
     request_body(content = Object, content_type = "application/json"),
     responses(
         (status = 201, description = "The thread", body = Object),
-        (status = 400, description = "Invalid request", body = ErrorBody),
-        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
-        (status = 403, description = "The key lacks the scope", body = ErrorBody),
+        CommonErrors,
         (status = 404, description = "Not found", body = ErrorBody),
     )
 )]
@@ -61,9 +59,7 @@ pub async fn create(
     params(("id" = String, Path, description = "dep_…"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100), ("cursor" = Option<String>, Query), ("starting_after" = Option<String>, Query)),
     responses(
         (status = 200, description = "A page of threads", body = Object),
-        (status = 400, description = "Invalid request", body = ErrorBody),
-        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
-        (status = 403, description = "The key lacks the scope", body = ErrorBody),
+        CommonErrors,
         (status = 404, description = "Not found", body = ErrorBody),
     )
 )]
@@ -84,9 +80,7 @@ pub async fn list(
     params(("id" = String, Path, description = "dep_…"), ("thread_id" = String, Path), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100), ("cursor" = Option<String>, Query), ("starting_after" = Option<String>, Query)),
     responses(
         (status = 200, description = "The thread with its history", body = Object),
-        (status = 400, description = "Invalid request", body = ErrorBody),
-        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
-        (status = 403, description = "The key lacks the scope", body = ErrorBody),
+        CommonErrors,
         (status = 404, description = "Not found", body = ErrorBody),
     )
 )]
@@ -112,9 +106,7 @@ pub async fn get(
     request_body(content = Object, content_type = "application/json"),
     responses(
         (status = 200, description = "The thread", body = Object),
-        (status = 400, description = "Invalid request", body = ErrorBody),
-        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
-        (status = 403, description = "The key lacks the scope", body = ErrorBody),
+        CommonErrors,
         (status = 404, description = "Not found", body = ErrorBody),
     )
 )]

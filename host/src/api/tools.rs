@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::json::Body;
-use super::openapi::{ErrorBody, ToolList, ToolObject};
+use super::openapi::{CommonErrors, ErrorBody, ToolList, ToolObject};
 use super::{ApiError, AppState, Caller};
 
 /// `GET …/tools`.
@@ -17,9 +17,7 @@ use super::{ApiError, AppState, Caller};
     params(("id" = String, Path, description = "dep_…")),
     responses(
         (status = 200, description = "Built-in and MCP tools", body = ToolList),
-        (status = 400, description = "Invalid request", body = ErrorBody),
-        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
-        (status = 403, description = "The key lacks the scope", body = ErrorBody),
+        CommonErrors,
         (status = 404, description = "No such deployment", body = ErrorBody),
     )
 )]
@@ -49,9 +47,7 @@ pub struct SetEnabled {
     request_body = SetEnabled,
     responses(
         (status = 200, description = "The tool", body = ToolObject),
-        (status = 400, description = "Invalid request", body = ErrorBody),
-        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
-        (status = 403, description = "The key lacks the scope", body = ErrorBody),
+        CommonErrors,
         (status = 404, description = "No such deployment or tool", body = ErrorBody),
     )
 )]
