@@ -159,8 +159,8 @@ pub fn list(conn: &Connection, account_id: &str, f: &ListFilter, limit: u32) -> 
          WHERE account_id = ?1
            AND (?2 IS NULL OR customer_id = ?2)
            AND (?3 IS NULL OR status = ?3)
-           AND (?4 IS NULL OR (created_at, id) < (SELECT created_at, id FROM deployments WHERE id = ?4 AND account_id = ?1))
-         ORDER BY created_at DESC, id DESC
+           AND (?4 IS NULL OR (created_at, rowid) < (SELECT created_at, rowid FROM deployments WHERE id = ?4 AND account_id = ?1))
+         ORDER BY created_at DESC, rowid DESC
          LIMIT ?5"
     ))?;
     let rows = stmt.query_map(

@@ -144,6 +144,14 @@ CREATE INDEX idempotency_by_created ON idempotency_keys(created_at);
 ALTER TABLE messages ADD COLUMN attachments TEXT;
 CREATE INDEX threads_by_deployment_created ON threads(deployment_id, created_at DESC, id DESC);
 "#,
+    // Listings break created_at ties by insertion order (rowid), not by the
+    // random id, so rows created in the same millisecond still list newest first.
+    r#"
+CREATE INDEX deployments_by_account_time ON deployments(account_id, created_at);
+DROP INDEX deployments_by_account_created;
+CREATE INDEX threads_by_deployment_time ON threads(deployment_id, created_at);
+DROP INDEX threads_by_deployment_created;
+"#,
 ];
 
 /// Brings the database up to the latest schema version.

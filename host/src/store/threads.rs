@@ -287,8 +287,8 @@ pub fn list_threads(
     let mut stmt = conn.prepare_cached(
         "SELECT id, deployment_id, title, created_at FROM threads
          WHERE deployment_id = ?1
-           AND (?2 IS NULL OR (created_at, id) < (SELECT created_at, id FROM threads WHERE id = ?2 AND deployment_id = ?1))
-         ORDER BY created_at DESC, id DESC
+           AND (?2 IS NULL OR (created_at, rowid) < (SELECT created_at, rowid FROM threads WHERE id = ?2 AND deployment_id = ?1))
+         ORDER BY created_at DESC, rowid DESC
          LIMIT ?3",
     )?;
     let rows = stmt.query_map(params![deployment_id, cursor, limit], |r| {
