@@ -110,6 +110,7 @@ impl FixedContext {
             history,
             mcp_tools: &self.mcp_tools,
             disabled_tools: &ctx.disabled_tools,
+            features: &ctx.features,
         }
     }
 }
@@ -149,7 +150,7 @@ fn handle_call(
     }
     host.tool_started(&call.id, &call.name)
         .map_err(|e| format!("recording the start of tool call {}: {e}", call.id))?;
-    let output = tools::execute(host, workspace, &ctx.disabled_tools, call);
+    let output = tools::execute(host, workspace, &ctx.features, &ctx.disabled_tools, call);
     persist(host, Message::tool_result(call.id.clone(), output))?;
     Ok(CallFlow::Answered)
 }

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use hermes_guest::{Message, Role, ToolDefinition};
 
-use crate::imports::{CompletionRequest, SkillSummary};
+use crate::imports::{CompletionRequest, Features, SkillSummary};
 use crate::tools;
 
 /// Thread entries sent to the model at most.
@@ -38,11 +38,13 @@ pub struct ContextInput<'a> {
     pub mcp_tools: &'a [ToolDefinition],
     /// Built-in tools the deployment disabled.
     pub disabled_tools: &'a [String],
+    /// The deployment's features (some built-in tools come with a feature).
+    pub features: &'a Features,
 }
 
 /// Builds the completion request for the next model turn.
 pub fn assemble_context(input: &ContextInput<'_>) -> CompletionRequest {
-    let mut tools = tools::builtin_definitions(input.disabled_tools);
+    let mut tools = tools::builtin_definitions(input.features, input.disabled_tools);
     tools.extend(input.mcp_tools.iter().filter(|t| !input.disabled_tools.contains(&t.name)).cloned());
     CompletionRequest {
         system: system_prompt(input),
@@ -139,6 +141,8 @@ mod tests {
     use super::*;
     use hermes_guest::{ToolCall, ToolOutput};
 
+    const FEATURES: Features = Features { memory: true, dreaming: false, automations: true, steering: true };
+
     fn skill(name: &str, description: &str) -> SkillSummary {
         SkillSummary {
             name: name.into(),
@@ -156,6 +160,7 @@ mod tests {
             history,
             mcp_tools: &[],
             disabled_tools: &[],
+            features: &FEATURES,
         }
     }
 

@@ -10,6 +10,7 @@ pub(super) const TOOL: Builtin = Builtin {
     description: "Replace old_string, which must occur exactly once in the file, with new_string.",
     parameters: r#"{"type":"object","properties":{"path":{"type":"string"},"old_string":{"type":"string"},"new_string":{"type":"string"}},"required":["path","old_string","new_string"]}"#,
     run,
+    offered: super::always,
 };
 
 #[derive(Deserialize)]

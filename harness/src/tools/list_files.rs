@@ -17,6 +17,7 @@ pub(super) const TOOL: Builtin = Builtin {
     description: "List a folder (default: workspace root). Folders end with /.",
     parameters: r#"{"type":"object","properties":{"path":{"type":"string"},"recursive":{"type":"boolean"}}}"#,
     run,
+    offered: super::always,
 };
 
 #[derive(Deserialize)]

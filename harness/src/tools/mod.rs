@@ -16,7 +16,7 @@ pub use workspace::Workspace;
 
 use hermes_guest::{ToolCall, ToolDefinition, ToolOutput};
 
-use crate::imports::Imports;
+use crate::imports::{Features, Imports};
 
 /// Largest tool result handed back to the model, in bytes; longer ones are cut.
 pub const MAX_OUTPUT_BYTES: usize = 48 * 1024;
@@ -28,6 +28,14 @@ struct Builtin {
     /// JSON Schema of the arguments object, as sent to the model.
     parameters: &'static str,
     run: fn(&mut dyn Imports, &Workspace, &str) -> Result<String, String>,
+    /// Whether the deployment's features offer this tool (e.g. memory tools only with
+    /// `features.memory`); a tool not offered is also refused when called.
+    offered: fn(&Features) -> bool,
+}
+
+/// For tools every deployment has.
+fn always(_: &Features) -> bool {
+    true
 }
 
 const BUILTINS: &[Builtin] =
@@ -38,11 +46,11 @@ pub fn builtin_names() -> impl Iterator<Item = &'static str> {
     BUILTINS.iter().map(|b| b.name)
 }
 
-/// The built-in tools offered to the model, minus the `disabled` ones.
-pub fn builtin_definitions(disabled: &[String]) -> Vec<ToolDefinition> {
+/// The built-in tools offered to the model under `features`, minus the `disabled` ones.
+pub fn builtin_definitions(features: &Features, disabled: &[String]) -> Vec<ToolDefinition> {
     BUILTINS
         .iter()
-        .filter(|b| !disabled.iter().any(|d| d == b.name))
+        .filter(|b| (b.offered)(features) && !disabled.iter().any(|d| d == b.name))
         .map(|b| ToolDefinition {
             name: b.name.to_string(),
             description: b.description.to_string(),
@@ -52,10 +60,18 @@ pub fn builtin_definitions(disabled: &[String]) -> Vec<ToolDefinition> {
 }
 
 /// Runs one tool call: a built-in over `workspace`, else an MCP tool through the host.
-pub fn execute(host: &mut dyn Imports, workspace: &Workspace, disabled: &[String], call: &ToolCall) -> ToolOutput {
+pub fn execute(
+    host: &mut dyn Imports,
+    workspace: &Workspace,
+    features: &Features,
+    disabled: &[String],
+    call: &ToolCall,
+) -> ToolOutput {
     let builtin = BUILTINS.iter().find(|b| b.name == call.name);
     let output = if disabled.contains(&call.name) {
         ToolOutput::err(format!("tool `{}` is disabled for this deployment", call.name))
+    } else if let Some(builtin) = builtin.filter(|b| !(b.offered)(features)) {
+        ToolOutput::err(format!("tool `{}` is not enabled for this deployment (see its features)", builtin.name))
     } else if let Some(builtin) = builtin {
         (builtin.run)(host, workspace, &call.arguments).into()
     } else {
@@ -84,6 +100,11 @@ pub fn truncate(mut text: String, max: usize) -> String {
 pub(crate) mod tests {
     use super::*;
 
+    /// Every feature on.
+    pub(crate) fn all_features() -> Features {
+        Features { memory: true, dreaming: true, automations: true, steering: true }
+    }
+
     #[test]
     fn schemas_are_valid_json_objects() {
         for b in BUILTINS {
@@ -94,7 +115,7 @@ pub(crate) mod tests {
 
     #[test]
     fn disabled_builtins_are_not_offered() {
-        let defs = builtin_definitions(&["write_file".to_string()]);
+        let defs = builtin_definitions(&all_features(), &["write_file".to_string()]);
         assert!(defs.iter().all(|d| d.name != "write_file"));
         assert_eq!(defs.len(), BUILTINS.len() - 1);
     }
@@ -105,7 +126,7 @@ pub(crate) mod tests {
         let ws = Workspace::new(std::env::temp_dir());
         for name in ["list_files", "crm__delete"] {
             let call = ToolCall::new("c1", name, "{}");
-            let out = execute(&mut host, &ws, &[name.to_string()], &call);
+            let out = execute(&mut host, &ws, &all_features(), &[name.to_string()], &call);
             assert!(out.is_error && out.content.contains("disabled"), "{name}");
         }
     }
@@ -117,7 +138,9 @@ pub(crate) mod tests {
         std::fs::create_dir_all(&root).unwrap();
         let ws = Workspace::new(&root);
         let mut host = crate::fake_host::FakeHost::new("run_1", "hi");
-        let mut call = |name: &str, args: &str| execute(&mut host, &ws, &[], &ToolCall::new("c", name, args));
+        let features = all_features();
+        let mut call =
+            |name: &str, args: &str| execute(&mut host, &ws, &features, &[], &ToolCall::new("c", name, args));
 
         let wrote = call("write_file", r#"{"path":"docs/a.md","content":"hello world\nbye"}"#);
         assert!(!wrote.is_error, "{}", wrote.content);

@@ -15,6 +15,7 @@ pub(super) const TOOL: Builtin = Builtin {
     description: "Read a text file. offset = first line (1-based), limit = line count.",
     parameters: r#"{"type":"object","properties":{"path":{"type":"string"},"offset":{"type":"integer"},"limit":{"type":"integer"}},"required":["path"]}"#,
     run,
+    offered: super::always,
 };
 
 #[derive(Deserialize)]

@@ -21,6 +21,7 @@ pub(super) const TOOL: Builtin = Builtin {
     description: "Find lines containing query (literal, case-sensitive) in files under path.",
     parameters: r#"{"type":"object","properties":{"query":{"type":"string"},"path":{"type":"string"}},"required":["query"]}"#,
     run,
+    offered: super::always,
 };
 
 #[derive(Deserialize)]

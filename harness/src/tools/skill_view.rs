@@ -10,6 +10,7 @@ pub(super) const TOOL: Builtin = Builtin {
     description: "Read a skill's SKILL.md, or one of its files (path relative to the skill).",
     parameters: r#"{"type":"object","properties":{"name":{"type":"string"},"file":{"type":"string"}},"required":["name"]}"#,
     run,
+    offered: super::always,
 };
 
 #[derive(Deserialize)]

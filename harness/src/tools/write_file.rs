@@ -10,6 +10,7 @@ pub(super) const TOOL: Builtin = Builtin {
     description: "Create or overwrite a file (parent folders are created).",
     parameters: r#"{"type":"object","properties":{"path":{"type":"string"},"content":{"type":"string"}},"required":["path","content"]}"#,
     run,
+    offered: super::always,
 };
 
 #[derive(Deserialize)]

@@ -166,7 +166,8 @@ pub fn get(conn: &Connection, id: &str) -> Result<Option<RunRow>, StoreError> {
 
 /// Ids of runs that were queued or running when the host stopped.
 pub fn unfinished(conn: &Connection) -> Result<Vec<String>, StoreError> {
-    let mut stmt = conn.prepare("SELECT id FROM runs WHERE status IN ('queued', 'running') ORDER BY created_at, rowid")?;
+    let mut stmt =
+        conn.prepare("SELECT id FROM runs WHERE status IN ('queued', 'running') ORDER BY created_at, rowid")?;
     let ids = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
     Ok(ids)
 }

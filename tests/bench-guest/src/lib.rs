@@ -2,9 +2,13 @@
 //! synthetic 200-message thread. The `hermes-bench-guest` command runs it in wasm; a
 //! native benchmark can call [`run`] directly, so both sides do exactly the same work.
 
+use hermes_guest::harness::exports::hermes::agent::agent::Features;
 use hermes_guest::harness::hermes::agent::skills::SkillSummary;
 use hermes_guest::{Message, ToolCall, ToolOutput};
 use hermes_harness::{ContextInput, assemble_context};
+
+/// The seed's defaults: memory, automations and steering on.
+const FEATURES: Features = Features { memory: true, dreaming: false, automations: true, steering: true };
 
 /// Messages in the synthetic thread.
 pub const THREAD_LEN: usize = 200;
@@ -66,6 +70,7 @@ impl Workload {
             history: &self.history,
             mcp_tools: &[],
             disabled_tools: &[],
+            features: &FEATURES,
         }
     }
 }
