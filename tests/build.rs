@@ -1,7 +1,10 @@
 //! Builds the test guests (components used by the sandbox tests and benchmarks).
 
 fn main() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    // Read at run time, not with env!(): a build-script binary compiled in another
+    // checkout of the same sources may be reused from a shared target dir.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR for build scripts");
+    let root = std::path::Path::new(&manifest_dir).join("..");
     let built = hermes_guest_build::build_components(&root, &["hermes-test-guest", "hermes-bench-guest"])
         .unwrap_or_else(|e| panic!("building test guests: {e}"));
     println!("cargo:rustc-env=HERMES_TEST_GUEST_WASM={}", built[0].display());

@@ -293,7 +293,8 @@ mod tests {
 
     #[test]
     fn finds_workspace_packages() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let root =
+            Path::new(&std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")).join("..");
         let dir = package_dir(&root, "hermes-guest-build").unwrap();
         assert!(dir.ends_with("guest-build"));
         assert!(package_dir(&root, "no-such-package").is_none());

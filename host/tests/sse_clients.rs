@@ -24,7 +24,8 @@ use tokio::net::{TcpListener, TcpStream};
 const PAGE: &str = include_str!("../../tests/sse-clients/chromium-page.html");
 
 fn clients_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/sse-clients")
+    PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+        .join("../tests/sse-clients")
 }
 
 /// A loopback HTTP proxy to the server that can cut every open event stream.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use hermes_host::skills::validate::{Report, validate, validate_dir};
 
 fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("skills-corpus")
+    Path::new(&std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")).join("skills-corpus")
 }
 
 fn skill_dirs(kind: &str) -> Vec<PathBuf> {
