@@ -1,0 +1,705 @@
+//! MCP tools end to end: the real `hermes-host` binary, the mock model, and third-party
+//! MCP servers started here on loopback — the Python SDK's `MCPServer`
+//! (`tests/mcp-peers/server.py`, which logs every request it receives so the
+//! assertions are made on the server side), `@modelcontextprotocol/server-everything`
+//! (inside a private network namespace: it listens on every interface), a
+//! misbehaving server written here, and the official conformance suite against
+//! `mcp-conformance-client`. `tests/mcp-peers/install.sh` installs the pinned peers.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use common::Server;
+use futures::StreamExt;
+use hermes_tests::mock_llm::{MockLlm, Reply};
+use serde_json::{Value, json};
+
+const SECRET: &str = "tok-SEKRET-4b9f2c71e0";
+
+fn peers_dir() -> PathBuf {
+    Path::new(&std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+        .join("../tests/mcp-peers")
+}
+
+/// Installs the pinned peers (idempotent, flock-guarded).
+fn install_peers() {
+    let out = Command::new("bash").arg(peers_dir().join("install.sh")).output().expect("run install.sh");
+    assert!(out.status.success(), "installing the MCP peers failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The Python `MCPServer` on a free loopback port, logging requests to a file.
+struct PythonPeer {
+    child: Child,
+    url: String,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for PythonPeer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl PythonPeer {
+    fn start() -> PythonPeer {
+        Self::start_on(0)
+    }
+
+    /// On `port` (0: a free one).
+    fn start_on(port: u16) -> PythonPeer {
+        install_peers();
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("requests.jsonl");
+        std::fs::write(&log, "").unwrap();
+        let mut child = Command::new(peers_dir().join(".venv/bin/python"))
+            .arg(peers_dir().join("server.py"))
+            .arg("--log")
+            .arg(&log)
+            .arg("--port")
+            .arg(port.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the Python MCP server");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let port = loop {
+            let line = lines.next().expect("the MCP server printed its port").unwrap();
+            if let Some(p) = line.strip_prefix("PORT ") {
+                break p.trim().to_string();
+            }
+        };
+        // The port is bound before it is printed; give uvicorn a moment to accept.
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        PythonPeer { child, url: format!("http://127.0.0.1:{port}/mcp"), log, _dir: dir }
+    }
+
+    fn port(&self) -> u16 {
+        self.url.trim_start_matches("http://127.0.0.1:").trim_end_matches("/mcp").parse().unwrap()
+    }
+
+    /// Every request the server received.
+    fn requests(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.log).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+
+    fn calls(&self) -> Vec<Value> {
+        self.requests().into_iter().filter(|r| r["method"] == "tools/call").collect()
+    }
+}
+
+/// Starts the host binary with a config file and its log (stderr, at debug) in a file.
+fn start_host(llm: &MockLlm, config: &str) -> (Server, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let config_path = dir.path().join("hermes.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let log_path = dir.path().join("host.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hermes-host"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--config"])
+        .arg(&config_path)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .env("OPENAI_API_KEY", "sk-test")
+        .env("OPENAI_BASE_URL", llm.openai_base_url())
+        .env("HERMES_ALLOW_PRIVATE_URLS", "1")
+        .env("HERMES_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .expect("start hermes-host");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let key = loop {
+        let line = lines.next().expect("the host printed its admin key").unwrap();
+        if line.starts_with("hk_") {
+            break line;
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    for _ in 0..400 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    (Server { child, base: format!("http://127.0.0.1:{port}"), key, port, dir }, log_path)
+}
+
+async fn send(server: &Server, dep: &str, content: &str) -> (String, Value) {
+    let (status, ticket) =
+        server.post_json(&format!("/v1/deployments/{dep}/messages"), &json!({"content": content})).await;
+    assert_eq!(status, 202, "{ticket}");
+    let run_id = ticket["run_id"].as_str().unwrap().to_string();
+    let mut run = Value::Null;
+    for _ in 0..600 {
+        run = server.get_json(&format!("/v1/deployments/{dep}/runs/{run_id}")).await;
+        if run["status"] != "queued" && run["status"] != "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (run_id, run)
+}
+
+/// The deployment's event stream from the start until `run_id` ends: the raw text.
+async fn events_until_done(server: &Server, dep: &str, run_id: &str) -> String {
+    let resp = reqwest::Client::new()
+        .get(format!("{}/v1/deployments/{dep}/events?after=0", server.base))
+        .bearer_auth(&server.key)
+        .send()
+        .await
+        .unwrap();
+    let mut body = resp.bytes_stream();
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while let Ok(Some(chunk)) = tokio::time::timeout_at(deadline, body.next()).await {
+        text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+        let done = text.split("\n\n").any(|frame| {
+            frame.contains("event: run_status")
+                && frame.contains(run_id)
+                && (frame.contains("\"completed\"") || frame.contains("\"error\""))
+        });
+        if done {
+            return text;
+        }
+    }
+    panic!("run {run_id} did not end on the stream; got:\n{text}");
+}
+
+/// The `data` of every event of `kind` in an SSE text.
+fn events_of(text: &str, kind: &str) -> Vec<Value> {
+    text.split("\n\n")
+        .filter(|f| f.lines().any(|l| l == format!("event: {kind}")))
+        .filter_map(|f| f.lines().find_map(|l| l.strip_prefix("data: ")))
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect()
+}
+
+/// Every file under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    let mut hits = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path)
+                && bytes.windows(needle.len()).any(|w| w == needle)
+            {
+                hits.push(path);
+            }
+        }
+    }
+    hits
+}
+
+/// Tool names offered in one model request (OpenAI wire).
+fn offered(request: &Value) -> Vec<String> {
+    request["tools"]
+        .as_array()
+        .map(|t| t.iter().filter_map(|t| t["function"]["name"].as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
+}
+
+/// The content of the tool messages of one model request.
+fn tool_results(request: &Value) -> Vec<String> {
+    request["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "tool")
+        .map(|m| m["content"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+async fn wait_connected(server: &Server, dep: &str) -> Value {
+    for _ in 0..200 {
+        let d = server.get_json(&format!("/v1/deployments/{dep}")).await;
+        let settled = |s: &Value| s["status"] == "error" || (s["status"] == "connected" && !s["tool_count"].is_null());
+        if d["mcp_servers"].as_array().unwrap().iter().all(settled) {
+            return d;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("MCP servers of {dep} never left `connecting`");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_allowlisted_tool_answers_and_the_secret_header_reaches_only_the_server() {
+    let peer = PythonPeer::start();
+    let llm = MockLlm::start().await;
+    let (server, host_log) = start_host(&llm, "");
+    let (status, secret) = server.post_json("/v1/secrets", &json!({"name": "crm-token", "value": SECRET})).await;
+    assert_eq!(status, 201, "{secret}");
+    let body = json!({
+        "customer_id": "cus_mcp_7", "name": "A", "model": "openai/gpt-test", "system_prompt": "Be brief.",
+        "secrets": {"CRM_TOKEN": secret["id"]},
+        "mcp_servers": [{
+            "name": "crm", "url": peer.url,
+            "tools": ["echo", "add", "big", "picture"],
+            "headers": {"Authorization": "Bearer ${CRM_TOKEN}"},
+        }],
+    });
+    let (status, d) = server.post_json("/v1/deployments", &body).await;
+    assert_eq!(status, 201, "{d}");
+    assert_eq!(d["mcp_servers"][0]["status"], "connecting", "creation does not wait for MCP: {d}");
+    let dep = d["deployment_id"].as_str().unwrap().to_string();
+
+    // GET starts the connection in the background and then shows it.
+    let d = wait_connected(&server, &dep).await;
+    let s = &d["mcp_servers"][0];
+    assert_eq!(s["status"], "connected", "{d}");
+    assert_eq!(s["tool_count"], 4, "only the allowlisted tools count: {d}");
+    assert_eq!(s["protocol_version"], "2026-07-28", "the Python server speaks the stateless era: {d}");
+    assert_eq!(s["headers"], json!(["Authorization"]), "header names only: {d}");
+
+    // The Tools API lists MCP tools with their origin.
+    let tools = server.get_json(&format!("/v1/deployments/{dep}/tools")).await;
+    let crm_add = tools["data"].as_array().unwrap().iter().find(|t| t["name"] == "crm__add").cloned();
+    assert_eq!(
+        crm_add,
+        Some(json!({"name": "crm__add", "origin": "mcp", "server": "crm", "enabled": true})),
+        "{tools}"
+    );
+    assert!(!tools.to_string().contains("delete_everything"), "not allowlisted, not listed: {tools}");
+
+    llm.push(Reply::tool("crm__add", json!({"a": 2, "b": 40})));
+    llm.push(Reply::tool("crm__delete_everything", json!({"confirm": "yes"})));
+    llm.push(Reply::tool("crm__big", json!({"size": 100000})));
+    llm.push(Reply::tool("crm__picture", json!({})));
+    llm.push(Reply::text("The sum is 42."));
+    let (run_id, run) = send(&server, &dep, "What is 2 + 40?").await;
+    assert_eq!(run["status"], "completed", "{run}");
+    let events = events_until_done(&server, &dep, &run_id).await;
+
+    let requests = llm.requests();
+    assert_eq!(requests.len(), 5, "{requests:?}");
+    let names = offered(&requests[0]);
+    for want in ["crm__echo", "crm__add", "crm__big", "crm__picture", "read_file"] {
+        assert!(names.contains(&want.to_string()), "{want} offered beside the built-ins: {names:?}");
+    }
+    assert!(!names.iter().any(|n| n.contains("delete_everything")), "{names:?}");
+    let results = tool_results(&requests[4]);
+    assert!(results[0].contains("42"), "the model read the tool's answer: {results:?}");
+    assert!(results[1].contains("not in this deployment's allowlist"), "{results:?}");
+    assert!(results[2].contains(".hermes/tool-results/") && results[2].len() < 8_000, "{}", &results[2][..300]);
+    assert!(results[3].contains("[image: image/png"), "{results:?}");
+
+    // Server side: the allowlisted call arrived with the secret header and the
+    // customer id in `_meta`; the refused one never arrived.
+    let calls = peer.calls();
+    let tools_called: Vec<&str> = calls.iter().map(|c| c["tool"].as_str().unwrap()).collect();
+    assert_eq!(tools_called, ["add", "big", "picture"], "{calls:?}");
+    assert_eq!(calls[0]["headers"]["authorization"], format!("Bearer {SECRET}"));
+    assert_eq!(calls[0]["meta"]["customer_id"], "cus_mcp_7");
+    assert_eq!(calls[0]["headers"]["mcp-protocol-version"], "2026-07-28");
+
+    // The whole big result is in the workspace, where the model was told it is.
+    let spilled = files_containing(server.dir.path(), b"END-OF-BIG");
+    assert!(spilled.iter().any(|p| p.to_string_lossy().contains(".hermes/tool-results/")), "{spilled:?}");
+
+    // Events carry server, tool, arguments and a bounded preview.
+    let call_events = events_of(&events, "tool_call");
+    let add = call_events.iter().find(|e| e["tool"] == "crm__add").expect("tool_call for crm__add");
+    assert_eq!(
+        (&add["server"], &add["mcp_tool"], &add["arguments"]),
+        (&json!("crm"), &json!("add"), &json!({"a": 2, "b": 40}))
+    );
+    let result_events = events_of(&events, "tool_result");
+    let add_result = result_events.iter().find(|e| e["call_id"] == add["call_id"]).expect("its tool_result");
+    assert_eq!(add_result["server"], "crm");
+    assert!(add_result["preview"].as_str().unwrap().contains("42"), "{add_result}");
+    assert!(result_events.iter().all(|e| e["preview"].as_str().unwrap().len() < 2100), "previews are bounded");
+
+    // The secret is nowhere but at the server: not in events, the thread, the model's
+    // requests, the API, the host's log or any file of its data dir.
+    let thread = server.get_json(&format!("/v1/deployments/{dep}/threads/{}", d["thread_id"].as_str().unwrap())).await;
+    let model_headers = format!("{:?}", llm.request_headers());
+    for (what, text) in [
+        ("events", events.clone()),
+        ("thread", thread.to_string()),
+        ("model requests", serde_json::to_string(&requests).unwrap()),
+        ("model request headers", model_headers),
+        ("deployment", d.to_string()),
+        ("host log", std::fs::read_to_string(&host_log).unwrap()),
+    ] {
+        assert!(!text.contains(SECRET), "the secret leaked into the {what}");
+    }
+    assert!(files_containing(server.dir.path(), SECRET.as_bytes()).is_empty(), "the secret is in a file");
+    assert!(std::fs::read_to_string(&host_log).unwrap().contains("MCP tool called"), "the log is really captured");
+
+    // An MCP tool disabled through the Tools API is no longer offered.
+    let r = reqwest::Client::new()
+        .patch(format!("{}/v1/deployments/{dep}/tools/crm__echo", server.base))
+        .bearer_auth(&server.key)
+        .json(&json!({"enabled": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["enabled"], false);
+    llm.push(Reply::text("fine"));
+    let (_, run) = send(&server, &dep, "again").await;
+    assert_eq!(run["status"], "completed", "{run}");
+    let names = offered(llm.requests().last().unwrap());
+    assert!(names.contains(&"crm__add".to_string()) && !names.contains(&"crm__echo".to_string()), "{names:?}");
+}
+
+/// A server that connects fine but then misbehaves: garbage for `garbage`, an SSE
+/// stream cut mid-event for `cut`.
+async fn flaky_server() -> String {
+    async fn handle(body: Bytes) -> Response {
+        let req: Value = serde_json::from_slice(&body).unwrap_or_default();
+        let id = req["id"].clone();
+        let json_reply = |v: Value| ([(header::CONTENT_TYPE, "application/json")], v.to_string()).into_response();
+        match req["method"].as_str().unwrap_or_default() {
+            "initialize" => json_reply(json!({"jsonrpc": "2.0", "id": id, "result": {
+                "protocolVersion": "2025-11-25", "capabilities": {"tools": {}},
+                "serverInfo": {"name": "flaky", "version": "1"}}})),
+            "tools/list" => json_reply(json!({"jsonrpc": "2.0", "id": id, "result": {"tools": [
+                {"name": "garbage", "inputSchema": {"type": "object"}},
+                {"name": "cut", "inputSchema": {"type": "object"}}]}})),
+            "tools/call" if req["params"]["name"] == "garbage" => {
+                ([(header::CONTENT_TYPE, "application/json")], "<html>no JSON-RPC here").into_response()
+            }
+            "tools/call" => {
+                let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+                    Ok(Bytes::from_static(b"event: message\ndata: {\"jsonrpc\":\"2.0\",")),
+                    Err(std::io::Error::other("connection cut")),
+                ];
+                Response::builder()
+                    .header(header::CONTENT_TYPE, "text/event-stream")
+                    .body(Body::from_stream(futures::stream::iter(chunks)))
+                    .unwrap()
+            }
+            "server/discover" => (StatusCode::BAD_REQUEST, "unknown method").into_response(),
+            _ => StatusCode::ACCEPTED.into_response(),
+        }
+    }
+    let app = axum::Router::new().route("/mcp", axum::routing::post(handle));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/mcp")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_garbled_or_cut_server_gives_tool_errors_and_the_run_goes_on() {
+    let peer = PythonPeer::start();
+    let flaky = flaky_server().await;
+    let llm = MockLlm::start().await;
+    let (server, _log) = start_host(&llm, "[mcp]\ncall_timeout_ms = 1500\n");
+    let body = json!({
+        "customer_id": "cus_1", "name": "A", "model": "openai/gpt-test", "system_prompt": "Be brief.",
+        "mcp_servers": [
+            {"name": "slow", "url": peer.url, "tools": ["sleep", "echo", "fail"]},
+            {"name": "flaky", "url": flaky},
+            {"name": "gone", "url": format!("http://127.0.0.1:{}/mcp", common::free_port())},
+        ],
+    });
+    let (status, d) = server.post_json("/v1/deployments", &body).await;
+    assert_eq!(status, 201, "{d}");
+    let dep = d["deployment_id"].as_str().unwrap().to_string();
+
+    llm.push(Reply::tool("slow__sleep", json!({"seconds": 30})));
+    llm.push(Reply::tool("flaky__garbage", json!({})));
+    llm.push(Reply::tool("flaky__cut", json!({})));
+    llm.push(Reply::tool("gone__anything", json!({})));
+    llm.push(Reply::tool("slow__fail", json!({"reason": "testing"})));
+    llm.push(Reply::tool("slow__echo", json!({"text": "still here"})));
+    llm.push(Reply::text("Done despite it all."));
+    let started = std::time::Instant::now();
+    let (_, run) = send(&server, &dep, "Try the tools").await;
+    assert_eq!(run["status"], "completed", "{run}");
+    assert!(started.elapsed() < Duration::from_secs(25), "the hang was cut by the call timeout");
+
+    let requests = llm.requests();
+    let names = offered(&requests[0]);
+    assert!(names.contains(&"slow__sleep".to_string()) && names.contains(&"flaky__cut".to_string()), "{names:?}");
+    let results = tool_results(requests.last().unwrap());
+    assert_eq!(results.len(), 6, "{results:?}");
+    assert!(results[0].contains("did not answer") && results[0].contains("1500 ms"), "{}", results[0]);
+    assert!(results[1].contains("invalid response") && results[1].contains("not JSON"), "{}", results[1]);
+    assert!(results[2].contains("failed"), "{}", results[2]);
+    assert!(results[3].contains("connecting failed"), "{}", results[3]);
+    assert!(results[4].contains("failed on purpose: testing"), "an isError result reaches the model: {}", results[4]);
+    assert_eq!(results[5], "echo: still here", "the run went on and the server still answers");
+
+    // GET deployment tells which server is in trouble.
+    let d = server.get_json(&format!("/v1/deployments/{dep}")).await;
+    let gone = d["mcp_servers"].as_array().unwrap().iter().find(|s| s["name"] == "gone").unwrap().clone();
+    assert_eq!(gone["status"], "error", "{gone}");
+    assert!(gone["error"]["message"].as_str().unwrap().contains("cannot reach"), "{gone}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_goes_away_is_reconnected_after_a_backoff() {
+    let mut peer = PythonPeer::start();
+    let port = peer.port();
+    let llm = MockLlm::start().await;
+    let (server, _log) = start_host(&llm, "[mcp]\ninitial_backoff_ms = 400\n");
+    let body = json!({
+        "customer_id": "cus_1", "name": "A", "model": "openai/gpt-test", "system_prompt": "Be brief.",
+        "mcp_servers": [{"name": "crm", "url": peer.url, "tools": ["echo"]}],
+    });
+    let (status, d) = server.post_json("/v1/deployments", &body).await;
+    assert_eq!(status, 201, "{d}");
+    let dep = d["deployment_id"].as_str().unwrap().to_string();
+
+    llm.push(Reply::tool("crm__echo", json!({"text": "one"})));
+    // The delays give this test time to stop and restart the server between calls.
+    llm.push(Reply::after_ms(1500, Reply::tool("crm__echo", json!({"text": "two"}))));
+    llm.push(Reply::tool("crm__echo", json!({"text": "three"})));
+    llm.push(Reply::after_ms(2500, Reply::tool("crm__echo", json!({"text": "four"}))));
+    llm.push(Reply::text("done"));
+    let (status, ticket) =
+        server.post_json(&format!("/v1/deployments/{dep}/messages"), &json!({"content": "echo"})).await;
+    assert_eq!(status, 202, "{ticket}");
+
+    // Stop the server once it has answered the first call…
+    for _ in 0..200 {
+        if !peer.calls().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(peer.calls().len(), 1);
+    drop(peer);
+    // …and start it again (same port) once the third call has failed.
+    for _ in 0..400 {
+        if llm.requests().len() >= 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    peer = PythonPeer::start_on(port);
+    let run = server.wait_run(&dep, ticket["run_id"].as_str().unwrap()).await;
+    assert_eq!(run["status"], "completed", "{run}");
+
+    let results = tool_results(llm.requests().last().unwrap());
+    assert_eq!(results[0], "echo: one");
+    assert!(results[1].contains("cannot reach"), "the server went away mid-run: {}", results[1]);
+    assert!(results[2].contains("connecting failed"), "reconnecting failed: {}", results[2]);
+    assert_eq!(results[3], "echo: four", "reconnected after the backoff");
+    let calls = peer.calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0]["meta"]["io.modelcontextprotocol/protocolVersion"], "2026-07-28");
+}
+
+/// A child process stopped when the test ends, even by a failed assertion.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Whether this machine gives a process its own network namespace with a working
+/// loopback (`unshare -rn` and `ip`).
+fn namespaces_available() -> bool {
+    Command::new("unshare")
+        .args(["-rn", "sh", "-c", "ip link set lo up"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn server_everything_through_an_agent_run_in_a_private_network_namespace() {
+    if std::env::var_os("HERMES_MCP_IN_NETNS").is_some() {
+        return;
+    }
+    if !namespaces_available() {
+        eprintln!(
+            "SKIPPED: no private network namespace here (`unshare -rn` + `ip`), so server-everything \
+             (which listens on every interface) is not run"
+        );
+        return;
+    }
+    install_peers();
+    // This test binary runs `inner_everything_run` again inside a fresh network
+    // namespace, where server-everything, the host and the mock model are alone.
+    let out = Command::new("unshare")
+        .args(["-rn", "sh", "-c", "ip link set lo up && exec \"$0\" \"$@\""])
+        .arg(std::env::current_exe().unwrap())
+        .args(["--exact", "inner_everything_run", "--ignored", "--nocapture", "--test-threads=1"])
+        .env("HERMES_MCP_IN_NETNS", "1")
+        .output()
+        .expect("run the test in a namespace");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stdout.contains("1 passed"), "inner run failed:\n{stdout}\n{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by server_everything_through_an_agent_run_in_a_private_network_namespace"]
+async fn inner_everything_run() {
+    if std::env::var_os("HERMES_MCP_IN_NETNS").is_none() {
+        eprintln!("inner_everything_run runs only inside the namespace its outer test makes");
+        return;
+    }
+    let port = common::free_port();
+    let everything = Command::new(peers_dir().join("node_modules/.bin/node"))
+        .arg(peers_dir().join("node_modules/@modelcontextprotocol/server-everything/dist/index.js"))
+        .arg("streamableHttp")
+        .env("PORT", port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map(KillOnDrop)
+        .expect("start server-everything");
+    for _ in 0..400 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let llm = MockLlm::start().await;
+    let (server, _log) = start_host(&llm, "");
+    let body = json!({
+        "customer_id": "cus_1", "name": "A", "model": "openai/gpt-test", "system_prompt": "Be brief.",
+        "mcp_servers": [{"name": "everything", "url": format!("http://127.0.0.1:{port}/mcp"),
+            "tools": ["echo", "get-sum", "get-tiny-image", "get-resource-links", "get-structured-content"]}],
+    });
+    let (status, d) = server.post_json("/v1/deployments", &body).await;
+    assert_eq!(status, 201, "{d}");
+    let dep = d["deployment_id"].as_str().unwrap().to_string();
+    let d = wait_connected(&server, &dep).await;
+    assert_eq!(d["mcp_servers"][0]["status"], "connected", "{d}");
+    assert_eq!(d["mcp_servers"][0]["tool_count"], 5, "{d}");
+
+    llm.push(Reply::tool("everything__echo", json!({"message": "hello everything"})));
+    llm.push(Reply::tool("everything__get-sum", json!({"a": 19, "b": 23})));
+    llm.push(Reply::tool("everything__get-tiny-image", json!({})));
+    llm.push(Reply::tool("everything__get-resource-links", json!({"count": 2})));
+    llm.push(Reply::tool("everything__get-structured-content", json!({"location": "New York"})));
+    llm.push(Reply::text("ok"));
+    let (_, run) = send(&server, &dep, "Use everything").await;
+    drop(everything);
+    assert_eq!(run["status"], "completed", "{run}");
+    let results = tool_results(llm.requests().last().unwrap());
+    assert_eq!(results.len(), 5, "{results:?}");
+    assert!(results[0].contains("hello everything"), "{}", results[0]);
+    assert!(results[1].contains("42"), "{}", results[1]);
+    assert!(results[2].contains("[image: image/png"), "{}", results[2]);
+    assert!(results[3].contains("[resource link:"), "{}", results[3]);
+    assert!(results[4].contains("temperature") || results[4].contains("Structured"), "{}", results[4]);
+}
+
+#[test]
+fn the_conformance_suite_passes_our_client() {
+    install_peers();
+    let bin = peers_dir().join("node_modules/.bin");
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let work = tempfile::tempdir().unwrap();
+    for scenario in ["initialize", "tools_call", "sse-retry"] {
+        let out = Command::new(bin.join("conformance"))
+            .args(["client", "--command", env!("CARGO_BIN_EXE_mcp-conformance-client"), "--scenario", scenario])
+            .env("PATH", &path)
+            .current_dir(work.path())
+            .output()
+            .expect("run the conformance suite");
+        // The suite reports on stderr.
+        let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success() && report.contains("OVERALL: PASSED") && report.contains(", 0 failed"),
+            "scenario {scenario} failed:\n{report}"
+        );
+    }
+}
+
+/// A handshake-era server that pages its tool list and can forget its session.
+#[derive(Default)]
+struct LegacyState {
+    sessions: u32,
+    current: String,
+    initialized: Vec<String>,
+    calls: Vec<(String, String)>,
+}
+
+async fn legacy_server(state: std::sync::Arc<std::sync::Mutex<LegacyState>>) -> String {
+    async fn handle(
+        axum::extract::State(st): axum::extract::State<std::sync::Arc<std::sync::Mutex<LegacyState>>>,
+        headers: axum::http::HeaderMap,
+        body: Bytes,
+    ) -> Response {
+        let req: Value = serde_json::from_slice(&body).unwrap_or_default();
+        let id = req["id"].clone();
+        let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        let mut st = st.lock().unwrap();
+        let reply = |v: Value| {
+            ([(header::CONTENT_TYPE, "application/json")], json!({"jsonrpc": "2.0", "id": id, "result": v}).to_string())
+        };
+        match req["method"].as_str().unwrap_or_default() {
+            "server/discover" => (StatusCode::BAD_REQUEST, "no such method").into_response(),
+            "initialize" => {
+                st.sessions += 1;
+                st.current = format!("s{}", st.sessions);
+                let sid = st.current.clone();
+                let mut r = reply(json!({"protocolVersion": "2025-11-25", "capabilities": {"tools": {}}, "serverInfo": {"name": "legacy", "version": "1"}})).into_response();
+                r.headers_mut().insert("mcp-session-id", sid.parse().unwrap());
+                r
+            }
+            _ if h("mcp-session-id") != st.current => (StatusCode::NOT_FOUND, "unknown session").into_response(),
+            "notifications/initialized" => {
+                st.initialized.push(h("mcp-session-id"));
+                StatusCode::ACCEPTED.into_response()
+            }
+            "tools/list" if req["params"]["cursor"] == "p2" => {
+                reply(json!({"tools": [{"name": "b", "inputSchema": {"type": "object"}}]})).into_response()
+            }
+            "tools/list" => {
+                reply(json!({"tools": [{"name": "a", "inputSchema": {"type": "object"}}], "nextCursor": "p2"}))
+                    .into_response()
+            }
+            "tools/call" => {
+                st.calls.push((h("mcp-session-id"), h("mcp-protocol-version")));
+                reply(json!({"content": [{"type": "text", "text": format!("ok from {}", st.current)}]})).into_response()
+            }
+            _ => StatusCode::BAD_REQUEST.into_response(),
+        }
+    }
+    let app = axum::Router::new().route("/mcp", axum::routing::post(handle)).with_state(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/mcp")
+}
+
+#[tokio::test]
+async fn a_forgotten_session_is_renewed_and_tool_lists_are_paged() {
+    use hermes_host::mcp::McpClient;
+    let state = std::sync::Arc::new(std::sync::Mutex::new(LegacyState::default()));
+    let url = legacy_server(state.clone()).await;
+    let client = McpClient::new(reqwest::Client::new(), url.parse().unwrap(), Default::default());
+    assert_eq!(client.connect().await.unwrap(), "2025-11-25", "no stateless era here: the handshake");
+    let names: Vec<String> = client.list_tools().await.unwrap().into_iter().map(|t| t.name).collect();
+    assert_eq!(names, ["a", "b"], "both pages");
+    let first = client.call_tool("a", json!({}), serde_json::Map::new()).await.unwrap();
+    assert_eq!(first["content"][0]["text"], "ok from s1");
+
+    state.lock().unwrap().current = "forgotten".into();
+    let second = client.call_tool("a", json!({}), serde_json::Map::new()).await.unwrap();
+    assert_eq!(second["content"][0]["text"], "ok from s2", "a 404 starts a new session and the call is retried");
+    let st = state.lock().unwrap();
+    assert_eq!(st.sessions, 2);
+    assert_eq!(st.initialized, ["s1", "s2"], "each session is announced with notifications/initialized");
+    assert_eq!(st.calls, [("s1".into(), "2025-11-25".into()), ("s2".into(), "2025-11-25".into())]);
+}
