@@ -1,15 +1,52 @@
-//! `approvals`: no approval policy exists on this host yet, so no tool requires one;
-//! an explicit request (the agent asking a human) is refused with the reason.
+//! `approvals`: the deployment's approval policy, and opening (or looking up) the
+//! approval of a gated call. The guest never blocks here: a pending decision makes it
+//! return `waiting`, and the host parks the run without an instance.
 
+use super::{MAX_TEXT, bounded};
+use crate::approvals::{Ask, policy};
 use crate::runtime::RunState;
 use crate::runtime::wit::hermes::agent::approvals::{ApprovalRequest, Decision, Host};
+use crate::store::approvals::ApprovalStatus;
+
+/// Longest summary kept (one line a human reads).
+const MAX_SUMMARY: usize = 500;
 
 impl Host for RunState {
-    async fn requires_approval(&mut self, _tool: String) -> wasmtime::Result<bool> {
-        Ok(false)
+    async fn requires_approval(&mut self, tool: String) -> wasmtime::Result<bool> {
+        Ok(policy::requires(&self.env.spec, &tool))
     }
 
-    async fn request(&mut self, _request: ApprovalRequest) -> wasmtime::Result<Result<Decision, String>> {
-        Ok(Err("human approvals are not available on this host yet".into()))
+    async fn request(&mut self, request: ApprovalRequest) -> wasmtime::Result<Result<Decision, String>> {
+        if !self.env.spec.features.steering {
+            return Ok(Err("steering is off for this deployment: no human can be asked".into()));
+        }
+        let checked = bounded("call id", &request.call_id, 256)
+            .and_then(|_| bounded("tool", &request.tool, 256))
+            .and_then(|_| bounded("arguments", &request.arguments, MAX_TEXT));
+        if let Err(e) = checked {
+            return Ok(Err(e));
+        }
+        if request.call_id.is_empty() || request.tool.is_empty() {
+            return Ok(Err("an approval request needs a call id and a tool name".into()));
+        }
+        let env = self.env.clone();
+        // One line, bounded, and — like everything the guest produces — scrubbed.
+        let line = request.summary.split_whitespace().collect::<Vec<_>>().join(" ");
+        let summary = env.secrets.scrub_owned(super::preview(&line, MAX_SUMMARY));
+        let ask = Ask {
+            call_id: request.call_id,
+            tool: request.tool,
+            arguments: env.secrets.scrub_owned(request.arguments),
+            summary,
+        };
+        let row = crate::approvals::open(&env, ask).await?;
+        Ok(Ok(match row.status {
+            ApprovalStatus::Pending => Decision::Pending(row.id),
+            ApprovalStatus::Approved => Decision::Approved(row.comment),
+            ApprovalStatus::Rejected
+            | ApprovalStatus::Superseded
+            | ApprovalStatus::Expired
+            | ApprovalStatus::Cancelled => Decision::Rejected(row.comment),
+        }))
     }
 }

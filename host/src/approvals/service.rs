@@ -1,0 +1,128 @@
+//! The approvals API of [`Host`]: list, read, decide.
+
+use crate::deployments::Page;
+use crate::store::approvals::{self as store, ApprovalStatus};
+use crate::store::{StoreError, runs};
+use crate::{Host, HostError};
+
+use super::Approval;
+
+/// Longest comment on a decision.
+pub const MAX_COMMENT: usize = 4000;
+
+/// A human's decision on an approval.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Run the call.
+    Approve,
+    /// Do not run it; the model gets the rejection (and comment).
+    Reject,
+}
+
+impl Host {
+    /// A page of a deployment's approvals, oldest first, optionally only those with
+    /// `status` (`pending`, …); `cursor` is the last approval id of the previous page.
+    pub async fn list_approvals(
+        &self,
+        account_id: &str,
+        deployment_id: &str,
+        status: Option<&str>,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Approval>, HostError> {
+        if !(1..=100).contains(&limit) {
+            return Err(HostError::invalid("limit", "`limit` must be between 1 and 100"));
+        }
+        let status = match status {
+            None => None,
+            Some(s) => Some(ApprovalStatus::parse(s).ok_or_else(|| {
+                HostError::invalid(
+                    "status",
+                    format!("unknown status {s:?}; one of pending, approved, rejected, superseded, expired, cancelled"),
+                )
+            })?),
+        };
+        self.deployment_in(account_id, deployment_id).await?;
+        let (dep, cur) = (deployment_id.to_string(), cursor.map(str::to_string));
+        let mut rows = self
+            .services()
+            .db
+            .read(move |conn| {
+                if let Some(c) = &cur
+                    && store::get(conn, &dep, c)?.is_none()
+                {
+                    return Ok(None);
+                }
+                store::list(conn, &dep, status, cur.as_deref(), limit + 1).map(Some)
+            })
+            .await?
+            .ok_or_else(|| HostError::invalid("cursor", "unknown cursor; pass the `next_cursor` of a previous page"))?;
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let next_cursor = if more { rows.last().map(|r| r.id.clone()) } else { None };
+        Ok(Page { data: rows.into_iter().map(Approval::from_row).collect(), next_cursor })
+    }
+
+    /// One approval of a deployment.
+    pub async fn approval(
+        &self,
+        account_id: &str,
+        deployment_id: &str,
+        approval_id: &str,
+    ) -> Result<Approval, HostError> {
+        self.deployment_in(account_id, deployment_id).await?;
+        let (dep, id) = (deployment_id.to_string(), approval_id.to_string());
+        let row = self.services().db.read(move |conn| store::get(conn, &dep, &id)).await?;
+        row.map(Approval::from_row).ok_or_else(|| HostError::NotFound(format!("approval {approval_id} not found")))
+    }
+
+    /// Decides a pending approval and resumes its run in a fresh instance: approve
+    /// runs the call (once), reject hands the model the rejection and `comment`.
+    /// Deciding an approval that is no longer pending is a conflict.
+    pub async fn decide_approval(
+        &self,
+        account_id: &str,
+        deployment_id: &str,
+        approval_id: &str,
+        verdict: Verdict,
+        comment: Option<String>,
+    ) -> Result<Approval, HostError> {
+        let comment = comment.map(|c| c.trim().to_string()).filter(|c| !c.is_empty());
+        if comment.as_ref().is_some_and(|c| c.chars().count() > MAX_COMMENT) {
+            return Err(HostError::invalid("comment", format!("`comment` is at most {MAX_COMMENT} characters")));
+        }
+        self.deployment_in(account_id, deployment_id).await?;
+        let status = match verdict {
+            Verdict::Approve => ApprovalStatus::Approved,
+            Verdict::Reject => ApprovalStatus::Rejected,
+        };
+        let (dep, id) = (deployment_id.to_string(), approval_id.to_string());
+        let (row, requeued) = self
+            .services()
+            .db
+            .write(move |conn| {
+                let row = store::get(conn, &dep, &id)?.ok_or_else(|| StoreError::NotFound(id.clone()))?;
+                if row.status != ApprovalStatus::Pending {
+                    return Err(StoreError::Conflict(format!(
+                        "approval {id} is already {}; a decision cannot be changed",
+                        row.status.as_str()
+                    )));
+                }
+                store::close(conn, &id, status, comment.as_deref())?;
+                let requeued = runs::requeue_waiting(conn, &row.run_id)?;
+                let row = store::get(conn, &dep, &id)?.ok_or_else(|| StoreError::NotFound(id.clone()))?;
+                Ok((row, requeued))
+            })
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound(id) => HostError::NotFound(format!("approval {id} not found")),
+                StoreError::Conflict(m) => HostError::Conflict(m),
+                other => HostError::Store(other),
+            })?;
+        tracing::info!(approval_id = %row.id, run_id = %row.run_id, decision = row.status.as_str(), "approval decided");
+        if requeued {
+            self.runs_manager().spawn(self.services(), row.run_id.clone());
+        }
+        Ok(Approval::from_row(row))
+    }
+}
