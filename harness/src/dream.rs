@@ -1,5 +1,11 @@
 //! Dreaming: idle-time self-learning. Recalls the deployment's memories, asks the
-//! model to merge duplicates and to propose at most one skill, and applies the answer.
+//! model to merge duplicates, drop stale entries and propose at most one skill (new,
+//! or an improvement of one an earlier dream wrote), and applies the answer.
+//!
+//! The model only proposes; this module checks every id against the recalled set and
+//! writes skills in the Agent Skills format the host validates (`name` and
+//! `description` frontmatter, Markdown body). Skills a human or vendor installed are
+//! never overwritten: only those marked `metadata.hermes-origin: dream`.
 
 use serde::Deserialize;
 
@@ -11,11 +17,16 @@ use crate::tools::Workspace;
 /// Memories considered in one dream at most.
 const RECALL_LIMIT: u32 = 100;
 
+/// Marks the skills dreams wrote (the only ones a dream may rewrite).
+const ORIGIN: &str = "hermes-origin: dream";
+
 const PROMPT: &str = "You consolidate an AI agent's memory. You get its memories as `id: content` \
-lines. Merge duplicates and near-duplicates; keep facts, drop nothing unique. If a repeated \
-procedure deserves a reusable skill, propose one. Answer with JSON only: \
+lines, and the names of its skills. Merge duplicates and near-duplicates into one entry; list \
+entries that are stale or contradicted by newer ones under `forget`; keep every unique fact. \
+If the memories show a procedure the agent repeats, propose one reusable skill (or an improved \
+version of an existing one, same name). Answer with JSON only: \
 {\"summary\":\"one paragraph\",\"merges\":[{\"ids\":[\"mem_…\"],\"content\":\"merged text\"}],\
-\"skill\":null|{\"name\":\"a-z0-9-\",\"description\":\"…\",\"body\":\"markdown\"}}";
+\"forget\":[\"mem_…\"],\"skill\":null|{\"name\":\"a-z0-9-\",\"description\":\"…\",\"body\":\"markdown\"}}";
 
 #[derive(Deserialize, Default)]
 struct Plan {
@@ -23,6 +34,8 @@ struct Plan {
     summary: String,
     #[serde(default)]
     merges: Vec<Merge>,
+    #[serde(default)]
+    forget: Vec<String>,
     skill: Option<Skill>,
 }
 
@@ -48,7 +61,13 @@ pub fn dream(host: &mut impl Imports, workspace: &Workspace, ctx: &RunContext) -
     if memories.is_empty() {
         return Ok(DreamReport { summary: "Memory is empty; nothing to consolidate.".into() });
     }
-    let listing: String = memories.iter().map(|m| format!("{}: {}\n", m.id, m.content.replace('\n', " "))).collect();
+    let mut listing: String =
+        memories.iter().map(|m| format!("{}: {}\n", m.id, m.content.replace('\n', " "))).collect();
+    let skills = host.list_skills();
+    if !skills.is_empty() {
+        listing.push_str("\nSkills: ");
+        listing.push_str(&skills.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", "));
+    }
     let request = CompletionRequest {
         system: PROMPT.to_string(),
         messages: vec![Message::user(listing)],
@@ -62,6 +81,7 @@ pub fn dream(host: &mut impl Imports, workspace: &Workspace, ctx: &RunContext) -
 
     let known: Vec<&str> = memories.iter().map(|m| m.id.as_str()).collect();
     let mut merged = 0;
+    let mut dropped = 0;
     for merge in &plan.merges {
         let ids: Vec<&str> = merge.ids.iter().map(String::as_str).filter(|id| known.contains(id)).collect();
         let Some((keep, rest)) = ids.split_first() else {
@@ -76,6 +96,11 @@ pub fn dream(host: &mut impl Imports, workspace: &Workspace, ctx: &RunContext) -
             }
         }
     }
+    for id in plan.forget.iter().filter(|id| known.contains(&id.as_str())) {
+        if host.forget_memory(id).is_ok() {
+            dropped += 1;
+        }
+    }
     let skill_note = match plan.skill.as_ref().map(|s| write_skill(workspace, s)) {
         Some(Ok(name)) => format!(" Wrote skill `{name}`."),
         Some(Err(e)) => {
@@ -85,7 +110,9 @@ pub fn dream(host: &mut impl Imports, workspace: &Workspace, ctx: &RunContext) -
         None => String::new(),
     };
     let summary = if plan.summary.trim().is_empty() { "Memory reviewed." } else { plan.summary.trim() };
-    Ok(DreamReport { summary: format!("{summary} Merged away {merged} duplicate memories.{skill_note}") })
+    Ok(DreamReport {
+        summary: format!("{summary} Merged away {merged} duplicate memories; dropped {dropped} stale.{skill_note}"),
+    })
 }
 
 /// The JSON object in `text` (models sometimes wrap it in a code fence).
@@ -95,7 +122,8 @@ fn parse_plan(text: &str) -> Option<Plan> {
     serde_json::from_str(text.get(start..=end)?).ok()
 }
 
-/// Writes a proposed skill to `.hermes/skills/<name>/SKILL.md`, never over an existing one.
+/// Writes a proposed skill to `.hermes/skills/<name>/SKILL.md`; an existing one only
+/// when an earlier dream wrote it.
 fn write_skill(workspace: &Workspace, skill: &Skill) -> Result<String, String> {
     let name = skill.name.trim();
     let valid = !name.is_empty()
@@ -113,11 +141,15 @@ fn write_skill(workspace: &Workspace, skill: &Skill) -> Result<String, String> {
     }
     let dir = workspace.resolve(&format!(".hermes/skills/{name}"))?;
     let file = dir.join("SKILL.md");
-    if file.exists() {
-        return Err(format!("skill `{name}` already exists"));
+    if file.exists() && !std::fs::read_to_string(&file).is_ok_and(|t| t.contains(ORIGIN)) {
+        return Err(format!("skill `{name}` already exists and was not written by a dream"));
+    }
+    let body = skill.body.trim();
+    if body.is_empty() {
+        return Err("skill body is empty".into());
     }
     let quoted = serde_json::to_string(description.trim()).map_err(|e| e.to_string())?;
-    let text = format!("---\nname: {name}\ndescription: {quoted}\n---\n\n{}\n", skill.body.trim());
+    let text = format!("---\nname: {name}\ndescription: {quoted}\nmetadata:\n  {ORIGIN}\n---\n\n{body}\n");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     std::fs::write(&file, text).map_err(|e| e.to_string())?;
     Ok(name.to_string())
@@ -132,6 +164,38 @@ mod tests {
         let plan = parse_plan("```json\n{\"summary\":\"s\",\"merges\":[]}\n```").unwrap();
         assert_eq!(plan.summary, "s");
         assert!(plan.skill.is_none());
+    }
+
+    fn memory(id: &str, content: &str) -> MemoryEntry {
+        MemoryEntry { id: id.into(), content: content.into(), source: "agent".into(), created_at: String::new() }
+    }
+
+    #[test]
+    fn a_plan_merges_drops_and_writes_a_skill_only_for_known_ids() {
+        let root = std::env::temp_dir().join(format!("hermes-dream-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
+        let ws = Workspace::new(&root);
+        let mut host = crate::fake_host::FakeHost::new("run_d", "");
+        host.memories =
+            Ok(vec![memory("mem_a", "likes tea"), memory("mem_b", "likes tea a lot"), memory("mem_c", "old")]);
+        let plan = r#"{"summary":"s","merges":[{"ids":["mem_a","mem_b","mem_zzz"],"content":"The customer likes tea."}],
+            "forget":["mem_c","mem_unknown"],"skill":{"name":"tea-order","description":"Order tea.","body":"1. Order."}}"#;
+        host.reply(plan, Vec::new());
+        let report = dream(&mut host, &ws, &crate::fake_host::FakeHost::context(false)).unwrap();
+        assert_eq!(host.updated, [("mem_a".to_string(), "The customer likes tea.".to_string())]);
+        assert_eq!(host.forgotten, ["mem_b", "mem_c"], "unknown ids are ignored");
+        assert!(report.summary.contains("Merged away 1") && report.summary.contains("dropped 1"), "{}", report.summary);
+        let text = std::fs::read_to_string(root.join(".hermes/skills/tea-order/SKILL.md")).unwrap();
+        assert!(text.starts_with("---\nname: tea-order\ndescription: \"Order tea.\"\n"), "{text}");
+        // A dream may rewrite its own skill, never one written by someone else.
+        host.reply(plan, Vec::new());
+        assert!(dream(&mut host, &ws, &crate::fake_host::FakeHost::context(false)).unwrap().summary.contains("Wrote"));
+        std::fs::write(root.join(".hermes/skills/tea-order/SKILL.md"), "---\nname: tea-order\ndescription: x\n---\n")
+            .unwrap();
+        host.reply(plan, Vec::new());
+        assert!(!dream(&mut host, &ws, &crate::fake_host::FakeHost::context(false)).unwrap().summary.contains("Wrote"));
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]

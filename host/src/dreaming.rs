@@ -1,0 +1,496 @@
+//! Dreaming: idle-time self-learning. The host runs the harness's `dream` export in
+//! a fresh instance (same sandbox, same limits, its own `run_…` id and events) to
+//! consolidate memory and write or improve skills in `.hermes/skills/`.
+//!
+//! Triggers: the idle loop (a deployment with `features.dreaming`, idle for
+//! `[dreaming] idle_minutes`, with runs newer than its last dream) and
+//! [`Host::dream`] (`POST …/dream`). At most one dream per deployment at a time; a
+//! user message cancels a live dream (conversations come first). A `dream` event
+//! announces the start and summarises the end (memory changes, skills written); new
+//! or changed skills also get `skill` events, each validated like any SKILL.md.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::deployments::Deployment;
+use crate::events::NewEvent;
+use crate::runtime::wit::exports::hermes::agent::agent::{Features, RunContext};
+use crate::runtime::{RunEnv, RunState};
+use crate::services::Services;
+use crate::skills::api::{self as skills_api, SkillObject};
+use crate::store::deployments::DeploymentStatus;
+use crate::store::memories::{self as store};
+use crate::store::runs;
+use crate::{Host, HostError, workspace};
+
+/// Grace beyond the instance deadline before the host abandons a stuck host call.
+const HOST_CALL_GRACE: Duration = Duration::from_secs(30);
+/// Deployments started per idle check at most (the rest wait for the next check).
+const MAX_PER_CHECK: u32 = 16;
+
+/// `[dreaming]` in `hermes.toml`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DreamingConfig {
+    /// Idle time before a deployment dreams (default 30).
+    #[serde(default = "default_idle_minutes")]
+    pub idle_minutes: u64,
+    /// Overrides `idle_minutes` with seconds (tests, demos).
+    #[serde(default)]
+    pub idle_secs: Option<u64>,
+    /// How often idle deployments are looked for (default 60 s).
+    #[serde(default = "default_check_interval")]
+    pub check_interval_secs: u64,
+}
+
+fn default_idle_minutes() -> u64 {
+    30
+}
+
+fn default_check_interval() -> u64 {
+    60
+}
+
+impl Default for DreamingConfig {
+    fn default() -> Self {
+        DreamingConfig { idle_minutes: 30, idle_secs: None, check_interval_secs: 60 }
+    }
+}
+
+impl DreamingConfig {
+    /// How long a deployment must be idle before it dreams.
+    pub fn idle(&self) -> Duration {
+        Duration::from_secs(self.idle_secs.unwrap_or(self.idle_minutes.saturating_mul(60)))
+    }
+}
+
+/// The live dream of each deployment (at most one), cancellable.
+#[derive(Clone, Default)]
+pub(crate) struct Dreams {
+    live: Arc<Mutex<HashMap<String, CancellationToken>>>,
+}
+
+/// Holds a deployment's dream slot; frees it when dropped.
+struct Claim {
+    dreams: Dreams,
+    deployment_id: String,
+    cancel: CancellationToken,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        self.dreams.live.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.deployment_id);
+    }
+}
+
+impl Dreams {
+    fn claim(&self, deployment_id: &str) -> Option<Claim> {
+        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        if live.contains_key(deployment_id) {
+            return None;
+        }
+        let cancel = CancellationToken::new();
+        live.insert(deployment_id.to_string(), cancel.clone());
+        Some(Claim { dreams: self.clone(), deployment_id: deployment_id.to_string(), cancel })
+    }
+
+    /// Cancels the deployment's live dream, if any (the deployment is being deleted).
+    pub(crate) fn cancel(&self, deployment_id: &str) {
+        if let Some(token) = self.live.lock().unwrap_or_else(|p| p.into_inner()).get(deployment_id) {
+            token.cancel();
+        }
+    }
+
+    /// A user message arrived: the deployment's live dream (if any) is cancelled.
+    pub(crate) fn yield_to_user(&self, deployment_id: &str) {
+        if let Some(token) = self.live.lock().unwrap_or_else(|p| p.into_inner()).get(deployment_id) {
+            tracing::info!(deployment_id, "a user message arrived; cancelling the dream");
+            token.cancel();
+        }
+    }
+}
+
+/// What started a dream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DreamTrigger {
+    /// The idle loop.
+    Idle,
+    /// `POST …/dream` or [`Host::dream`].
+    Api,
+}
+
+impl DreamTrigger {
+    fn as_str(self) -> &'static str {
+        match self {
+            DreamTrigger::Idle => "idle",
+            DreamTrigger::Api => "api",
+        }
+    }
+}
+
+/// Memory entries a dream changed.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct MemoryChanges {
+    /// Entries added.
+    pub added: u32,
+    /// Entries rewritten (merges keep one entry, rewritten).
+    pub updated: u32,
+    /// Entries removed (merged away or stale).
+    pub forgotten: u32,
+}
+
+/// A skill a dream created or changed.
+#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct SkillChange {
+    /// `skl_…`
+    pub skill_id: String,
+    /// Skill name.
+    pub name: String,
+    /// `created` or `updated`.
+    pub action: String,
+    /// Whether the SKILL.md passes the validator.
+    pub valid: bool,
+    /// The validator's errors, when invalid.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+}
+
+/// A dream, as `POST …/dream` answers it.
+#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct DreamObject {
+    /// `run_…`: the dream's own run id (its events carry it).
+    pub dream_id: String,
+    /// `dep_…`
+    pub deployment_id: String,
+    /// `idle` or `api`.
+    pub trigger: String,
+    /// `running`, `completed`, `error` or `cancelled`.
+    pub status: String,
+    /// What the dream did, in a paragraph.
+    pub summary: Option<String>,
+    /// Why it failed or stopped.
+    pub error: Option<String>,
+    /// Memory entries changed.
+    pub memories: MemoryChanges,
+    /// Skills created or changed.
+    pub skills: Vec<SkillChange>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339, once finished.
+    pub finished_at: Option<String>,
+}
+
+/// Starts a dream for a deployment; the returned handle resolves when it ends.
+pub(crate) async fn start(
+    services: &Arc<Services>,
+    deployment_id: &str,
+    trigger: DreamTrigger,
+) -> Result<(DreamObject, tokio::task::JoinHandle<DreamObject>), HostError> {
+    let d = crate::deployments::get(services, deployment_id).await?;
+    if d.status != DeploymentStatus::Ready {
+        return Err(HostError::NotReady(format!("deployment {deployment_id} is not ready")));
+    }
+    if !d.spec.features.memory {
+        return Err(HostError::Conflict(
+            "memory is disabled for this deployment; there is nothing to dream about".into(),
+        ));
+    }
+    let claim = services
+        .dreams
+        .claim(deployment_id)
+        .ok_or_else(|| HostError::Conflict(format!("deployment {deployment_id} is already dreaming")))?;
+    let dep = deployment_id.to_string();
+    if !services.db.read(move |conn| runs::active_of_deployment(conn, &dep)).await?.is_empty() {
+        return Err(HostError::Conflict(format!(
+            "deployment {deployment_id} has an active run; dreams wait until it is idle"
+        )));
+    }
+    let dream = DreamObject {
+        dream_id: crate::ids::new_id("run"),
+        deployment_id: deployment_id.to_string(),
+        trigger: trigger.as_str().into(),
+        status: "running".into(),
+        summary: None,
+        error: None,
+        memories: MemoryChanges::default(),
+        skills: Vec::new(),
+        created_at: crate::ids::now(),
+        finished_at: None,
+    };
+    let started = NewEvent::new(
+        "dream",
+        deployment_id,
+        json!({"dream_id": dream.dream_id, "status": "running", "trigger": dream.trigger}),
+    )
+    .scoped(None, Some(&dream.dream_id));
+    let (id, dep, trig, at) =
+        (dream.dream_id.clone(), deployment_id.to_string(), dream.trigger.clone(), dream.created_at.clone());
+    let (_, events) = services
+        .hub
+        .commit(deployment_id, move |conn| {
+            store::insert_dream(conn, &id, &dep, &trig, &at)?;
+            Ok(((), vec![started]))
+        })
+        .await?;
+    let after = events.last().map_or(0, |e| e.sequence);
+    let span = tracing::info_span!("dream", deployment_id = %deployment_id, dream_id = %dream.dream_id);
+    let (services, running) = (services.clone(), dream.clone());
+    let handle = tokio::spawn(
+        async move {
+            let cancel = claim.cancel.clone();
+            let finished = execute(&services, d, running, cancel, after).await;
+            drop(claim);
+            finished
+        }
+        .instrument(span),
+    );
+    Ok((dream, handle))
+}
+
+/// Runs the dream to its end and records it; never fails (failures become `error`).
+async fn execute(
+    services: &Arc<Services>,
+    d: Deployment,
+    mut dream: DreamObject,
+    cancel: CancellationToken,
+    after: u64,
+) -> DreamObject {
+    let before = skills_snapshot(services, &d).await;
+    let outcome = run_instance(services, &d, &dream.dream_id, cancel.clone()).await;
+    let (status, summary, error) = match outcome {
+        _ if cancel.is_cancelled() => {
+            ("cancelled", None, Some("a user message arrived; conversations come first".into()))
+        }
+        _ if services.shutdown.is_cancelled() => ("cancelled", None, Some("the host shut down".into())),
+        Ok(Ok(summary)) => ("completed", Some(summary), None),
+        Ok(Err(e)) | Err(e) => ("error", None, Some(e)),
+    };
+    dream.status = status.into();
+    dream.summary = summary;
+    dream.error = error;
+    dream.skills = skill_changes(services, &d, before).await;
+    dream.memories = memory_changes(services, &d.deployment_id, &dream.dream_id, after).await;
+    dream.finished_at = Some(crate::ids::now());
+    if let Err(e) = record(services, &dream).await {
+        tracing::error!(error = %e, "recording the dream failed");
+    }
+    tracing::info!(status = %dream.status, skills = dream.skills.len(), "dream finished");
+    dream
+}
+
+/// One instance of the deployment's harness, calling its `dream` export.
+async fn run_instance(
+    services: &Arc<Services>,
+    d: &Deployment,
+    dream_id: &str,
+    cancel: CancellationToken,
+) -> Result<Result<String, String>, String> {
+    let Some(pre) = services.harnesses.get(&d.spec.runtime).cloned() else {
+        return Err(format!("unknown runtime {:?}", d.spec.runtime));
+    };
+    let secrets = crate::secrets::resolve(services, &d.account_id, &d.spec.secrets)
+        .await
+        .map_err(|e| format!("the deployment's secrets are unavailable: {e}"))?;
+    let secrets = Arc::new(secrets);
+    let env = Arc::new(RunEnv {
+        services: services.clone(),
+        deployment_id: d.deployment_id.clone(),
+        account_id: d.account_id.clone(),
+        secrets: secrets.clone(),
+        customer_id: d.spec.customer_id.clone(),
+        // A dream belongs to no thread: its events carry only its run id.
+        thread_id: String::new(),
+        run_id: dream_id.to_string(),
+        spec: Arc::new(d.spec.clone()),
+        workspace: workspace::path(&services.data_dir, &d.deployment_id),
+        cancel,
+        shutdown: services.shutdown.clone(),
+    });
+    let f = &d.spec.features;
+    let ctx = RunContext {
+        deployment_id: d.deployment_id.clone(),
+        customer_id: d.spec.customer_id.clone(),
+        thread_id: String::new(),
+        run_id: dream_id.to_string(),
+        system_prompt: d.spec.system_prompt.clone(),
+        secret_names: d.spec.secrets.keys().cloned().collect(),
+        features: Features { memory: f.memory, dreaming: f.dreaming, automations: f.automations, steering: f.steering },
+        disabled_tools: d.spec.disabled_tools.clone(),
+        max_iterations: services.config.max_iterations,
+        resumed: false,
+    };
+    let limits = services.runtime.limits().clone();
+    // Same bounded concurrency as runs: a dream waits for a free instance slot.
+    let slot = services.runtime.slot().await;
+    let started = Instant::now();
+    let state = RunState::new(env, limits.max_output_bytes).map_err(|e| e.to_string())?;
+    let mut store = services.runtime.new_store(state);
+    let call = async {
+        let harness = pre.instantiate_async(&mut store).await?;
+        harness.hermes_agent_agent().call_dream(&mut store, &ctx).await
+    };
+    let outcome = tokio::time::timeout(limits.run_deadline + HOST_CALL_GRACE, call).await;
+    drop(store);
+    drop(slot);
+    tracing::debug!(elapsed = ?started.elapsed(), "dream instance done");
+    match outcome {
+        Err(_) => Err(format!("the dream exceeded its deadline of {:?}", limits.run_deadline)),
+        Ok(Ok(Ok(report))) => Ok(Ok(secrets.scrub_owned(crate::imports::preview(&report.summary, 4096)))),
+        Ok(Ok(Err(message))) => Ok(Err(secrets.scrub_owned(crate::imports::preview(&message, 4096)))),
+        Ok(Err(trap)) => Err(format!("the guest trapped: {trap}")),
+    }
+}
+
+/// Name → (id, SKILL.md text) of every skill of the deployment.
+async fn skills_snapshot(services: &Services, d: &Deployment) -> BTreeMap<String, (SkillObject, Option<String>)> {
+    match skills_api::list(services, d, true).await {
+        Ok(list) => list.into_iter().map(|s| (s.name.clone(), (s.clone(), s.content))).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "listing skills for the dream failed");
+            BTreeMap::new()
+        }
+    }
+}
+
+/// Skills created or changed since `before`, each validated.
+async fn skill_changes(
+    services: &Services,
+    d: &Deployment,
+    before: BTreeMap<String, (SkillObject, Option<String>)>,
+) -> Vec<SkillChange> {
+    let after = skills_snapshot(services, d).await;
+    let root = workspace::path(&services.data_dir, &d.deployment_id);
+    let mut changes = Vec::new();
+    for (name, (skill, text)) in after {
+        let action = match before.get(&name) {
+            None => "created",
+            Some((_, old)) if *old != text => "updated",
+            Some(_) => continue,
+        };
+        let dir = root.join(&skill.path);
+        let dir = dir.parent().map(std::path::Path::to_path_buf).unwrap_or(dir);
+        let report = tokio::task::spawn_blocking(move || crate::skills::validate::validate_dir(&dir)).await;
+        let errors = match report {
+            Ok(r) => r.errors.iter().map(ToString::to_string).collect(),
+            Err(e) => vec![format!("validation did not run: {e}")],
+        };
+        changes.push(SkillChange {
+            skill_id: skill.skill_id,
+            name,
+            action: action.into(),
+            valid: errors.is_empty(),
+            errors,
+        });
+    }
+    changes
+}
+
+/// Counts the `memory` events the dream's run emitted (after its start event).
+async fn memory_changes(services: &Services, deployment_id: &str, dream_id: &str, after: u64) -> MemoryChanges {
+    let (dep, id) = (deployment_id.to_string(), dream_id.to_string());
+    let actions = services.db.read(move |conn| store::memory_actions_of_run(conn, &dep, &id, after)).await;
+    let mut out = MemoryChanges::default();
+    for action in actions.unwrap_or_default() {
+        match action.as_str() {
+            "added" => out.added += 1,
+            "updated" => out.updated += 1,
+            "forgotten" => out.forgotten += 1,
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Persists the dream's end with its `skill` and `dream` events, in one commit.
+async fn record(services: &Services, dream: &DreamObject) -> Result<(), HostError> {
+    let dep = dream.deployment_id.clone();
+    let mut events: Vec<NewEvent> = dream
+        .skills
+        .iter()
+        .map(|s| {
+            NewEvent::new(
+                "skill",
+                &dep,
+                json!({"action": s.action, "skill_id": s.skill_id, "name": s.name, "source": "agent",
+                       "valid": s.valid, "errors": s.errors}),
+            )
+            .scoped(None, Some(&dream.dream_id))
+        })
+        .collect();
+    let mut payload = json!({
+        "dream_id": dream.dream_id, "status": dream.status, "trigger": dream.trigger,
+        "summary": dream.summary, "memories": dream.memories, "skills": dream.skills,
+    });
+    if let Some(e) = &dream.error {
+        payload["error"] = json!(e);
+    }
+    events.push(NewEvent::new("dream", &dep, payload).scoped(None, Some(&dream.dream_id)));
+    let d = dream.clone();
+    let now = d.finished_at.clone().unwrap_or_else(crate::ids::now);
+    services
+        .hub
+        .commit(&dep, move |conn| {
+            store::finish_dream(conn, &d.dream_id, &d.status, d.summary.as_deref(), d.error.as_deref(), &now)?;
+            Ok(((), events))
+        })
+        .await?;
+    Ok(())
+}
+
+/// Starts the idle-dream loop (owned by the host; stops at shutdown). Dreams a
+/// previous process left running are marked cancelled first.
+pub(crate) fn spawn(services: Arc<Services>) {
+    tokio::spawn(async move {
+        let now = crate::ids::now();
+        if let Err(e) = services.db.write(move |conn| store::abandon_running_dreams(conn, &now)).await {
+            tracing::warn!(error = %e, "could not close dreams interrupted by a restart");
+        }
+        let every = Duration::from_secs(services.config.dreaming.check_interval_secs.max(1));
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = services.shutdown.cancelled() => return,
+            }
+            if let Err(e) = check_idle(&services).await {
+                tracing::warn!(error = %e, "the idle-dream check failed");
+            }
+        }
+    });
+}
+
+/// One pass: starts a dream for each idle deployment with new activity.
+async fn check_idle(services: &Arc<Services>) -> Result<(), HostError> {
+    let idle = chrono::Duration::from_std(services.config.dreaming.idle()).unwrap_or(chrono::Duration::MAX);
+    let before = (chrono::Utc::now() - idle).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let ids = services.db.read(move |conn| store::idle_dream_candidates(conn, &before, MAX_PER_CHECK)).await?;
+    for id in ids {
+        match start(services, &id, DreamTrigger::Idle).await {
+            Ok(_) => tracing::info!(deployment_id = %id, "idle deployment started dreaming"),
+            Err(e) => tracing::debug!(deployment_id = %id, error = %e, "idle dream not started"),
+        }
+    }
+    Ok(())
+}
+
+impl Host {
+    /// Starts a dream now (ops and tests); with `wait`, returns once it has ended.
+    /// Refused (409) while the deployment has an active run or is already dreaming.
+    pub async fn dream(&self, account_id: &str, deployment_id: &str, wait: bool) -> Result<DreamObject, HostError> {
+        self.deployment_in(account_id, deployment_id).await?;
+        let (running, handle) = start(self.services(), deployment_id, DreamTrigger::Api).await?;
+        if !wait {
+            return Ok(running);
+        }
+        handle
+            .await
+            .map_err(|e| HostError::Io { context: "waiting for the dream".into(), source: std::io::Error::other(e) })
+    }
+}
