@@ -1,0 +1,212 @@
+//! The Files API over a deployment's persistent workspace: list, read, write and
+//! delete. Every access goes through cap-std from the workspace directory, so
+//! neither `..` nor a symlink planted by the guest can lead outside it.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::deployments::Page;
+use crate::host::Host;
+use crate::{HostError, workspace};
+
+/// Largest file the API reads or writes in one request.
+pub const MAX_FILE_BYTES: u64 = 32 << 20;
+
+/// One entry of a folder listing.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct FileEntry {
+    /// Workspace-relative path (`/` separated).
+    pub path: String,
+    /// `file`, `directory` or `symlink` (links are listed, never followed).
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Bytes (files only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// Last modification, RFC 3339.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub modified_at: Option<String>,
+}
+
+/// Answer of a write.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct FileWritten {
+    /// Workspace-relative path.
+    pub path: String,
+    /// Bytes written.
+    pub size: u64,
+    /// Whether the file did not exist before.
+    pub created: bool,
+}
+
+/// The workspace-relative path of a request (`None` = the workspace itself).
+fn parse(path: Option<&str>, root_ok: bool) -> Result<Option<PathBuf>, HostError> {
+    let raw = path.unwrap_or("").trim();
+    if matches!(raw, "" | "/" | "." | "./" | "/workspace" | "/workspace/") {
+        return if root_ok { Ok(None) } else { Err(HostError::invalid("path", "`path` must name a file")) };
+    }
+    workspace::relative(raw).map(Some).map_err(|m| HostError::invalid("path", m))
+}
+
+fn display(rel: &Path) -> String {
+    rel.to_string_lossy().into_owned()
+}
+
+/// Maps a filesystem error on `path` to what the client should fix.
+fn fs_error(path: &str, e: io::Error) -> HostError {
+    match e.kind() {
+        io::ErrorKind::NotFound => HostError::NotFound(format!("no file or folder {path:?} in the workspace")),
+        // cap-std's answer to a path (or a symlink) leading outside the workspace.
+        io::ErrorKind::PermissionDenied => HostError::invalid("path", format!("path {path:?} leaves the workspace")),
+        io::ErrorKind::IsADirectory => HostError::invalid("path", format!("{path:?} is a folder")),
+        // create_dir_all meeting a file, or a symlink it will not follow.
+        io::ErrorKind::NotADirectory | io::ErrorKind::AlreadyExists => {
+            HostError::invalid("path", format!("a parent of {path:?} is not a folder inside the workspace"))
+        }
+        _ => HostError::Io { context: format!("workspace file {path:?}"), source: e },
+    }
+}
+
+fn modified(m: &cap_std::fs::Metadata) -> Option<String> {
+    let t = m.modified().ok()?.into_std();
+    Some(chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, HostError> + Send + 'static,
+) -> Result<T, HostError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| HostError::Io { context: "workspace file task".into(), source: io::Error::other(e) })?
+}
+
+impl Host {
+    /// A folder of a deployment's workspace (`None` = its top), by name, one page
+    /// of `limit` entries after the entry named `cursor`.
+    pub async fn list_files(
+        &self,
+        account_id: &str,
+        deployment_id: &str,
+        path: Option<&str>,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<Page<FileEntry>, HostError> {
+        if !(1..=100).contains(&limit) {
+            return Err(HostError::invalid("limit", "`limit` must be between 1 and 100"));
+        }
+        self.deployment_in(account_id, deployment_id).await?;
+        let rel = parse(path, true)?;
+        let dir = self.workspace_dir(deployment_id);
+        blocking(move || {
+            let ws = workspace::open(&dir).map_err(HostError::io("opening the workspace"))?;
+            let shown = rel.as_deref().map(display).unwrap_or_default();
+            let entries = match &rel {
+                Some(r) => ws.read_dir(r),
+                None => ws.entries(),
+            }
+            .map_err(|e| fs_error(&shown, e))?;
+            let mut names: Vec<String> =
+                entries.filter_map(Result::ok).filter_map(|e| e.file_name().into_string().ok()).collect();
+            names.sort();
+            let start = cursor.as_deref().map_or(0, |c| names.partition_point(|n| n.as_str() <= c));
+            let mut data = Vec::new();
+            let (mut next_cursor, mut last) = (None, None);
+            for name in &names[start..] {
+                if data.len() == limit as usize {
+                    next_cursor = last;
+                    break;
+                }
+                let p = rel.as_ref().map_or_else(|| PathBuf::from(name), |r| r.join(name));
+                let Ok(meta) = ws.symlink_metadata(&p) else { continue };
+                let kind = if meta.is_dir() {
+                    "directory"
+                } else if meta.file_type().is_symlink() {
+                    "symlink"
+                } else {
+                    "file"
+                };
+                data.push(FileEntry {
+                    path: display(&p),
+                    kind,
+                    size: (kind == "file").then(|| meta.len()),
+                    modified_at: modified(&meta),
+                });
+                last = Some(name.clone());
+            }
+            Ok(Page { data, next_cursor })
+        })
+        .await
+    }
+
+    /// The bytes of one workspace file (at most [`MAX_FILE_BYTES`]).
+    pub async fn read_file(&self, account_id: &str, deployment_id: &str, path: &str) -> Result<Vec<u8>, HostError> {
+        self.deployment_in(account_id, deployment_id).await?;
+        let rel = parse(Some(path), false)?.unwrap_or_default();
+        let dir = self.workspace_dir(deployment_id);
+        let shown = path.to_string();
+        blocking(move || {
+            use std::io::Read;
+            let ws = workspace::open(&dir).map_err(HostError::io("opening the workspace"))?;
+            let meta = ws.metadata(&rel).map_err(|e| fs_error(&shown, e))?;
+            if meta.is_dir() {
+                return Err(HostError::invalid("path", format!("{shown:?} is a folder; list it with GET …/files")));
+            }
+            if meta.len() > MAX_FILE_BYTES {
+                return Err(HostError::invalid("path", format!("{shown:?} is larger than 32 MiB")));
+            }
+            let mut bytes = Vec::with_capacity(meta.len() as usize);
+            ws.open(&rel)
+                .map_err(|e| fs_error(&shown, e))?
+                .take(MAX_FILE_BYTES)
+                .read_to_end(&mut bytes)
+                .map_err(|e| fs_error(&shown, e))?;
+            Ok(bytes)
+        })
+        .await
+    }
+
+    /// Creates or replaces a workspace file (parent folders created).
+    pub async fn write_file(
+        &self,
+        account_id: &str,
+        deployment_id: &str,
+        path: &str,
+        bytes: Vec<u8>,
+    ) -> Result<FileWritten, HostError> {
+        if bytes.len() as u64 > MAX_FILE_BYTES {
+            return Err(HostError::invalid("content", "`content` is larger than 32 MiB"));
+        }
+        self.deployment_in(account_id, deployment_id).await?;
+        let rel = parse(Some(path), false)?.unwrap_or_default();
+        let dir = self.workspace_dir(deployment_id);
+        let shown = path.to_string();
+        blocking(move || {
+            let ws = workspace::open(&dir).map_err(HostError::io("opening the workspace"))?;
+            let before = ws.symlink_metadata(&rel).ok();
+            if before.as_ref().is_some_and(|m| m.is_dir()) {
+                return Err(HostError::invalid("path", format!("{shown:?} is a folder")));
+            }
+            workspace::write(&ws, &rel, &bytes).map_err(|e| fs_error(&shown, e))?;
+            Ok(FileWritten { path: display(&rel), size: bytes.len() as u64, created: before.is_none() })
+        })
+        .await
+    }
+
+    /// Deletes a workspace file, or a folder with everything in it.
+    pub async fn delete_file(&self, account_id: &str, deployment_id: &str, path: &str) -> Result<String, HostError> {
+        self.deployment_in(account_id, deployment_id).await?;
+        let rel = parse(Some(path), false)?.unwrap_or_default();
+        let dir = self.workspace_dir(deployment_id);
+        let shown = path.to_string();
+        blocking(move || {
+            let ws = workspace::open(&dir).map_err(HostError::io("opening the workspace"))?;
+            let meta = ws.symlink_metadata(&rel).map_err(|e| fs_error(&shown, e))?;
+            if meta.is_dir() { ws.remove_dir_all(&rel) } else { ws.remove_file(&rel) }
+                .map_err(|e| fs_error(&shown, e))?;
+            Ok(display(&rel))
+        })
+        .await
+    }
+}

@@ -1,0 +1,242 @@
+//! The delivery worker: takes due rows from the outbox, signs and POSTs them, and
+//! records the outcome. At least once: a row leaves the outbox only after a 2xx
+//! (or when its endpoint is gone / its retry period is over), so a crash or restart
+//! between attempts only means the next start sends it again, same `webhook-id`.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::header::{CONTENT_TYPE, HeaderValue};
+use tokio::sync::{Semaphore, mpsc};
+
+use super::{WebhooksConfig, check_url, signature};
+use crate::services::Services;
+use crate::store::webhooks::{self as store, Delivery};
+
+/// Longest the worker sleeps without looking at the outbox (a safety net: new rows
+/// and finished attempts wake it sooner).
+const IDLE_POLL: Duration = Duration::from_secs(30);
+
+/// What one attempt came to.
+#[derive(Debug)]
+enum Outcome {
+    /// 2xx: done.
+    Delivered,
+    /// 410 Gone: the endpoint asked never to be called again.
+    Gone,
+    /// Anything else: retry later (the reason is recorded).
+    Failed(String),
+    /// It can never succeed (e.g. its secret no longer decrypts): drop it.
+    Abandon(String),
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Wait before attempt `failures + 1`: exponential from `initial_backoff_ms`, capped at
+/// `max_backoff_secs`, with "equal jitter" (half fixed, half random) so endpoints that
+/// failed together do not retry in lockstep.
+pub fn backoff(config: &WebhooksConfig, failures: u32) -> Duration {
+    let cap = config.max_backoff_secs.saturating_mul(1000).max(1);
+    let exp = config.initial_backoff_ms.max(1).saturating_mul(1u64 << failures.saturating_sub(1).min(32)).min(cap);
+    let half = exp / 2;
+    Duration::from_millis(half + rand::random_range(0..=exp - half))
+}
+
+/// Starts the worker; it stops when the host shuts down.
+pub(crate) fn spawn(services: Arc<Services>) {
+    let client = match crate::skills::fetch::client(services.config.allow_private_urls) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "webhook deliveries are off: cannot build the HTTP client");
+            return;
+        }
+    };
+    tokio::spawn(run(services, client));
+}
+
+async fn run(services: Arc<Services>, client: reqwest::Client) {
+    let config = services.config.webhooks.clone();
+    let signal = services.hub.outbox_signal();
+    let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
+    // Rows whose attempt has been recorded. They leave `in_flight` only at the top of
+    // the next pass, before the outbox is read again: a read that began before the
+    // outcome was written must not see the row as free and send it a second time.
+    let finished: Arc<Mutex<Vec<i64>>> = Arc::default();
+    let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<()>();
+    loop {
+        // Registered before the outbox is read, so a commit in between still wakes us.
+        let notified = signal.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let done: Vec<i64> = finished.lock().map(|mut f| std::mem::take(&mut *f)).unwrap_or_default();
+        if let Ok(mut s) = in_flight.lock() {
+            for seq in done {
+                s.remove(&seq);
+            }
+        }
+        let busy = in_flight.lock().map(|s| s.len()).unwrap_or(0) as u32;
+        let now = now_ms();
+        let due = match services.db.read(move |conn| store::due(conn, now, 64 + busy)).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::error!(error = %e, "reading the webhook outbox");
+                tokio::select! {
+                    _ = services.shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                }
+            }
+        };
+        let mut waiting = false;
+        for d in due {
+            if !in_flight.lock().map(|mut s| s.insert(d.seq)).unwrap_or(false) {
+                continue;
+            }
+            let Ok(permit) = slots.clone().try_acquire_owned() else {
+                if let Ok(mut s) = in_flight.lock() {
+                    s.remove(&d.seq);
+                }
+                waiting = true;
+                break;
+            };
+            let (services, client, finished, done) =
+                (services.clone(), client.clone(), finished.clone(), done_tx.clone());
+            tokio::spawn(async move {
+                let outcome = attempt(&services, &client, &d).await;
+                record(&services, &d, outcome).await;
+                if let Ok(mut f) = finished.lock() {
+                    f.push(d.seq);
+                }
+                drop(permit);
+                let _ = done.send(());
+            });
+        }
+        let sleep = if waiting { IDLE_POLL } else { next_wait(&services, &in_flight).await };
+        tokio::select! {
+            _ = services.shutdown.cancelled() => return,
+            _ = &mut notified => {}
+            _ = done_rx.recv() => {}
+            _ = tokio::time::sleep(sleep) => {}
+        }
+    }
+}
+
+/// How long until the earliest queued delivery that is not in flight falls due.
+async fn next_wait(services: &Services, in_flight: &Mutex<HashSet<i64>>) -> Duration {
+    let skip: HashSet<i64> = in_flight.lock().map(|s| s.clone()).unwrap_or_default();
+    let limit = skip.len() as u32 + 1;
+    let next = services
+        .db
+        .read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT seq, next_attempt_ms FROM webhook_outbox ORDER BY next_attempt_ms LIMIT ?1")?;
+            let rows = stmt.query_map([limit], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .find(|(seq, _)| !skip.contains(seq))
+        .map(|(_, at)| at);
+    match next {
+        Some(at) => Duration::from_millis((at - now_ms()).clamp(0, IDLE_POLL.as_millis() as i64) as u64),
+        None => IDLE_POLL,
+    }
+}
+
+/// One signed POST.
+async fn attempt(services: &Services, client: &reqwest::Client, d: &Delivery) -> Outcome {
+    let url = match check_url(&d.url, services.config.allow_private_urls) {
+        Ok(u) => u,
+        Err(e) => return Outcome::Failed(e),
+    };
+    let secret = match services.master_key.decrypt(&d.account_id, &d.webhook_id, &d.secret) {
+        Ok(s) => s,
+        Err(e) => return Outcome::Abandon(e.to_string()),
+    };
+    // Each attempt is signed with its own timestamp (receivers refuse stale ones);
+    // the id stays the delivery's.
+    let timestamp = chrono::Utc::now().timestamp();
+    let Some(sig) = signature(secret.expose(), &d.msg_id, timestamp, &d.body) else {
+        return Outcome::Abandon("the stored signing secret is malformed".into());
+    };
+    drop(secret);
+    let resp = client
+        .post(url)
+        .timeout(Duration::from_secs(services.config.webhooks.timeout_secs.max(1)))
+        .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+        .header("webhook-id", &d.msg_id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", sig)
+        .body(d.body.clone())
+        .send()
+        .await;
+    match resp {
+        Ok(r) if r.status().is_success() => Outcome::Delivered,
+        Ok(r) if r.status() == reqwest::StatusCode::GONE => Outcome::Gone,
+        Ok(r) => Outcome::Failed(format!("HTTP {}", r.status().as_u16())),
+        Err(e) if e.is_timeout() => Outcome::Failed("timed out".into()),
+        Err(e) => Outcome::Failed(format!("request failed: {e}")),
+    }
+}
+
+/// Writes an attempt's outcome to the outbox.
+async fn record(services: &Services, d: &Delivery, outcome: Outcome) {
+    let config = &services.config.webhooks;
+    let attempt_no = d.attempts + 1;
+    let (seq, webhook_id) = (d.seq, d.webhook_id.clone());
+    let written = match outcome {
+        Outcome::Delivered => {
+            tracing::debug!(webhook_id = %d.webhook_id, msg_id = %d.msg_id, attempt = attempt_no, "webhook delivered");
+            services.db.write(move |conn| store::finish(conn, seq)).await
+        }
+        Outcome::Gone => {
+            tracing::warn!(webhook_id = %d.webhook_id, msg_id = %d.msg_id, "webhook endpoint answered 410 Gone: disabled");
+            let reason = format!("the endpoint answered 410 Gone at {}", crate::ids::now());
+            services.db.write(move |conn| store::disable(conn, &webhook_id, &reason)).await
+        }
+        Outcome::Abandon(why) => {
+            tracing::error!(webhook_id = %d.webhook_id, msg_id = %d.msg_id, reason = %why, "webhook delivery dropped");
+            services.db.write(move |conn| store::finish(conn, seq)).await
+        }
+        Outcome::Failed(why) => {
+            let now = now_ms();
+            let deadline = d.created_ms.saturating_add(config.retry_period_secs.saturating_mul(1000) as i64);
+            if now >= deadline {
+                tracing::warn!(webhook_id = %d.webhook_id, msg_id = %d.msg_id, attempts = attempt_no, reason = %why,
+                    "webhook delivery abandoned: retry period over");
+                services.db.write(move |conn| store::finish(conn, seq)).await
+            } else {
+                let next = now.saturating_add(backoff(config, attempt_no).as_millis() as i64).min(deadline);
+                tracing::info!(webhook_id = %d.webhook_id, msg_id = %d.msg_id, attempt = attempt_no, reason = %why,
+                    retry_in_ms = next - now, "webhook delivery failed; will retry");
+                services.db.write(move |conn| store::retry_at(conn, seq, next, &why)).await
+            }
+        }
+    };
+    if let Err(e) = written {
+        // The row stays as it was: it is attempted again (at least once).
+        tracing::error!(error = %e, msg_id = %d.msg_id, "recording a webhook attempt");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_is_capped() {
+        let c = WebhooksConfig { initial_backoff_ms: 1000, max_backoff_secs: 8, ..WebhooksConfig::default() };
+        for _ in 0..50 {
+            let first = backoff(&c, 1).as_millis();
+            assert!((500..=1000).contains(&first), "{first}");
+            let third = backoff(&c, 3).as_millis();
+            assert!((2000..=4000).contains(&third), "{third}");
+            let late = backoff(&c, 40).as_millis();
+            assert!((4000..=8000).contains(&late), "{late}");
+        }
+    }
+}
