@@ -65,6 +65,12 @@ pub fn run(host: &mut impl Imports, workspace: &Workspace, ctx: &RunContext) -> 
         let answer = Message::assistant_with_calls(completion.content, completion.tool_calls);
         persist(host, answer.clone())?;
         if answer.tool_calls.is_empty() {
+            if ctx.features.memory {
+                // The last user message (steering included) and the answer: a bounded prompt.
+                let user = messages.iter().rev().find(|m| m.role == hermes_guest::Role::User);
+                let user = user.map(|m| m.content.as_str()).unwrap_or_default();
+                crate::observe::observe(host, user, &answer.content, &fixed.memories);
+            }
             return Ok(RunOutcome::Completed(answer.content));
         }
         for call in &answer.tool_calls {
@@ -123,6 +129,14 @@ fn handle_call(
     ctx: &RunContext,
     call: &ToolCall,
 ) -> Result<CallFlow, String> {
+    if call.name == tools::ask_human::NAME && ctx.features.steering && !ctx.disabled_tools.contains(&call.name) {
+        let output = match tools::ask_human::ask(host, call) {
+            tools::ask_human::Asked::Waiting(approval_id) => return Ok(CallFlow::Waiting(approval_id)),
+            tools::ask_human::Asked::Answered(output) => output,
+        };
+        persist(host, Message::tool_result(call.id.clone(), output))?;
+        return Ok(CallFlow::Answered);
+    }
     if host.requires_approval(&call.name) {
         let request = ApprovalRequest {
             call_id: call.id.clone(),
@@ -135,8 +149,8 @@ fn handle_call(
             Ok(Decision::Pending(approval_id)) => return Ok(CallFlow::Waiting(approval_id)),
             Ok(Decision::Rejected(comment)) => {
                 let reason = match comment {
-                    Some(c) if !c.trim().is_empty() => format!("rejected by a human: {c}"),
-                    _ => "rejected by a human".to_string(),
+                    Some(c) if !c.trim().is_empty() => format!("not executed: rejected by a human. Comment: {c}"),
+                    _ => "not executed: rejected by a human".to_string(),
                 };
                 persist(host, Message::tool_result(call.id.clone(), ToolOutput::err(reason)))?;
                 return Ok(CallFlow::Answered);

@@ -45,6 +45,9 @@ impl Imports for WitHost {
     fn recall(&mut self, query: &str, limit: u32) -> Result<Vec<MemoryEntry>, String> {
         memory::recall(query, limit)
     }
+    fn add_memory(&mut self, content: &str) -> Result<MemoryEntry, String> {
+        memory::add(content)
+    }
     fn update_memory(&mut self, id: &str, content: &str) -> Result<(), String> {
         memory::update(id, content).map(|_| ())
     }
@@ -56,6 +59,18 @@ impl Imports for WitHost {
     }
     fn request_approval(&mut self, request: &ApprovalRequest) -> Result<Decision, String> {
         approvals::request(request)
+    }
+    fn create_automation(&mut self, name: &str, schedule: &str, instructions: &str) -> Result<Automation, String> {
+        hermes_guest::harness::hermes::agent::automations::create(name, schedule, instructions)
+    }
+    fn list_automations(&mut self) -> Result<Vec<Automation>, String> {
+        hermes_guest::harness::hermes::agent::automations::list_automations()
+    }
+    fn set_automation_enabled(&mut self, id: &str, enabled: bool) -> Result<Automation, String> {
+        hermes_guest::harness::hermes::agent::automations::set_enabled(id, enabled)
+    }
+    fn delete_automation(&mut self, id: &str) -> Result<(), String> {
+        hermes_guest::harness::hermes::agent::automations::delete(id)
     }
     fn log(&mut self, level: Level, message: &str) {
         logging::log(level, message)

@@ -15,6 +15,12 @@ pub struct FakeHost {
     pub interrupted: Vec<String>,
     pub started: Vec<String>,
     pub memories: Result<Vec<MemoryEntry>, String>,
+    /// Contents stored through `memory.add`.
+    pub added: Vec<String>,
+    /// `(id, content)` of each `memory.update`.
+    pub updated: Vec<(String, String)>,
+    /// Ids passed to `memory.forget`.
+    pub forgotten: Vec<String>,
 }
 
 impl FakeHost {
@@ -28,6 +34,9 @@ impl FakeHost {
             interrupted: Vec::new(),
             started: Vec::new(),
             memories: Err("memory disabled".into()),
+            added: Vec::new(),
+            updated: Vec::new(),
+            forgotten: Vec::new(),
         };
         host.push(None, Message::user(user));
         host
@@ -112,10 +121,21 @@ impl Imports for FakeHost {
     fn recall(&mut self, _query: &str, _limit: u32) -> Result<Vec<MemoryEntry>, String> {
         self.memories.clone()
     }
-    fn update_memory(&mut self, _id: &str, _content: &str) -> Result<(), String> {
+    fn add_memory(&mut self, content: &str) -> Result<MemoryEntry, String> {
+        self.added.push(content.to_string());
+        Ok(MemoryEntry {
+            id: format!("mem_{}", self.added.len()),
+            content: content.to_string(),
+            source: "agent".into(),
+            created_at: "2026-01-01T00:00:00.000Z".into(),
+        })
+    }
+    fn update_memory(&mut self, id: &str, content: &str) -> Result<(), String> {
+        self.updated.push((id.into(), content.into()));
         Ok(())
     }
-    fn forget_memory(&mut self, _id: &str) -> Result<(), String> {
+    fn forget_memory(&mut self, id: &str) -> Result<(), String> {
+        self.forgotten.push(id.into());
         Ok(())
     }
     fn requires_approval(&mut self, tool: &str) -> bool {
@@ -123,6 +143,25 @@ impl Imports for FakeHost {
     }
     fn request_approval(&mut self, request: &ApprovalRequest) -> Result<Decision, String> {
         self.approvals.get(&request.tool).cloned().ok_or_else(|| "no policy".into())
+    }
+    fn create_automation(&mut self, name: &str, schedule: &str, instructions: &str) -> Result<Automation, String> {
+        Ok(Automation {
+            id: "auto_fake".into(),
+            name: name.into(),
+            schedule: schedule.into(),
+            instructions: instructions.into(),
+            enabled: true,
+            next_run_at: None,
+        })
+    }
+    fn list_automations(&mut self) -> Result<Vec<Automation>, String> {
+        Ok(Vec::new())
+    }
+    fn set_automation_enabled(&mut self, id: &str, _enabled: bool) -> Result<Automation, String> {
+        Err(format!("automation {id} not found"))
+    }
+    fn delete_automation(&mut self, id: &str) -> Result<(), String> {
+        Err(format!("automation {id} not found"))
     }
     fn log(&mut self, _level: Level, _message: &str) {}
 }

@@ -3,6 +3,7 @@
 
 pub use hermes_guest::harness::exports::hermes::agent::agent::{DreamReport, Features, RunContext, RunOutcome};
 pub use hermes_guest::harness::hermes::agent::approvals::{ApprovalRequest, Decision};
+pub use hermes_guest::harness::hermes::agent::automations::Automation;
 pub use hermes_guest::harness::hermes::agent::logging::Level;
 pub use hermes_guest::harness::hermes::agent::memory::MemoryEntry;
 pub use hermes_guest::harness::hermes::agent::model::{Completion, CompletionRequest, ModelError, StopReason};
@@ -34,6 +35,8 @@ pub trait Imports {
     fn mcp_call(&mut self, name: &str, arguments: &str) -> Result<ToolOutput, String>;
     /// `memory.recall`.
     fn recall(&mut self, query: &str, limit: u32) -> Result<Vec<MemoryEntry>, String>;
+    /// `memory.add`: stores an observation (the host may refuse it, saying why).
+    fn add_memory(&mut self, content: &str) -> Result<MemoryEntry, String>;
     /// `memory.update`.
     fn update_memory(&mut self, id: &str, content: &str) -> Result<(), String>;
     /// `memory.forget`.
@@ -42,6 +45,14 @@ pub trait Imports {
     fn requires_approval(&mut self, tool: &str) -> bool;
     /// `approvals.request`.
     fn request_approval(&mut self, request: &ApprovalRequest) -> Result<Decision, String>;
+    /// `automations.create`.
+    fn create_automation(&mut self, name: &str, schedule: &str, instructions: &str) -> Result<Automation, String>;
+    /// `automations.list-automations`.
+    fn list_automations(&mut self) -> Result<Vec<Automation>, String>;
+    /// `automations.set-enabled`.
+    fn set_automation_enabled(&mut self, id: &str, enabled: bool) -> Result<Automation, String>;
+    /// `automations.delete`.
+    fn delete_automation(&mut self, id: &str) -> Result<(), String>;
     /// `logging.log`.
     fn log(&mut self, level: Level, message: &str);
 }

@@ -16,6 +16,7 @@
 //! | [`context`] | pure: system prompt, bounded transcript and tool list for one model call |
 //! | [`resume`] | pure: what a run left unfinished, read from the thread |
 //! | [`tools`] | the built-in tools over `/workspace`, and dispatch to MCP tools |
+//! | [`observe`] | after an answer: one bounded model call extracts observations into memory |
 //! | [`dream`] | idle-time memory consolidation |
 #![deny(missing_docs)]
 
@@ -23,6 +24,7 @@ pub mod agent_loop;
 pub mod context;
 pub mod dream;
 pub mod imports;
+pub mod observe;
 pub mod resume;
 pub mod tools;
 

@@ -31,6 +31,14 @@ pub struct HostConfig {
     pub pricing: crate::billing::Pricing,
     /// Event retention and slow-subscriber limits (`[events]`).
     pub events: crate::events::EventsConfig,
+    /// Idle-time dreaming (`[dreaming]`).
+    pub dreaming: crate::dreaming::DreamingConfig,
+    /// The automation scheduler (`[automations]`).
+    pub automations: crate::automations::AutomationsConfig,
+    /// Webhook delivery retries and concurrency (`[webhooks]`).
+    pub webhooks: crate::webhooks::WebhooksConfig,
+    /// MCP client timeouts, concurrency and backoff (`[mcp]`).
+    pub mcp: crate::mcp::McpConfig,
 }
 
 impl Default for HostConfig {
@@ -46,6 +54,10 @@ impl Default for HostConfig {
             allow_private_urls: false,
             pricing: crate::billing::Pricing::default(),
             events: crate::events::EventsConfig::default(),
+            dreaming: crate::dreaming::DreamingConfig::default(),
+            automations: crate::automations::AutomationsConfig::default(),
+            webhooks: crate::webhooks::WebhooksConfig::default(),
+            mcp: crate::mcp::McpConfig::default(),
         }
     }
 }
@@ -68,6 +80,14 @@ struct FileConfig {
     pricing: Option<crate::billing::Pricing>,
     #[serde(default)]
     events: Option<crate::events::EventsConfig>,
+    #[serde(default)]
+    dreaming: Option<crate::dreaming::DreamingConfig>,
+    #[serde(default)]
+    automations: Option<crate::automations::AutomationsConfig>,
+    #[serde(default)]
+    webhooks: Option<crate::webhooks::WebhooksConfig>,
+    #[serde(default)]
+    mcp: Option<crate::mcp::McpConfig>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -126,6 +146,18 @@ impl HostConfig {
         }
         if let Some(e) = file.events {
             c.events = e;
+        }
+        if let Some(d) = file.dreaming {
+            c.dreaming = d;
+        }
+        if let Some(a) = file.automations {
+            c.automations = a;
+        }
+        if let Some(w) = file.webhooks {
+            c.webhooks = w;
+        }
+        if let Some(m) = file.mcp {
+            c.mcp = m;
         }
         if let Some(s) = file.sandbox {
             if let Some(m) = s.max_memory_mib {

@@ -108,6 +108,7 @@ pub(crate) fn validate(spec: &DeploymentSpec, services: &Services) -> Result<Vec
             format!("{} MCP servers; at most {MAX_MCP_SERVERS} per deployment", spec.mcp_servers.len()),
         ));
     }
+    crate::approvals::policy::validate(&spec.steering)?;
     let mut warnings = Vec::new();
     match spec.sandbox.kind.as_str() {
         "wasm" => {}

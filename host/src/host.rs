@@ -30,12 +30,19 @@ pub struct HostBuilder {
     config: HostConfig,
     env: Option<HashMap<String, String>>,
     harnesses: HashMap<String, Vec<u8>>,
+    clock: Option<Arc<dyn crate::automations::Clock>>,
 }
 
 impl HostBuilder {
     /// A builder storing everything under `data_dir`.
     pub fn new(data_dir: impl Into<PathBuf>) -> HostBuilder {
-        HostBuilder { data_dir: data_dir.into(), config: HostConfig::default(), env: None, harnesses: HashMap::new() }
+        HostBuilder {
+            data_dir: data_dir.into(),
+            config: HostConfig::default(),
+            env: None,
+            harnesses: HashMap::new(),
+            clock: None,
+        }
     }
 
     /// Replaces the configuration.
@@ -47,6 +54,13 @@ impl HostBuilder {
     /// Environment the providers read keys and base URLs from (default: the process's).
     pub fn env(mut self, vars: HashMap<String, String>) -> HostBuilder {
         self.env = Some(vars);
+        self
+    }
+
+    /// The clock the automation scheduler reads "now" from (default: the system
+    /// clock); tests pass a [`crate::automations::ManualClock`].
+    pub fn clock(mut self, clock: Arc<dyn crate::automations::Clock>) -> HostBuilder {
+        self.clock = Some(clock);
         self
     }
 
@@ -78,6 +92,7 @@ impl HostBuilder {
             .map_err(|e| HostError::Secrets(format!("loading the secrets master key: {e}")))?;
         crate::secrets::check_master_key(&db, &master_key).await?;
         let providers = Providers::new(&config.providers, &env, config.retry.clone());
+        let clock = crate::automations::scheduler::clock(self.clock, &config.automations, &env).await?;
         let mut components = self.harnesses;
         components.entry("hermes".into()).or_insert_with(|| builtin::HERMES_HARNESS.to_vec());
         // Compiled (or loaded from the disk cache) and pre-linked once, here: a run
@@ -87,6 +102,9 @@ impl HostBuilder {
             let (pre, _) = runtime.load_harness(Arc::new(wasm)).await?;
             harnesses.insert(name, pre);
         }
+        let fsevents = Arc::new(crate::fsevents::FsWatcher::new(&self.data_dir));
+        let mcp = crate::mcp::McpPool::new(config.mcp.clone(), config.allow_private_urls)
+            .map_err(|e| HostError::Io { context: "setting up MCP".into(), source: std::io::Error::other(e) })?;
         let services = Arc::new(Services {
             hub: EventHub::new(db.clone()).with_max_lag(config.events.max_subscriber_lag),
             db,
@@ -95,12 +113,21 @@ impl HostBuilder {
             config,
             data_dir: self.data_dir,
             harnesses,
+            fsevents,
+            mcp: Arc::new(mcp),
             master_key,
             shutdown: CancellationToken::new(),
+            dreams: crate::dreaming::Dreams::default(),
+            clock,
         });
         let runs = RunManager::default();
         runs.recover(&services).await?;
         crate::events::retention::spawn(services.clone());
+        crate::dreaming::spawn(services.clone());
+        crate::automations::scheduler::spawn(services.clone(), runs.clone());
+        crate::approvals::sweeper::spawn(services.clone(), runs.clone());
+        crate::fsevents::spawn(services.clone()).await;
+        crate::webhooks::delivery::spawn(services.clone());
         let accounts = Accounts::new(services.db.clone());
         Ok(Host { services, runs, accounts })
     }
@@ -122,6 +149,10 @@ impl Host {
 
     pub(crate) fn services(&self) -> &Arc<Services> {
         &self.services
+    }
+
+    pub(crate) fn runs_manager(&self) -> &RunManager {
+        &self.runs
     }
 
     /// Accounts, API keys and credits.
@@ -151,7 +182,7 @@ impl Host {
 
     /// Creates a deployment owned by `account_id`.
     pub async fn create_deployment_in(&self, account_id: &str, spec: DeploymentSpec) -> Result<Deployment, HostError> {
-        deployments::create(&self.services, account_id, spec, Vec::new()).await
+        self.create_deployment_with_files(account_id, spec, Vec::new()).await
     }
 
     /// Creates a deployment whose workspace starts with `uploads` (e.g. `file` skills).
@@ -161,7 +192,9 @@ impl Host {
         spec: DeploymentSpec,
         uploads: Vec<deployments::Upload>,
     ) -> Result<Deployment, HostError> {
-        deployments::create(&self.services, account_id, spec, uploads).await
+        let d = deployments::create(&self.services, account_id, spec, uploads).await?;
+        self.services.fsevents.set(&d.deployment_id, d.spec.features.filesystem_webhooks).await;
+        Ok(d)
     }
 
     /// Lists an account's deployments, newest first (`limit` 1–100).
@@ -181,7 +214,9 @@ impl Host {
         deployment_id: &str,
         patch: serde_json::Value,
     ) -> Result<Deployment, HostError> {
-        deployments::patch(&self.services, account_id, deployment_id, patch).await
+        let d = deployments::patch(&self.services, account_id, deployment_id, patch).await?;
+        self.services.fsevents.set(deployment_id, d.spec.features.filesystem_webhooks).await;
+        Ok(d)
     }
 
     /// Deletes a deployment: stops its runs, removes its data; with
@@ -193,7 +228,11 @@ impl Host {
         retain_filesystem: bool,
     ) -> Result<Option<PathBuf>, HostError> {
         self.deployment_in(account_id, deployment_id).await?;
+        // Removing the workspace is not a change to report.
+        self.services.fsevents.set(deployment_id, false).await;
         self.runs.cancel_deployment(&self.services, deployment_id).await?;
+        self.services.dreams.cancel(deployment_id);
+        self.services.mcp.forget(deployment_id);
         deployments::delete(&self.services, account_id, deployment_id, retain_filesystem).await
     }
 
@@ -240,7 +279,7 @@ impl Host {
 
     /// The deployment's tools with their origin and whether they are enabled.
     pub async fn tools(&self, account_id: &str, deployment_id: &str) -> Result<Vec<crate::tools::ToolInfo>, HostError> {
-        Ok(crate::tools::list(&self.deployment_in(account_id, deployment_id).await?))
+        Ok(crate::tools::list_all(&self.services, &self.deployment_in(account_id, deployment_id).await?).await)
     }
 
     /// Enables or disables a tool of a deployment.

@@ -6,17 +6,24 @@
 
 pub mod accounts;
 pub mod api;
+pub mod approvals;
+pub mod automations;
 pub mod billing;
 mod builtin;
 pub mod config;
 pub mod conversations;
 pub mod deployments;
+pub mod dreaming;
 mod error;
 pub mod events;
+mod files;
+mod fsevents;
 mod host;
 mod ids;
 mod imports;
 pub mod keys;
+pub mod mcp;
+pub mod memory;
 mod metrics;
 pub mod providers;
 pub mod runs;
@@ -27,6 +34,7 @@ pub mod skills;
 pub mod spec;
 pub mod store;
 pub mod tools;
+pub mod webhooks;
 pub mod workspace;
 
 pub use config::HostConfig;

@@ -26,4 +26,12 @@ pub(crate) struct Services {
     pub master_key: crate::secrets::MasterKey,
     /// Cancelled when the host shuts down.
     pub shutdown: CancellationToken,
+    /// The live dream of each deployment (a user message cancels it).
+    pub dreams: crate::dreaming::Dreams,
+    /// "Now" for the automation scheduler (injectable for tests).
+    pub clock: std::sync::Arc<dyn crate::automations::Clock>,
+    /// Watches workspaces of deployments with `filesystem_webhooks`.
+    pub fsevents: std::sync::Arc<crate::fsevents::FsWatcher>,
+    /// Connections to the deployments' MCP servers.
+    pub mcp: std::sync::Arc<crate::mcp::McpPool>,
 }

@@ -40,6 +40,9 @@ pub struct DeploymentSpec {
     /// Built-in tools hidden from the model.
     #[serde(default)]
     pub disabled_tools: Vec<String>,
+    /// Human-in-the-loop policy (used only with `features.steering`).
+    #[serde(default)]
+    pub steering: Steering,
 }
 
 fn default_runtime() -> String {
@@ -123,6 +126,21 @@ impl SkillSpec {
             SkillSpec::File { name, .. } | SkillSpec::Inline { name, .. } | SkillSpec::Url { name, .. } => name,
         }
     }
+}
+
+/// Which tool calls wait for a human (`features.steering` must be on; off, the policy
+/// is ignored and nothing waits).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Steering {
+    /// Tool names or patterns (`*` matches any run of characters), e.g.
+    /// `["write_file", "prism-media__generate_*"]`; default none.
+    #[serde(default)]
+    pub require_approval: Vec<String>,
+    /// Seconds a pending approval waits before it is rejected; default none (waits
+    /// for as long as it takes).
+    #[serde(default)]
+    pub approval_timeout_seconds: Option<u64>,
 }
 
 /// Feature flags with the seed's defaults.

@@ -24,8 +24,7 @@ pub struct ToolInfo {
     pub enabled: bool,
 }
 
-/// The deployment's tools. MCP tools appear once MCP connections exist; until then
-/// only the built-ins of the `hermes` runtime are listed.
+/// The deployment's built-in tools (those of the `hermes` runtime).
 pub fn list(d: &Deployment) -> Vec<ToolInfo> {
     if d.runtime != "hermes" {
         return Vec::new();
@@ -40,6 +39,23 @@ pub fn list(d: &Deployment) -> Vec<ToolInfo> {
         .collect()
 }
 
+/// The built-ins and the MCP tools (allowlisted, `<server>__<tool>`) of the servers
+/// that answer now; a server that does not is left out (GET deployment says why).
+pub(crate) async fn list_all(services: &Arc<Services>, d: &Deployment) -> Vec<ToolInfo> {
+    let mut tools = list(d);
+    if d.spec.mcp_servers.is_empty() {
+        return tools;
+    }
+    let (mcp, _failures) = services.mcp.list_tools(services, &crate::mcp::Target::of(d)).await;
+    tools.extend(mcp.into_iter().map(|t| ToolInfo {
+        enabled: !d.spec.disabled_tools.contains(&t.name),
+        name: t.name,
+        origin: "mcp",
+        server: Some(t.server),
+    }));
+    tools
+}
+
 /// Enables or disables one tool; applies from the next model call.
 pub(crate) async fn set_enabled(
     services: &Arc<Services>,
@@ -47,7 +63,8 @@ pub(crate) async fn set_enabled(
     name: &str,
     enabled: bool,
 ) -> Result<ToolInfo, HostError> {
-    let mut info = list(d)
+    let mut info = list_all(services, d)
+        .await
         .into_iter()
         .find(|t| t.name == name)
         .ok_or_else(|| HostError::NotFound(format!("deployment {} has no tool named {name:?}", d.deployment_id)))?;

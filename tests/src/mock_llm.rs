@@ -69,9 +69,21 @@ impl Reply {
     }
 }
 
+/// Marks the harness's observation-extraction requests (first line of their system
+/// prompt; `hermes_harness::observe::MARKER`). They are answered from their own queue
+/// so scripts written for the agent's turns are not consumed by them.
+pub const OBSERVE_MARKER: &str = "[hermes:observe]";
+
+/// What an extraction request gets when no observation reply is queued.
+pub const NO_OBSERVATIONS: &str = r#"{"observations": []}"#;
+
 #[derive(Default)]
 struct Script {
     replies: VecDeque<Reply>,
+    /// Replies to observation-extraction requests.
+    observations: VecDeque<Reply>,
+    /// Observation-extraction requests received.
+    observe_requests: Vec<Value>,
     default: Option<Reply>,
     requests: Vec<Value>,
     /// Headers of each request, names lower-case.
@@ -148,9 +160,21 @@ impl MockLlm {
         self.lock().default = Some(reply);
     }
 
-    /// Every request body received so far, in order (failed and hanging ones included).
+    /// Every request body received so far, in order (failed and hanging ones
+    /// included), except observation extractions (see [`MockLlm::observation_requests`]).
     pub fn requests(&self) -> Vec<Value> {
         self.lock().requests.clone()
+    }
+
+    /// Queues the answer to the next observation-extraction request (by default
+    /// they get [`NO_OBSERVATIONS`]), e.g. `Reply::text(r#"{"observations":["…"]}"#)`.
+    pub fn push_observation(&self, reply: Reply) {
+        self.lock().observations.push_back(reply);
+    }
+
+    /// The observation-extraction requests received so far, in order.
+    pub fn observation_requests(&self) -> Vec<Value> {
+        self.lock().observe_requests.clone()
     }
 
     /// The headers of every request received so far (names lower-case), in order.
@@ -199,6 +223,13 @@ async fn serve(s: Shared, headers: &HeaderMap, body: Bytes, wire: Wire) -> Respo
     };
     let plan = {
         let mut sc = s.script.lock().unwrap_or_else(|p| p.into_inner());
+        if is_observation(&req) {
+            sc.observe_requests.push(req.clone());
+            let reply = sc.observations.pop_front().unwrap_or_else(|| Reply::text(NO_OBSERVATIONS));
+            drop(sc);
+            let (text, calls) = reply.parts();
+            return render(wire, &req, Answer::new(text, calls, &req, body.len(), 0, 0));
+        }
         sc.requests.push(req.clone());
         sc.headers.push(
             headers
@@ -251,7 +282,11 @@ async fn serve(s: Shared, headers: &HeaderMap, body: Bytes, wire: Wire) -> Respo
         Plan::Answer(r, id, first_call) => (r, id, first_call),
     };
     let (text, calls) = reply.0.parts();
-    let answer = Answer::new(text, calls, &req, body.len(), reply.1, reply.2);
+    render(wire, &req, Answer::new(text, calls, &req, body.len(), reply.1, reply.2))
+}
+
+/// The answer in the request's wire format, streamed when it asked for a stream.
+fn render(wire: Wire, req: &Value, answer: Answer) -> Response {
     let stream = req.get("stream").and_then(Value::as_bool).unwrap_or(false);
     match (wire, stream) {
         (Wire::OpenAi, true) => {
@@ -262,6 +297,18 @@ async fn serve(s: Shared, headers: &HeaderMap, body: Bytes, wire: Wire) -> Respo
         (Wire::Anthropic, true) => sse(answer.anthropic_events()),
         (Wire::Anthropic, false) => axum::Json(answer.anthropic_json()).into_response(),
     }
+}
+
+/// Whether `req` is the harness's observation extraction (its system prompt starts
+/// with [`OBSERVE_MARKER`], in either wire format).
+fn is_observation(req: &Value) -> bool {
+    let openai = req.pointer("/messages/0/content").and_then(Value::as_str);
+    let anthropic = match req.get("system") {
+        Some(Value::String(s)) => Some(s.as_str()),
+        Some(Value::Array(blocks)) => blocks.first().and_then(|b| b.get("text")).and_then(Value::as_str),
+        _ => None,
+    };
+    [openai, anthropic].into_iter().flatten().any(|s| s.starts_with(OBSERVE_MARKER))
 }
 
 /// An error in the provider's own shape.

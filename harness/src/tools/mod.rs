@@ -4,8 +4,11 @@
 //! A tool never fails the run: every problem (bad arguments, a missing file, an
 //! escaping path, an MCP error) becomes an `is_error` [`ToolOutput`] the model reads.
 
+pub mod ask_human;
+mod automations;
 mod edit_file;
 mod list_files;
+mod memory;
 mod read_file;
 mod search_files;
 mod skill_view;
@@ -38,8 +41,23 @@ fn always(_: &Features) -> bool {
     true
 }
 
-const BUILTINS: &[Builtin] =
-    &[read_file::TOOL, write_file::TOOL, edit_file::TOOL, list_files::TOOL, search_files::TOOL, skill_view::TOOL];
+const BUILTINS: &[Builtin] = &[
+    read_file::TOOL,
+    write_file::TOOL,
+    edit_file::TOOL,
+    list_files::TOOL,
+    search_files::TOOL,
+    skill_view::TOOL,
+    memory::ADD,
+    memory::SEARCH,
+    memory::FORGET,
+    ask_human::TOOL,
+    automations::CREATE,
+    automations::LIST,
+    automations::PAUSE,
+    automations::RESUME,
+    automations::DELETE,
+];
 
 /// Names of every built-in tool.
 pub fn builtin_names() -> impl Iterator<Item = &'static str> {
@@ -75,10 +93,53 @@ pub fn execute(
     } else if let Some(builtin) = builtin {
         (builtin.run)(host, workspace, &call.arguments).into()
     } else {
-        host.mcp_call(&call.name, &call.arguments)
-            .unwrap_or_else(|e| ToolOutput::err(format!("tool `{}` failed: {e}", call.name)))
+        let output = host
+            .mcp_call(&call.name, &call.arguments)
+            .unwrap_or_else(|e| ToolOutput::err(format!("tool `{}` failed: {e}", call.name)));
+        spill_large(workspace, call, output)
     };
     ToolOutput { content: truncate(output.content, MAX_OUTPUT_BYTES), is_error: output.is_error }
+}
+
+/// Where MCP results too large for the context are saved, relative to the workspace.
+pub const TOOL_RESULTS_DIR: &str = ".hermes/tool-results";
+/// Bytes of a saved result shown to the model beside its path.
+const SPILL_PREVIEW_BYTES: usize = 2048;
+
+/// An MCP result longer than [`MAX_OUTPUT_BYTES`] is written whole to
+/// `.hermes/tool-results/<call id>.txt`; the model gets the path and a preview, and
+/// can page through the file with `read_file` / `search_files`.
+fn spill_large(workspace: &Workspace, call: &ToolCall, output: ToolOutput) -> ToolOutput {
+    if output.content.len() <= MAX_OUTPUT_BYTES {
+        return output;
+    }
+    let id: String = call
+        .id
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .take(100)
+        .collect();
+    let relative = format!("{TOOL_RESULTS_DIR}/{id}.txt");
+    let saved = workspace.resolve(&relative).and_then(|path| {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        }
+        std::fs::write(&path, &output.content).map_err(|e| e.to_string())
+    });
+    let total = output.content.len();
+    let preview = truncate(output.content, SPILL_PREVIEW_BYTES);
+    let content = match saved {
+        Ok(()) => format!(
+            "The result of `{}` is {total} bytes, too large for the context. It is saved in the workspace at \
+             `{relative}` (read it with read_file or search it with search_files). Its beginning:\n{preview}",
+            call.name
+        ),
+        Err(e) => format!(
+            "The result of `{}` is {total} bytes and could not be saved ({e}). Its beginning:\n{preview}",
+            call.name
+        ),
+    };
+    ToolOutput { content, is_error: output.is_error }
 }
 
 /// Cuts `text` to at most `max` bytes (on a char boundary), saying so.
@@ -150,6 +211,26 @@ pub(crate) mod tests {
         assert_eq!(call("search_files", r#"{"query":"there"}"#).content, "docs/a.md:1: hello there");
         assert!(call("read_file", r#"{"path":"../x"}"#).is_error);
         assert!(call("list_files", r#"{"path":"/"}"#).is_error);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn a_large_mcp_result_is_saved_and_referenced() {
+        let root = std::env::temp_dir().join(format!("hermes-spill-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
+        let ws = Workspace::new(&root);
+        let big = format!("{}TAIL", "x".repeat(MAX_OUTPUT_BYTES * 2));
+        let call = ToolCall::new("call/7", "crm__export", "{}");
+        let out = spill_large(&ws, &call, ToolOutput { content: big.clone(), is_error: false });
+        assert!(
+            out.content.contains(".hermes/tool-results/call_7.txt") && out.content.len() < 4096,
+            "{}",
+            &out.content[..200]
+        );
+        assert_eq!(std::fs::read_to_string(root.join(".hermes/tool-results/call_7.txt")).unwrap(), big);
+        let small = spill_large(&ws, &call, ToolOutput { content: "ok".into(), is_error: true });
+        assert_eq!((small.content.as_str(), small.is_error), ("ok", true));
         std::fs::remove_dir_all(&root).unwrap();
     }
 

@@ -46,7 +46,7 @@ fn render(d: &Deployment, base: &str) -> Value {
         "mcp_servers": d.spec.mcp_servers.iter().map(|m| json!({
             "name": m.name, "url": m.url, "tools": m.tools,
             "headers": m.headers.keys().collect::<Vec<_>>(),
-            "status": "error", "error": {"message": "MCP connections are not available on this host yet"},
+            "status": "connecting", "error": null, "tool_count": null, "protocol_version": null,
         })).collect::<Vec<_>>(),
     })
 }
@@ -262,5 +262,17 @@ pub async fn get(
 ) -> Result<Json<Value>, ApiError> {
     caller.require("deployments:read")?;
     let d = state.host.deployment_in(&caller.account_id, &id).await?;
-    Ok(Json(render(&d, &base_url(&headers))))
+    let mut body = render(&d, &base_url(&headers));
+    // Live MCP state; servers never tried start connecting now, in the background.
+    let services = state.host.services();
+    let statuses = services.mcp.statuses(services, &crate::mcp::Target::of(&d));
+    if let Some(servers) = body["mcp_servers"].as_array_mut() {
+        for (server, (_, st)) in servers.iter_mut().zip(statuses) {
+            server["status"] = json!(st.state);
+            server["error"] = st.error.map_or(Value::Null, |m| json!({"message": m}));
+            server["tool_count"] = json!(st.tool_count);
+            server["protocol_version"] = json!(st.protocol_version);
+        }
+    }
+    Ok(Json(body))
 }

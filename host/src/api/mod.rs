@@ -1,12 +1,16 @@
 //! The REST API: a thin axum layer over [`crate::Host`].
 
+mod approvals;
 mod auth;
+mod automations;
 mod deployments;
 mod error;
 mod events;
 mod extract;
+mod files;
 mod idempotency;
 pub mod json;
+mod memories;
 mod messages;
 pub mod openapi;
 mod paging;
@@ -15,6 +19,7 @@ mod skills;
 mod system;
 mod threads;
 mod tools;
+mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -49,6 +54,8 @@ pub fn router(host: Host) -> Router {
         .route("/v1/usage", get(secrets::usage))
         .route("/v1/secrets", post(secrets::create).get(secrets::list))
         .route("/v1/secrets/{id}", get(secrets::get).delete(secrets::delete))
+        .route("/v1/webhooks", post(webhooks::create).get(webhooks::list))
+        .route("/v1/webhooks/{id}", get(webhooks::get).delete(webhooks::delete))
         .route(
             "/v1/deployments",
             post(deployments::create).layer(DefaultBodyLimit::max(32 << 20)).get(deployments::list),
@@ -57,13 +64,33 @@ pub fn router(host: Host) -> Router {
         .route("/v1/deployments/{id}/skills", get(skills::list).post(skills::create))
         .route("/v1/deployments/{id}/skills/{skill_id}", get(skills::get).put(skills::replace).delete(skills::delete))
         .route("/v1/deployments/{id}/tools", get(tools::list))
+        .route(
+            "/v1/deployments/{id}/files",
+            get(files::list).put(files::put).layer(DefaultBodyLimit::max(48 << 20)).delete(files::delete),
+        )
+        .route("/v1/deployments/{id}/files/content", get(files::content))
         .route("/v1/deployments/{id}/tools/{name}", axum::routing::patch(tools::patch))
         .route("/v1/deployments/{id}/messages", post(messages::send))
+        .route("/v1/deployments/{id}/memories", get(memories::list).post(memories::create))
+        .route(
+            "/v1/deployments/{id}/memories/{memory_id}",
+            get(memories::get).patch(memories::patch).delete(memories::delete),
+        )
+        .route("/v1/deployments/{id}/dream", post(memories::dream))
         .route("/v1/deployments/{id}/threads", post(threads::create).get(threads::list))
         .route("/v1/deployments/{id}/threads/{thread_id}", get(threads::get).patch(threads::patch))
         .route("/v1/deployments/{id}/runs/{run_id}", get(messages::get_run))
         .route("/v1/deployments/{id}/runs/{run_id}/cancel", post(messages::cancel_run))
+        .route("/v1/deployments/{id}/runs/{run_id}/steer", post(approvals::steer))
+        .route("/v1/deployments/{id}/approvals", get(approvals::list))
+        .route("/v1/deployments/{id}/approvals/{approval_id}", get(approvals::get).post(approvals::decide))
         .route("/v1/deployments/{id}/events", get(events::stream))
+        .route("/v1/deployments/{id}/automations", post(automations::create).get(automations::list))
+        .route(
+            "/v1/deployments/{id}/automations/{aid}",
+            get(automations::get).patch(automations::patch).delete(automations::delete),
+        )
+        .route("/v1/deployments/{id}/automations/{aid}/run", post(automations::run))
         .fallback(system::not_found)
         .with_state(state.clone())
         .layer(axum::middleware::from_fn_with_state(state, idempotency::layer))

@@ -88,7 +88,9 @@ pub struct DeploymentObject {
     pub config: serde_json::Value,
     /// Skills: `{name, source, path|url}`.
     pub skills: Vec<serde_json::Value>,
-    /// MCP servers with their connection status.
+    /// MCP servers: `{name, url, tools, headers (names only), status, error, tool_count,
+    /// protocol_version}`; `status` is `connecting` (not tried yet; GET starts it in the
+    /// background), `connected`, or `error` with `error.message`.
     pub mcp_servers: Vec<serde_json::Value>,
 }
 
@@ -163,6 +165,8 @@ pub struct DeploymentPatch {
     pub features: Option<Features>,
     /// Replaces the whole list.
     pub disabled_tools: Option<Vec<String>>,
+    /// Replaces the approval policy (`null` restores the default: none).
+    pub steering: Option<crate::spec::Steering>,
 }
 
 /// The skills of a deployment.
@@ -233,17 +237,47 @@ impl Modify for BearerAuth {
         super::messages::send,
         super::messages::get_run,
         super::messages::cancel_run,
+        super::approvals::list,
+        super::approvals::get,
+        super::approvals::decide,
+        super::approvals::steer,
+        super::memories::list,
+        super::memories::create,
+        super::memories::get,
+        super::memories::patch,
+        super::memories::delete,
+        super::memories::dream,
         super::threads::create,
         super::threads::list,
         super::threads::get,
         super::threads::patch,
+        super::automations::create,
+        super::automations::list,
+        super::automations::get,
+        super::automations::patch,
+        super::automations::delete,
+        super::automations::run,
         super::events::stream,
+        super::files::list,
+        super::files::content,
+        super::files::put,
+        super::files::delete,
+        super::webhooks::create,
+        super::webhooks::list,
+        super::webhooks::get,
+        super::webhooks::delete,
     ),
     components(schemas(
         ErrorBody, DeploymentObject, DeploymentList, Deleted, ToolObject, ToolList, StatusBody, DeploymentUpload, DeploymentPatch, super::tools::SetEnabled, crate::skills::api::SkillObject, SkillList,
         AccountObject, super::secrets::CreateSecret, super::secrets::SecretObject, super::secrets::SecretList,
         super::secrets::SecretDeleted, super::secrets::UsageReport, super::secrets::UsageLine, super::secrets::UsageTotals,
-        DeploymentSpec, Sandbox, McpServerSpec, SkillSpec, Features
+        DeploymentSpec, Sandbox, McpServerSpec, SkillSpec, Features,
+        crate::memory::MemoryObject, super::memories::MemoryBody, crate::dreaming::DreamObject,
+        crate::dreaming::MemoryChanges, crate::dreaming::SkillChange,
+        crate::spec::Steering, crate::approvals::Approval, super::approvals::Decide, super::approvals::ApprovalList,
+        super::approvals::Steer,
+        crate::automations::Automation, crate::automations::AutomationFire, super::automations::CreateAutomation,
+        super::automations::PatchAutomation, super::automations::AutomationList,
     ))
 )]
 pub struct ApiDoc;

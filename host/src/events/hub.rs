@@ -23,6 +23,8 @@ pub struct EventHub {
     db: Db,
     channels: Arc<Mutex<HashMap<String, Channel>>>,
     max_lag: u64,
+    /// Woken after a commit that may have queued webhook deliveries.
+    outbox: Arc<tokio::sync::Notify>,
 }
 
 /// The live side of one deployment's stream: exists while someone listens.
@@ -55,7 +57,17 @@ impl Cursor {
 impl EventHub {
     /// A hub over the given store.
     pub fn new(db: Db) -> EventHub {
-        EventHub { db, channels: Arc::new(Mutex::new(HashMap::new())), max_lag: DEFAULT_MAX_LAG }
+        EventHub {
+            db,
+            channels: Arc::new(Mutex::new(HashMap::new())),
+            max_lag: DEFAULT_MAX_LAG,
+            outbox: Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+
+    /// Notified after commits whose events may have queued webhook deliveries.
+    pub(crate) fn outbox_signal(&self) -> Arc<tokio::sync::Notify> {
+        self.outbox.clone()
     }
 
     /// How many events a live subscriber may fall behind the head before its stream
@@ -108,15 +120,22 @@ impl EventHub {
         F: FnOnce(&rusqlite::Connection) -> Result<(T, Vec<NewEvent>), StoreError> + Send + 'static,
     {
         let channels = self.channels.clone();
+        let outbox = self.outbox.clone();
         let dep = deployment_id.to_string();
         self.db
             .write_then(
                 move |conn| {
                     let (value, events) = change(conn)?;
                     let events = events.into_iter().map(|e| log::append(conn, e)).collect::<Result<Vec<_>, _>>()?;
+                    // Webhook deliveries commit with their events: none lost, none for
+                    // an event that was rolled back.
+                    crate::store::webhooks::enqueue(conn, &events, chrono::Utc::now().timestamp_millis())?;
                     Ok((value, events))
                 },
                 move |(_, events): &(T, Vec<Event>)| {
+                    if events.iter().any(|e| crate::webhooks::deliverable(&e.kind)) {
+                        outbox.notify_one();
+                    }
                     // A deployment nobody listens to has no channel: idle deployments
                     // cost no memory here. The last subscriber gone, the channel goes.
                     let mut map = channels.lock().unwrap_or_else(|p| p.into_inner());

@@ -72,7 +72,7 @@ fn validate(m: &Message) -> Result<Role, String> {
 }
 
 /// The events announcing an appended message.
-fn announce(env: &RunEnv, row: &MessageRow) -> Vec<NewEvent> {
+fn announce(env: &RunEnv, row: &MessageRow, started: Option<&(String, String)>) -> Vec<NewEvent> {
     let scoped = |kind: &str, payload: Value| {
         NewEvent::new(kind, &env.deployment_id, payload).scoped(Some(&env.thread_id), Some(&env.run_id))
     };
@@ -84,18 +84,30 @@ fn announce(env: &RunEnv, row: &MessageRow) -> Vec<NewEvent> {
             }
             for c in &row.tool_calls {
                 let args = serde_json::from_str::<Value>(&c.arguments).unwrap_or(Value::String(c.arguments.clone()));
-                events.push(scoped("tool_call", json!({"call_id": c.id, "tool": c.name, "arguments": args})));
+                let mut payload = json!({"call_id": c.id, "tool": c.name, "arguments": args});
+                if let Some((server, tool)) = crate::mcp::split_name(&env.spec.mcp_servers, &c.name) {
+                    payload["server"] = json!(server);
+                    payload["mcp_tool"] = json!(tool);
+                }
+                events.push(scoped("tool_call", payload));
             }
         }
-        Role::Tool => events.push(scoped(
-            "tool_result",
-            json!({
+        Role::Tool => {
+            let mut payload = json!({
                 "call_id": row.tool_call_id,
                 "is_error": row.is_error,
                 "preview": preview(&row.content, RESULT_PREVIEW),
                 "bytes": row.content.len(),
-            }),
-        )),
+            });
+            if let Some((_, name)) = started.filter(|(id, _)| row.tool_call_id.as_deref() == Some(id.as_str())) {
+                payload["tool"] = json!(name);
+                if let Some((server, tool)) = crate::mcp::split_name(&env.spec.mcp_servers, name) {
+                    payload["server"] = json!(server);
+                    payload["mcp_tool"] = json!(tool);
+                }
+            }
+            events.push(scoped("tool_result", payload))
+        }
         Role::User => {}
     }
     events
@@ -139,7 +151,7 @@ impl Host for RunState {
             created_at: crate::ids::now(),
             attachments: Vec::new(),
         };
-        let events = announce(&env, &row);
+        let events = announce(&env, &row, self.started_call.as_ref());
         let run_id = env.run_id.clone();
         let (id, _) = env
             .services
@@ -159,6 +171,7 @@ impl Host for RunState {
         if let Err(e) = bounded("call id", &call_id, 256).and_then(|_| bounded("tool", &tool, 256)) {
             return Ok(Err(e));
         }
+        self.started_call = Some((call_id.clone(), tool.clone()));
         let run_id = self.env.run_id.clone();
         self.env.services.db.write(move |conn| runs::tool_started(conn, &run_id, &call_id, &tool)).await?;
         Ok(Ok(()))

@@ -20,6 +20,9 @@ use crate::workspace;
 const HOST_CALL_GRACE: Duration = Duration::from_secs(30);
 /// Longest error message a guest may set on its run.
 const MAX_ERROR: usize = 4096;
+/// Instances started back to back for approvals decided while the guest was
+/// returning `waiting`; a harness needing more is looping.
+const MAX_QUICK_RESUMES: u32 = 16;
 /// Bytes of guest stderr quoted in a trap's error message.
 const STDERR_TAIL: usize = 600;
 
@@ -46,25 +49,48 @@ async fn execute_inner(services: &Arc<Services>, run_id: &str, cancel: Cancellat
         return Ok(());
     }
     // Bounded concurrency: excess runs wait here, queued, never dropped.
-    let slot = services.runtime.slot().await;
-    let resumed = run.started_at.is_some();
+    let _slot = services.runtime.slot().await;
+    let mut resumed = run.started_at.is_some();
     mark(services, &run, RunStatus::Running, None).await?;
 
-    let result = run_guest(services, &run, &dep, cancel.clone(), resumed).await;
-    drop(slot);
-    if services.shutdown.is_cancelled() && !cancel.is_cancelled() {
-        // Left `running`: the next start resumes it from its transcript.
-        tracing::info!("run interrupted by shutdown; it resumes on the next start");
-        return Ok(());
+    let mut rounds = 0;
+    loop {
+        let result = run_guest(services, &run, &dep, cancel.clone(), resumed).await;
+        if services.shutdown.is_cancelled() && !cancel.is_cancelled() {
+            // Left `running`: the next start resumes it from its transcript.
+            tracing::info!("run interrupted by shutdown; it resumes on the next start");
+            return Ok(());
+        }
+        let (status, error, output) = match result {
+            Ok(outcome) => outcome,
+            Err(e) => (RunStatus::Error, Some(format!("the host could not run the harness: {e}")), None),
+        };
+        if cancel.is_cancelled() {
+            return finish(services, &run.deployment_id, &run.thread_id, &run.id, RunStatus::Cancelled, None).await;
+        }
+        if status != RunStatus::WaitingOnHuman {
+            return finish_with_output(services, &run, status, error.as_deref(), output).await;
+        }
+        let approval_id = output.unwrap_or_default();
+        match crate::approvals::park(services, &run, &approval_id).await? {
+            // Parked: the instance is gone and the slot is freed on return.
+            crate::approvals::Parked::Waiting => return Ok(()),
+            // Decided while the guest was returning: a fresh instance gets the decision.
+            crate::approvals::Parked::Decided if rounds < MAX_QUICK_RESUMES => {
+                rounds += 1;
+                resumed = true;
+            }
+            crate::approvals::Parked::Decided => {
+                let e = "the harness kept waiting on approvals that were already decided";
+                return finish(services, &run.deployment_id, &run.thread_id, &run.id, RunStatus::Error, Some(e)).await;
+            }
+            crate::approvals::Parked::Unknown => {
+                let e =
+                    format!("the harness returned `waiting` on {approval_id:?}, which is not an approval of this run");
+                return finish(services, &run.deployment_id, &run.thread_id, &run.id, RunStatus::Error, Some(&e)).await;
+            }
+        }
     }
-    let (status, error, output) = match result {
-        Ok(outcome) => outcome,
-        Err(e) => (RunStatus::Error, Some(format!("the host could not run the harness: {e}")), None),
-    };
-    if cancel.is_cancelled() {
-        return finish(services, &run.deployment_id, &run.thread_id, &run.id, RunStatus::Cancelled, None).await;
-    }
-    finish_with_output(services, &run, status, error.as_deref(), output).await
 }
 
 async fn run_guest(
@@ -140,7 +166,8 @@ async fn run_guest(
         Ok(Ok(Ok(RunOutcome::Completed(text)))) => {
             (RunStatus::Completed, None, Some(crate::imports::preview(&text, crate::imports::MAX_TEXT)))
         }
-        Ok(Ok(Ok(RunOutcome::Waiting(_)))) => (RunStatus::WaitingOnHuman, None, None),
+        // The approval id rides in the answer slot: `execute_inner` parks the run on it.
+        Ok(Ok(Ok(RunOutcome::Waiting(approval_id)))) => (RunStatus::WaitingOnHuman, None, Some(approval_id)),
         Ok(Ok(Err(message))) => (RunStatus::Error, Some(crate::imports::preview(&message, MAX_ERROR)), None),
         Ok(Err(trap)) => {
             tracing::warn!(error = %format!("{trap:#}"), ?elapsed, "guest trapped");
@@ -227,6 +254,9 @@ async fn record(
                 runs::set_output(conn, &id, text)?;
             }
             runs::set_status(conn, &id, status, error.as_deref())?;
+            if status.is_terminal() {
+                crate::approvals::run_ended(conn, &id)?;
+            }
             Ok(((), vec![event]))
         })
         .await?;

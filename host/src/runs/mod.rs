@@ -45,7 +45,7 @@ pub struct RunTicket {
 /// Tracks live runs so they can be cancelled.
 #[derive(Clone, Default)]
 pub(crate) struct RunManager {
-    live: Arc<Mutex<HashMap<String, CancellationToken>>>,
+    live: Arc<Mutex<HashMap<String, Arc<CancellationToken>>>>,
 }
 
 impl RunManager {
@@ -93,6 +93,11 @@ impl RunManager {
                 };
                 let active = runs::active_on_thread(conn, &thread_id)?;
                 let (run_id, status, delivered) = match active {
+                    // A message while the run waits for a human is the human's answer:
+                    // it closes the pending approval and re-queues the run (spawned below).
+                    Some((run_id, _)) if crate::approvals::answer(conn, &run_id)? => {
+                        (run_id, RunStatus::Queued.as_str(), false)
+                    }
                     Some((run_id, status)) => (run_id, status.as_str(), false),
                     None => {
                         let id = crate::ids::new_id("run");
@@ -130,6 +135,8 @@ impl RunManager {
                 other => HostError::Store(other),
             })?
             .0;
+        // Conversations come first: a dream in progress on this deployment yields.
+        services.dreams.yield_to_user(deployment_id);
         if ticket.status == RunStatus::Queued.as_str() {
             self.spawn(services, ticket.run_id.clone());
         }
@@ -138,15 +145,20 @@ impl RunManager {
 
     /// Starts executing a run on the tokio runtime.
     pub fn spawn(&self, services: &Arc<Services>, run_id: String) {
-        let cancel = CancellationToken::new();
+        let cancel = Arc::new(CancellationToken::new());
         self.live.lock().unwrap_or_else(|p| p.into_inner()).insert(run_id.clone(), cancel.clone());
         let services = services.clone();
         let live = self.live.clone();
         let span = tracing::info_span!("run", run_id = %run_id);
         tokio::spawn(
             async move {
-                execute::execute(services, run_id.clone(), cancel).await;
-                live.lock().unwrap_or_else(|p| p.into_inner()).remove(&run_id);
+                execute::execute(services, run_id.clone(), (*cancel).clone()).await;
+                // A human may have resumed the run (a new executor, a new token) just
+                // after this one parked it: remove only our own entry.
+                let mut live = live.lock().unwrap_or_else(|p| p.into_inner());
+                if live.get(&run_id).is_some_and(|t| Arc::ptr_eq(t, &cancel)) {
+                    live.remove(&run_id);
+                }
             }
             .instrument(span),
         );
@@ -158,7 +170,13 @@ impl RunManager {
         let token = self.live.lock().unwrap_or_else(|p| p.into_inner()).get(run_id).cloned();
         if let Some(token) = token {
             token.cancel();
-            return Ok(RunStatus::Cancelled);
+            // A run parked a moment ago may still be listed while its executor exits:
+            // it has no instance to interrupt, so it is cancelled in the store below.
+            let id = run_id.to_string();
+            let run = services.db.read(move |conn| runs::get(conn, &id)).await?;
+            if run.is_none_or(|r| r.status != RunStatus::WaitingOnHuman) {
+                return Ok(RunStatus::Cancelled);
+            }
         }
         let id = run_id.to_string();
         let run = services

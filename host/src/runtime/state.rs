@@ -48,6 +48,9 @@ pub struct RunState {
     pub(crate) output: CappedOutput,
     /// Transcript bytes this instance has appended (bounded per instance).
     pub(crate) appended_bytes: usize,
+    /// The tool call the guest last announced (`tool-started`): call id and tool
+    /// name, so its `tool_result` event can say which tool (and MCP server) answered.
+    pub(crate) started_call: Option<(String, String)>,
 }
 
 impl RunState {
@@ -73,6 +76,7 @@ impl RunState {
             env,
             output,
             appended_bytes: 0,
+            started_call: None,
         })
     }
 

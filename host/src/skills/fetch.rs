@@ -41,7 +41,7 @@ pub fn is_private(ip: IpAddr) -> bool {
 
 /// A resolver that drops private addresses, so a public name that resolves to an
 /// internal address (DNS rebinding included) is refused at connect time.
-struct PublicOnly;
+pub(crate) struct PublicOnly;
 
 impl Resolve for PublicOnly {
     fn resolve(&self, name: Name) -> Resolving {

@@ -151,6 +151,9 @@ fn open_conn(path: &Path) -> Result<Connection, StoreError> {
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;
          PRAGMA busy_timeout=5000;",
     )?;
+    // Hot paths use `prepare_cached`; rusqlite's default of 16 statements is smaller
+    // than one run's or one automation fire's working set, so they would evict each other.
+    conn.set_prepared_statement_cache_capacity(256);
     Ok(conn)
 }
 

@@ -7,11 +7,9 @@ use crate::events::{Event, NewEvent};
 
 /// Appends an event, assigning the next sequence number of its deployment.
 pub fn append(conn: &Connection, e: NewEvent) -> Result<Event, StoreError> {
-    let seq: u64 = conn.query_row(
-        "SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE deployment_id = ?1",
-        params![e.deployment_id],
-        |r| r.get::<_, i64>(0),
-    )? as u64;
+    let seq: u64 = conn
+        .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE deployment_id = ?1")?
+        .query_row(params![e.deployment_id], |r| r.get::<_, i64>(0))? as u64;
     let event = Event {
         sequence: seq,
         kind: e.kind,

@@ -6,14 +6,18 @@
 //! announcement attached to it, is released only after the commit is durable.
 
 pub mod accounts;
+pub mod approvals;
+pub mod automations;
 mod db;
 pub mod deployments;
 pub mod events;
 pub mod idempotency;
+pub mod memories;
 pub mod runs;
 mod schema;
 pub mod secrets;
 pub mod threads;
 pub mod usage;
+pub mod webhooks;
 
 pub use db::{Db, StoreError};

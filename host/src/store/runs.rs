@@ -86,10 +86,10 @@ pub struct RunRow {
 
 /// Inserts a queued run.
 pub fn insert(conn: &Connection, id: &str, deployment_id: &str, thread_id: &str) -> Result<(), StoreError> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO runs (id, deployment_id, thread_id, status, created_at) VALUES (?1, ?2, ?3, 'queued', ?4)",
-        params![id, deployment_id, thread_id, crate::ids::now()],
-    )?;
+    )?
+    .execute(params![id, deployment_id, thread_id, crate::ids::now()])?;
     Ok(())
 }
 
@@ -107,6 +107,14 @@ pub fn set_status(conn: &Connection, id: &str, status: RunStatus, error: Option<
         return Err(StoreError::NotFound(format!("run {id}")));
     }
     Ok(())
+}
+
+/// Moves a run from `waiting_on_human` back to `queued` (a human answered); false
+/// when it was not waiting, so exactly one caller spawns its next instance.
+pub fn requeue_waiting(conn: &Connection, id: &str) -> Result<bool, StoreError> {
+    let n =
+        conn.execute("UPDATE runs SET status = 'queued' WHERE id = ?1 AND status = 'waiting_on_human'", params![id])?;
+    Ok(n == 1)
 }
 
 /// Records a run's final answer.
@@ -201,12 +209,11 @@ pub fn interrupted_calls(conn: &Connection, run_id: &str) -> Result<Vec<String>,
 
 /// The run currently holding the thread (queued, running or waiting), if any.
 pub fn active_on_thread(conn: &Connection, thread_id: &str) -> Result<Option<(String, RunStatus)>, StoreError> {
-    conn.query_row(
+    conn.prepare_cached(
         "SELECT id, status FROM runs WHERE thread_id = ?1 AND status IN ('queued', 'running', 'waiting_on_human')
          ORDER BY created_at LIMIT 1",
-        params![thread_id],
-        |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
-    )
+    )?
+    .query_row(params![thread_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
     .optional()?
     .map(|(id, s)| Ok((id, RunStatus::parse(&s)?)))
     .transpose()

@@ -152,6 +152,136 @@ DROP INDEX deployments_by_account_created;
 CREATE INDEX threads_by_deployment_time ON threads(deployment_id, created_at);
 DROP INDEX threads_by_deployment_created;
 "#,
+    // Observational memory (FTS5 over deployment-tagged tokens, written by
+    // store::memories so a MATCH only walks its deployment's postings), tombstones
+    // of forgotten entries, and dreams.
+    r#"
+CREATE TABLE memories (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    id            TEXT NOT NULL UNIQUE,
+    deployment_id TEXT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+    content       TEXT NOT NULL,
+    source        TEXT NOT NULL,
+    created_at    TEXT NOT NULL,
+    updated_at    TEXT NOT NULL
+);
+CREATE INDEX memories_by_deployment ON memories(deployment_id, seq);
+CREATE VIRTUAL TABLE memories_fts USING fts5(terms, tokenize = 'porter unicode61');
+CREATE TRIGGER memories_fts_delete AFTER DELETE ON memories BEGIN
+    DELETE FROM memories_fts WHERE rowid = old.seq;
+END;
+
+CREATE TABLE memory_tombstones (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    deployment_id TEXT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+    content       TEXT NOT NULL,
+    deleted_at    TEXT NOT NULL
+);
+CREATE INDEX memory_tombstones_by_deployment ON memory_tombstones(deployment_id, seq);
+
+CREATE TABLE dreams (
+    id            TEXT PRIMARY KEY,
+    deployment_id TEXT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+    trigger       TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    summary       TEXT,
+    error         TEXT,
+    created_at    TEXT NOT NULL,
+    finished_at   TEXT
+);
+CREATE INDEX dreams_by_deployment ON dreams(deployment_id, created_at);
+CREATE INDEX runs_by_deployment ON runs(deployment_id, created_at);
+"#,
+    // Webhook endpoints (signing secret encrypted like secrets) and the durable
+    // delivery outbox, filled in the transaction that appends the event.
+    r#"
+CREATE TABLE webhooks (
+    id              TEXT PRIMARY KEY,
+    account_id      TEXT NOT NULL,
+    url             TEXT NOT NULL,
+    events          TEXT NOT NULL,
+    deployment_id   TEXT,
+    secret          BLOB NOT NULL,
+    disabled_reason TEXT,
+    created_at      TEXT NOT NULL
+);
+CREATE INDEX webhooks_by_account ON webhooks(account_id);
+
+CREATE TABLE webhook_outbox (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    msg_id          TEXT NOT NULL,
+    webhook_id      TEXT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+    body            TEXT NOT NULL,
+    attempts        INTEGER NOT NULL,
+    next_attempt_ms INTEGER NOT NULL,
+    created_ms      INTEGER NOT NULL,
+    last_error      TEXT
+);
+CREATE INDEX webhook_outbox_due ON webhook_outbox(next_attempt_ms);
+CREATE INDEX webhook_outbox_by_webhook ON webhook_outbox(webhook_id);
+"#,
+    // Automations: `next_run_at` (unix ms) is claimed with a conditional UPDATE, and
+    // `automation_runs` keeps one row per fired slot (UNIQUE: a slot never fires twice,
+    // even with two processes on one data dir).
+    r#"
+CREATE TABLE automations (
+    id               TEXT PRIMARY KEY,
+    deployment_id    TEXT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+    name             TEXT NOT NULL,
+    schedule         TEXT NOT NULL,
+    timezone         TEXT,
+    instructions     TEXT NOT NULL,
+    thread_id        TEXT NOT NULL,
+    dedicated_thread INTEGER NOT NULL,
+    enabled          INTEGER NOT NULL,
+    next_run_at      INTEGER,
+    anchor_ms        INTEGER NOT NULL,
+    last_run_at      TEXT,
+    last_run_id      TEXT,
+    last_outcome     TEXT,
+    created_by_run   TEXT,
+    created_at       TEXT NOT NULL,
+    updated_at       TEXT NOT NULL
+);
+CREATE INDEX automations_due ON automations(next_run_at) WHERE next_run_at IS NOT NULL;
+CREATE INDEX automations_by_deployment_time ON automations(deployment_id, created_at);
+
+CREATE TABLE automation_runs (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    automation_id TEXT NOT NULL REFERENCES automations(id) ON DELETE CASCADE,
+    slot          INTEGER,
+    trigger       TEXT NOT NULL,
+    run_id        TEXT,
+    status        TEXT NOT NULL,
+    reason        TEXT,
+    created_at    TEXT NOT NULL,
+    UNIQUE (automation_id, slot)
+);
+CREATE INDEX automation_runs_by_run ON automation_runs(run_id) WHERE run_id IS NOT NULL;
+"#,
+    // Steering: one approval per gated tool call of a run (UNIQUE run_id, call_id: a
+    // fresh instance asking again finds the same one). `expires_at` is unix ms.
+    r#"
+CREATE TABLE approvals (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    id            TEXT NOT NULL UNIQUE,
+    deployment_id TEXT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+    thread_id     TEXT NOT NULL,
+    run_id        TEXT NOT NULL,
+    call_id       TEXT NOT NULL,
+    tool          TEXT NOT NULL,
+    arguments     TEXT NOT NULL,
+    summary       TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    comment       TEXT,
+    expires_at    INTEGER,
+    created_at    TEXT NOT NULL,
+    decided_at    TEXT,
+    UNIQUE (run_id, call_id)
+);
+CREATE INDEX approvals_by_deployment ON approvals(deployment_id, status, seq);
+CREATE INDEX approvals_expiring ON approvals(expires_at) WHERE status = 'pending' AND expires_at IS NOT NULL;
+"#,
 ];
 
 /// Brings the database up to the latest schema version.

@@ -125,23 +125,23 @@ pub fn insert_message(conn: &Connection, m: &MessageRow) -> Result<(), StoreErro
     } else {
         Some(serde_json::to_string(&m.attachments).map_err(|e| StoreError::Corrupt(e.to_string()))?)
     };
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO messages (id, thread_id, run_id, role, content, tool_calls, tool_call_id, is_error, delivered, created_at, attachments)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        params![
-            m.id,
-            m.thread_id,
-            m.run_id,
-            m.role.as_str(),
-            m.content,
-            calls,
-            m.tool_call_id,
-            m.is_error,
-            m.delivered,
-            m.created_at,
-            attachments
-        ],
-    )?;
+    )?
+    .execute(params![
+        m.id,
+        m.thread_id,
+        m.run_id,
+        m.role.as_str(),
+        m.content,
+        calls,
+        m.tool_call_id,
+        m.is_error,
+        m.delivered,
+        m.created_at,
+        attachments
+    ])?;
     Ok(())
 }
 

@@ -9,12 +9,13 @@
 //! | `escape` | tries to leave `/workspace`; answers a JSON object `attempt → "denied: …" / "ALLOWED: …"` |
 //! | `echo` | one `model.complete` with the latest user message; answers its content |
 //! | `panic` | panics (a trap) |
+//! | `mcp-bench <tool> <n>` | calls MCP tool `<tool>` `<n>` times; answers the JSON list of each call's µs |
 
 use std::collections::BTreeMap;
 
 use hermes_guest::Message;
 use hermes_guest::harness::exports::hermes::agent::agent::{DreamReport, RunContext, RunOutcome};
-use hermes_guest::harness::hermes::agent::{model, threads};
+use hermes_guest::harness::hermes::agent::{mcp, model, threads};
 
 /// Each escape attempt, keyed as the JSON answer names it.
 pub const ESCAPE_ATTEMPTS: &[&str] =
@@ -34,6 +35,7 @@ impl hermes_guest::harness::exports::hermes::agent::agent::Guest for TestGuest {
             "flood" => Ok(RunOutcome::Completed(flood())),
             // An answer far larger than the host keeps (8 MiB).
             "huge" => Ok(RunOutcome::Completed("x".repeat(8 << 20))),
+            "mcp-bench" => mcp_bench(&context.system_prompt).map(RunOutcome::Completed),
             other => Err(format!(
                 "unknown test behaviour `{other}`: start the system prompt with loop, alloc, escape, echo or panic"
             )),
@@ -46,6 +48,24 @@ impl hermes_guest::harness::exports::hermes::agent::agent::Guest for TestGuest {
 }
 
 hermes_guest::export_harness!(TestGuest);
+
+/// Times `n` calls of one MCP tool from inside the sandbox (guest → host → server → back).
+fn mcp_bench(prompt: &str) -> Result<String, String> {
+    let mut words = prompt.split_whitespace().skip(1);
+    let tool = words.next().ok_or("mcp-bench needs a tool name")?;
+    let n: usize = words.next().and_then(|w| w.parse().ok()).ok_or("mcp-bench needs a call count")?;
+    let mut micros = Vec::with_capacity(n);
+    for i in 0..n {
+        let args = serde_json::json!({"text": format!("call {i}")}).to_string();
+        let started = std::time::Instant::now();
+        let out = mcp::call_tool(tool, &args)?;
+        micros.push(started.elapsed().as_micros() as u64);
+        if out.is_error {
+            return Err(format!("call {i} failed: {}", out.content));
+        }
+    }
+    Ok(serde_json::to_string(&micros).unwrap_or_default())
+}
 
 fn spin() -> ! {
     let mut n: u64 = 0;
