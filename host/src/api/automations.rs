@@ -120,7 +120,7 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     caller.require("deployments:read")?;
     let page = state.host.list_automations(&caller.account_id, &id, q.cursor(), q.limit()?).await?;
-    Ok(Json(json!({"data": page.data, "next_cursor": page.next_cursor, "has_more": page.next_cursor.is_some()})))
+    Ok(Json(super::paging::page_body(page.data, &page.next_cursor)))
 }
 
 /// `GET /v1/deployments/{id}/automations/{aid}`: the automation and its recent runs.

@@ -178,7 +178,7 @@ pub async fn list(
     let page = state.host.list_deployments(&caller.account_id, filter, limit).await?;
     let base = base_url(&headers);
     let data: Vec<Value> = page.data.iter().map(|d| render(d, &base)).collect();
-    Ok(Json(json!({"data": data, "next_cursor": page.next_cursor, "has_more": page.next_cursor.is_some()})))
+    Ok(Json(super::paging::page_body(data, &page.next_cursor)))
 }
 
 /// `PATCH /v1/deployments/{id}`.

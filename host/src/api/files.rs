@@ -97,7 +97,7 @@ pub async fn list(
     let limit = q.page.limit()?;
     let cursor = q.page.cursor().map(str::to_string);
     let page = state.host.list_files(&caller.account_id, &id, q.path.as_deref(), cursor, limit).await?;
-    Ok(Json(json!({"data": page.data, "next_cursor": page.next_cursor, "has_more": page.next_cursor.is_some()})))
+    Ok(Json(super::paging::page_body(page.data, &page.next_cursor)))
 }
 
 /// `GET …/files/content?path=`.

@@ -62,7 +62,7 @@ pub async fn list(
         return Err(ApiError::validation(Some("q".into()), "`q` is at most 1024 bytes"));
     }
     let page = state.host.list_memories(&caller.account_id, &id, q, page.cursor(), page.limit()?).await?;
-    Ok(Json(json!({"data": page.data, "next_cursor": page.next_cursor, "has_more": page.next_cursor.is_some()})))
+    Ok(Json(super::paging::page_body(page.data, &page.next_cursor)))
 }
 
 /// `POST …/memories`.

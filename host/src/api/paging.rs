@@ -1,6 +1,7 @@
 //! `limit` + `cursor` paging, the same on every list endpoint.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
 use super::ApiError;
 
@@ -28,4 +29,9 @@ impl PageQuery {
     pub fn cursor(&self) -> Option<&str> {
         self.cursor.as_deref().or(self.starting_after.as_deref()).filter(|c| !c.is_empty())
     }
+}
+
+/// The body of every list: `{data, next_cursor, has_more}`.
+pub fn page_body<T: Serialize>(data: T, next_cursor: &Option<String>) -> Value {
+    json!({"data": data, "next_cursor": next_cursor, "has_more": next_cursor.is_some()})
 }

@@ -131,7 +131,7 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     caller.require("secrets:write")?;
     let page = state.host.list_secrets(&caller.account_id, q.cursor().map(str::to_string), q.limit()?).await?;
-    Ok(Json(json!({"data": page.data, "next_cursor": page.next_cursor, "has_more": page.next_cursor.is_some()})))
+    Ok(Json(super::paging::page_body(page.data, &page.next_cursor)))
 }
 
 /// `GET /v1/secrets/{id}`.

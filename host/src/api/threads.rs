@@ -71,7 +71,7 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     caller.require("deployments:read")?;
     let page = state.host.list_threads(&caller.account_id, &id, q.cursor(), q.limit()?).await?;
-    Ok(Json(json!({"data": page.data, "next_cursor": page.next_cursor, "has_more": page.next_cursor.is_some()})))
+    Ok(Json(super::paging::page_body(page.data, &page.next_cursor)))
 }
 
 /// `GET /v1/deployments/{id}/threads/{thread_id}`: the thread and a page of its messages.
@@ -94,8 +94,7 @@ pub async fn get(
     let thread = state.host.thread(&caller.account_id, &id, &thread_id).await?;
     let page = state.host.thread_history(&caller.account_id, &id, &thread_id, q.cursor(), q.limit()?).await?;
     let mut out = json!(thread);
-    out["messages"] =
-        json!({"data": page.data, "next_cursor": page.next_cursor, "has_more": page.next_cursor.is_some()});
+    out["messages"] = super::paging::page_body(page.data, &page.next_cursor);
     Ok(Json(out))
 }
 

@@ -83,7 +83,7 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     caller.require("webhooks:write")?;
     let page = state.host.list_webhooks(&caller.account_id, q.cursor().map(str::to_string), q.limit()?).await?;
-    Ok(Json(json!({"data": page.data, "next_cursor": page.next_cursor, "has_more": page.next_cursor.is_some()})))
+    Ok(Json(super::paging::page_body(page.data, &page.next_cursor)))
 }
 
 /// `GET /v1/webhooks/{id}`.
