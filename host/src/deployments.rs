@@ -166,6 +166,18 @@ pub(crate) fn validate(spec: &DeploymentSpec, services: &Services) -> Result<Vec
                 format!("{:?} is not an http(s) URL", m.url),
             ));
         }
+        // A header naming a secret the deployment does not have would only fail at
+        // the first tool call; say so now, naming the header.
+        for (header, template) in &m.headers {
+            let param = format!("mcp_servers[{i}].headers.{header}");
+            let names = crate::mcp::placeholders(template).map_err(|e| HostError::invalid(&param, e))?;
+            if let Some(missing) = names.iter().find(|n| !spec.secrets.contains_key(**n)) {
+                return Err(HostError::invalid(
+                    &param,
+                    format!("${{{missing}}} is not one of the deployment's secrets (add it under `secrets`)"),
+                ));
+            }
+        }
     }
     if let Some(w) = servers.windows(2).find(|w| w[0] == w[1]) {
         return Err(HostError::invalid("mcp_servers", format!("MCP server name {:?} is used twice", w[0])));

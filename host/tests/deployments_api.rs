@@ -242,6 +242,14 @@ async fn list_patch_delete_and_cross_account_404() {
         http.patch(&url).bearer_auth(&server.key).json(&json!({"features": {"memory": "yes"}})).send().await.unwrap();
     assert_eq!(bad.status(), 400);
     assert_eq!(bad.json::<Value>().await.unwrap()["param"], "features.memory");
+    // An MCP header naming a secret the deployment lacks is refused up front, naming the header.
+    let servers = json!({"mcp_servers": [{"name": "crm", "url": "http://127.0.0.1:9/mcp",
+        "headers": {"Authorization": "Bearer ${CRM_TOKEN}"}}]});
+    let bad = http.patch(&url).bearer_auth(&server.key).json(&servers).send().await.unwrap();
+    assert_eq!(bad.status(), 400);
+    let body = bad.json::<Value>().await.unwrap();
+    assert_eq!(body["param"], "mcp_servers[0].headers.Authorization", "{body}");
+    assert!(body["message"].as_str().unwrap().contains("CRM_TOKEN"), "{body}");
 
     // Another account's deployment is not found.
     let other = cli(&[

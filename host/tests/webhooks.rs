@@ -413,6 +413,23 @@ async fn webhook_api_validates_refuses_private_urls_and_shows_the_secret_once() 
         .await
         .unwrap();
     assert_eq!(resp.status(), 404);
+
+    // An endpoint scoped to a deployment is disabled, saying why, when the deployment goes.
+    let (s, scoped) = server.post_json("/v1/webhooks", &body).await;
+    assert_eq!(s, 201, "{scoped}");
+    let resp = reqwest::Client::new()
+        .delete(format!("{}/v1/deployments/{dep}", server.base))
+        .bearer_auth(&server.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let got = server.get_json(&format!("/v1/webhooks/{}", scoped["id"].as_str().unwrap())).await;
+    assert_eq!(
+        (got["status"].as_str(), got["disabled_reason"].as_str()),
+        (Some("disabled"), Some("its deployment was deleted")),
+        "{got}"
+    );
 }
 
 #[tokio::test]

@@ -514,7 +514,7 @@ impl McpPool {
 }
 
 /// The `${NAME}` placeholders of a header template.
-fn placeholders(template: &str) -> Result<Vec<&str>, String> {
+pub(crate) fn placeholders(template: &str) -> Result<Vec<&str>, String> {
     let mut names = Vec::new();
     let mut rest = template;
     while let Some(start) = rest.find("${") {

@@ -187,8 +187,16 @@ pub fn update_spec(conn: &Connection, id: &str, spec: &DeploymentSpec) -> Result
     Ok(())
 }
 
-/// Deletes a deployment with its threads, messages, runs and events.
+/// Deletes a deployment with its threads, messages, runs and events; disables the
+/// webhook endpoints scoped to it.
 pub fn delete(conn: &Connection, id: &str) -> Result<bool, StoreError> {
     conn.execute("DELETE FROM events WHERE deployment_id = ?1", params![id])?;
+    // Endpoints scoped to it can never fire again; they stay (disabled, saying why)
+    // so their pending deliveries still go out and the vendor sees what happened.
+    conn.execute(
+        "UPDATE webhooks SET disabled_reason = 'its deployment was deleted'
+         WHERE deployment_id = ?1 AND disabled_reason IS NULL",
+        params![id],
+    )?;
     Ok(conn.execute("DELETE FROM deployments WHERE id = ?1", params![id])? == 1)
 }
