@@ -105,7 +105,10 @@ impl HostBuilder {
         let fsevents = Arc::new(crate::fsevents::FsWatcher::new(&self.data_dir));
         let mcp = crate::mcp::McpPool::new(config.mcp.clone(), config.allow_private_urls)
             .map_err(|e| HostError::Io { context: "setting up MCP".into(), source: std::io::Error::other(e) })?;
+        let lease = crate::instance::Lease::acquire(&self.data_dir)
+            .map_err(HostError::io(format!("taking the instance lease in {}", self.data_dir.display())))?;
         let services = Arc::new(Services {
+            lease,
             hub: EventHub::new(db.clone()).with_max_lag(config.events.max_subscriber_lag),
             db,
             providers,

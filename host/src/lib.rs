@@ -21,6 +21,7 @@ mod fsevents;
 mod host;
 mod ids;
 mod imports;
+pub mod instance;
 pub mod keys;
 pub mod mcp;
 pub mod memory;

@@ -14,6 +14,10 @@ use crate::store::Db;
 
 /// The host's subsystems, shared.
 pub(crate) struct Services {
+    /// This process's liveness lease on the data dir (see [`crate::instance`]); held,
+    /// never read: holding it is what tells other processes this one is alive.
+    #[allow(dead_code)]
+    pub lease: crate::instance::Lease,
     pub db: Db,
     pub hub: EventHub,
     pub providers: Providers,

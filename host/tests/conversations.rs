@@ -450,3 +450,53 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// A second host process on the same data dir leaves the first one's live run alone;
+/// once the first one dies, the next process to start resumes it, exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_process_never_resumes_a_live_processs_run_only_a_dead_ones() {
+    let first_llm = MockLlm::start().await;
+    first_llm.push(Reply::Hang);
+    let mut first = start(&first_llm);
+    let dep = first.create_deployment().await;
+    let (status, sent) = first.post_json(&format!("/v1/deployments/{dep}/messages"), &json!({"content": "hi"})).await;
+    assert_eq!(status, 202, "{sent}");
+    let run_id = sent["run_id"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while first_llm.requests().is_empty() {
+        assert!(Instant::now() < deadline, "the first process never called its model");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // A second process starts on the same data dir while the run is live in the first.
+    let second_llm = MockLlm::start().await;
+    second_llm.set_default(Reply::text("second"));
+    let (second, _) = spawn(&second_llm, first.dir.path(), common::free_port(), &[]);
+    // Killed even when an assertion fails (an orphan would keep the test's stderr open).
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _second = KillOnDrop(second);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(second_llm.requests().is_empty(), "the second process took over a run its owner is still executing");
+    let run = first.get_json(&format!("/v1/deployments/{dep}/runs/{run_id}")).await;
+    assert_eq!(run["status"], "running", "{run}");
+
+    // The owner dies; the next process to start resumes the run, once.
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    let third_llm = MockLlm::start().await;
+    third_llm.set_default(Reply::text("resumed by the third"));
+    let port = common::free_port();
+    let (third, _) = spawn(&third_llm, first.dir.path(), port, &[]);
+    first.child = third;
+    first.base = format!("http://127.0.0.1:{port}");
+    let run = first.wait_run(&dep, &run_id).await;
+    assert_eq!(run["status"], "completed", "{run}");
+    assert_eq!(third_llm.requests().len(), 1, "the dead owner's run resumed exactly once");
+    assert!(second_llm.requests().is_empty(), "the second process started before the owner died: not its run");
+}

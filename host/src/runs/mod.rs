@@ -191,14 +191,35 @@ impl RunManager {
         Ok(RunStatus::Cancelled)
     }
 
-    /// Re-spawns every run that was queued or running when the host stopped.
+    /// Re-spawns every run that was queued or running when its host process stopped.
+    /// Runs of another live process on the same data dir are left to it: each run is
+    /// taken over with a conditional update, so two processes never both resume one.
     pub async fn recover(&self, services: &Arc<Services>) -> Result<usize, HostError> {
-        let ids = services.db.read(runs::unfinished).await?;
-        for id in &ids {
+        let unfinished = services.db.read(runs::unfinished).await?;
+        let data_dir = services.data_dir.clone();
+        let orphans = tokio::task::spawn_blocking(move || {
+            let mut alive = std::collections::HashMap::new();
+            unfinished
+                .into_iter()
+                .filter(|(_, owner)| match owner {
+                    None => true,
+                    Some(o) => !*alive.entry(o.clone()).or_insert_with(|| crate::instance::owner_alive(&data_dir, o)),
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|e| HostError::Io { context: "checking run owners".into(), source: std::io::Error::other(e) })?;
+        let mut resumed = 0;
+        for (id, owner) in orphans {
+            let run_id = id.clone();
+            if !services.db.write(move |conn| runs::take_over(conn, &run_id, owner.as_deref())).await? {
+                continue;
+            }
             tracing::info!(run_id = %id, "resuming a run interrupted by a restart");
-            self.spawn(services, id.clone());
+            self.spawn(services, id);
+            resumed += 1;
         }
-        Ok(ids.len())
+        Ok(resumed)
     }
 }
 

@@ -84,12 +84,13 @@ pub struct RunRow {
     pub finished_at: Option<String>,
 }
 
-/// Inserts a queued run.
+/// Inserts a queued run, owned by this process.
 pub fn insert(conn: &Connection, id: &str, deployment_id: &str, thread_id: &str) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "INSERT INTO runs (id, deployment_id, thread_id, status, created_at) VALUES (?1, ?2, ?3, 'queued', ?4)",
+        "INSERT INTO runs (id, deployment_id, thread_id, status, created_at, owner)
+         VALUES (?1, ?2, ?3, 'queued', ?4, ?5)",
     )?
-    .execute(params![id, deployment_id, thread_id, crate::ids::now()])?;
+    .execute(params![id, deployment_id, thread_id, crate::ids::now(), crate::instance::id()])?;
     Ok(())
 }
 
@@ -112,8 +113,11 @@ pub fn set_status(conn: &Connection, id: &str, status: RunStatus, error: Option<
 /// Moves a run from `waiting_on_human` back to `queued` (a human answered); false
 /// when it was not waiting, so exactly one caller spawns its next instance.
 pub fn requeue_waiting(conn: &Connection, id: &str) -> Result<bool, StoreError> {
-    let n =
-        conn.execute("UPDATE runs SET status = 'queued' WHERE id = ?1 AND status = 'waiting_on_human'", params![id])?;
+    // The process that re-queues it executes it: it becomes the owner.
+    let n = conn.execute(
+        "UPDATE runs SET status = 'queued', owner = ?2 WHERE id = ?1 AND status = 'waiting_on_human'",
+        params![id, crate::instance::id()],
+    )?;
     Ok(n == 1)
 }
 
@@ -172,12 +176,24 @@ pub fn get(conn: &Connection, id: &str) -> Result<Option<RunRow>, StoreError> {
     .transpose()
 }
 
-/// Ids of runs that were queued or running when the host stopped.
-pub fn unfinished(conn: &Connection) -> Result<Vec<String>, StoreError> {
+/// Runs queued or running, with the process that owns each (none for runs from
+/// before owners were recorded).
+pub fn unfinished(conn: &Connection) -> Result<Vec<(String, Option<String>)>, StoreError> {
     let mut stmt =
-        conn.prepare("SELECT id FROM runs WHERE status IN ('queued', 'running') ORDER BY created_at, rowid")?;
-    let ids = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+        conn.prepare("SELECT id, owner FROM runs WHERE status IN ('queued', 'running') ORDER BY created_at, rowid")?;
+    let ids = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))?.collect::<Result<Vec<_>, _>>()?;
     Ok(ids)
+}
+
+/// Takes over an unfinished run from its (gone) `previous` owner; false when another
+/// process took it first or it finished meanwhile.
+pub fn take_over(conn: &Connection, id: &str, previous: Option<&str>) -> Result<bool, StoreError> {
+    let n = conn.execute(
+        "UPDATE runs SET owner = ?2
+         WHERE id = ?1 AND owner IS ?3 AND status IN ('queued', 'running')",
+        params![id, crate::instance::id(), previous],
+    )?;
+    Ok(n == 1)
 }
 
 /// Records that a tool call is about to execute (idempotent).

@@ -282,6 +282,12 @@ CREATE TABLE approvals (
 CREATE INDEX approvals_by_deployment ON approvals(deployment_id, status, seq);
 CREATE INDEX approvals_expiring ON approvals(expires_at) WHERE status = 'pending' AND expires_at IS NOT NULL;
 "#,
+    // Which host process owns a run (see `instance.rs`): start-up recovery resumes only
+    // runs whose owner is gone, so a second process on the same data dir leaves the
+    // first one's live runs alone.
+    r#"
+ALTER TABLE runs ADD COLUMN owner TEXT;
+"#,
 ];
 
 /// Brings the database up to the latest schema version.
