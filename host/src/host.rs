@@ -84,7 +84,13 @@ impl HostBuilder {
         })??;
         let env = self.env.unwrap_or_else(|| std::env::vars().collect());
         let mut config = self.config;
-        let runtime = Runtime::new(config.limits.clone(), self.data_dir.join("cache").join("components"))?;
+        // HERMES_CACHE_DIR lets hosts of one build share compiled components (entries are
+        // keyed by component and engine hashes and written by atomic rename).
+        let cache_dir = match env.get("HERMES_CACHE_DIR") {
+            Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+            _ => self.data_dir.join("cache").join("components"),
+        };
+        let runtime = Runtime::new(config.limits.clone(), cache_dir)?;
         if env.get("HERMES_ALLOW_PRIVATE_URLS").is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes")) {
             config.allow_private_urls = true;
         }

@@ -38,8 +38,13 @@ pub fn start(llm: &MockLlm) -> Server {
 pub fn start_with(llm: &MockLlm, env: &[(&str, &str)]) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let (child, key) = spawn(llm, dir.path(), port, env);
-    let key = key.expect("the first start prints the admin key");
+    let (mut child, key) = spawn(llm, dir.path(), port, env);
+    let Some(key) = key else {
+        // Not left running (and logging into a deleted data dir) after the panic.
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the first start prints the admin key");
+    };
     let saved = std::fs::read_to_string(dir.path().join("admin.key")).unwrap();
     assert_eq!(saved.trim(), key);
     let mode = std::os::unix::fs::PermissionsExt::mode(
@@ -60,6 +65,8 @@ pub fn spawn(llm: &MockLlm, data_dir: &std::path::Path, port: u16, env: &[(&str,
         .env("ANTHROPIC_API_KEY", "sk-ant-test")
         .env("ANTHROPIC_BASE_URL", llm.anthropic_base_url())
         .env("HERMES_LOG", "warn")
+        // One compiled harness for every test server instead of a compile per data dir.
+        .env("HERMES_CACHE_DIR", concat!(env!("CARGO_TARGET_TMPDIR"), "/component-cache"))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     for (k, v) in env {
@@ -75,13 +82,24 @@ pub fn spawn(llm: &MockLlm, data_dir: &std::path::Path, port: u16, env: &[(&str,
             }
         }
     });
-    for _ in 0..400 {
+    // Generous: under a loaded CI machine a start can take seconds. A child that exits
+    // fails at once instead.
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    loop {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             break;
         }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("hermes-host exited during start-up: {status}");
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("hermes-host did not listen within 90 s");
+        }
         std::thread::sleep(Duration::from_millis(25));
     }
-    let key = rx.recv_timeout(Duration::from_millis(200)).ok();
+    // The key is printed before the port opens; the reader thread may lag a little.
+    let key = rx.recv_timeout(Duration::from_millis(500)).ok();
     (child, key)
 }
 
