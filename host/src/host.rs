@@ -138,7 +138,8 @@ impl HostBuilder {
         crate::fsevents::spawn(services.clone()).await;
         crate::webhooks::delivery::spawn(services.clone());
         let accounts = Accounts::new(services.db.clone());
-        Ok(Host { services, runs, accounts })
+        let stop = Arc::new(StopOnDrop(services.shutdown.clone()));
+        Ok(Host { services, runs, accounts, _stop: stop })
     }
 }
 
@@ -148,6 +149,20 @@ pub struct Host {
     services: Arc<Services>,
     runs: RunManager,
     accounts: Accounts,
+    /// Shared by every clone: when the last handle goes, the host's background tasks
+    /// (scheduler, sweeper, deliveries, dreams, retention) and live runs stop.
+    _stop: Arc<StopOnDrop>,
+}
+
+/// Cancels the host's shutdown token when dropped (an embedder that drops its last
+/// `Host` without calling [`Host::shutdown`] does not leak running tasks).
+#[derive(Debug)]
+struct StopOnDrop(CancellationToken);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
 }
 
 impl Host {

@@ -300,3 +300,18 @@ async fn a_guest_flooding_its_transcript_is_refused_at_the_per_run_budget() {
     assert!(output.contains("limit"), "{output}");
     host.shutdown().await;
 }
+
+/// Dropping the last `Host` handle stops the host (its background tasks watch this
+/// token); a clone keeps it alive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_last_host_handle_stops_the_host() {
+    let llm = MockLlm::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let host = host_with(dir.path(), &llm, HostConfig::default()).await;
+    let stopping = host.stopping();
+    let clone = host.clone();
+    drop(host);
+    assert!(!stopping.is_cancelled(), "a clone still holds the host");
+    drop(clone);
+    assert!(stopping.is_cancelled(), "the last handle gone, the host stops");
+}
