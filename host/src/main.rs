@@ -183,7 +183,10 @@ async fn serve(listen: &str, data_dir: &Path, config: Option<&Path>) -> anyhow::
         println!("Admin API key (shown once, also saved to {}):\n{key}", path.display());
     }
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
-    tracing::info!(addr = %listener.local_addr()?, data_dir = %data_dir.display(), "hermes-host serving");
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, data_dir = %data_dir.display(), "hermes-host serving");
+    // On stdout too: supervisors (and our tests) learn the bound address, e.g. with `--listen 127.0.0.1:0`.
+    println!("hermes-host listening on http://{addr}");
     let app = hermes_host::api::router(host.clone());
     let stopping = host.stopping();
     axum::serve(listener, app)

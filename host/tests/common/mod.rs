@@ -37,16 +37,21 @@ pub fn start(llm: &MockLlm) -> Server {
 /// Like [`start`], with extra environment variables.
 pub fn start_with(llm: &MockLlm, env: &[(&str, &str)]) -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let (mut child, key) = spawn(llm, dir.path(), port, env);
-    let Some(key) = key else {
-        // Not left running (and logging into a deleted data dir) after the panic.
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("the first start prints the admin key");
+    // A port found free may be taken by a parallel test before the server binds it;
+    // then the server exits and we try another.
+    let mut attempt = 0;
+    let (port, child, printed) = loop {
+        let port = free_port();
+        match try_spawn(llm, dir.path(), port, env) {
+            Ok((child, key)) => break (port, child, key),
+            Err(e) if attempt < 5 && e.contains("exited") => attempt += 1,
+            Err(e) => panic!("{e}"),
+        }
     };
     let saved = std::fs::read_to_string(dir.path().join("admin.key")).unwrap();
-    assert_eq!(saved.trim(), key);
+    let key = saved.trim().to_string();
+    // The start that created the account printed the key once (a retry prints none).
+    assert!(attempt > 0 || printed.as_deref() == Some(key.as_str()), "the first start prints the admin key");
     let mode = std::os::unix::fs::PermissionsExt::mode(
         &std::fs::metadata(dir.path().join("admin.key")).unwrap().permissions(),
     );
@@ -55,8 +60,19 @@ pub fn start_with(llm: &MockLlm, env: &[(&str, &str)]) -> Server {
 }
 
 /// Spawns `hermes-host serve` on `data_dir`; returns the child and the admin key
-/// when this start printed one (first start only). Returns once the port accepts.
+/// when this start printed one (first start only). Returns once it listens.
 pub fn spawn(llm: &MockLlm, data_dir: &std::path::Path, port: u16, env: &[(&str, &str)]) -> (Child, Option<String>) {
+    try_spawn(llm, data_dir, port, env).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Like [`spawn`]; an error (the child already reaped) when the server exits before
+/// listening or does not listen in time.
+pub fn try_spawn(
+    llm: &MockLlm,
+    data_dir: &std::path::Path,
+    port: u16,
+    env: &[(&str, &str)],
+) -> Result<(Child, Option<String>), String> {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_hermes-host"));
     cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
         .arg(data_dir)
@@ -77,30 +93,35 @@ pub fn spawn(llm: &MockLlm, data_dir: &std::path::Path, port: u16, env: &[(&str,
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if line.starts_with("hk_") {
+            if line.starts_with("hk_") || line.starts_with("hermes-host listening on ") {
                 let _ = tx.send(line);
             }
         }
     });
-    // Generous: under a loaded CI machine a start can take seconds. A child that exits
-    // fails at once instead.
+    // Wait for the server's own "listening" line, not for the port to accept: another
+    // process may own that port. Generous: a start under a loaded CI machine can take
+    // seconds; a child that exits fails at once instead.
     let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    let mut key = None;
     loop {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
+        match rx.recv_timeout(Duration::from_millis(25)) {
+            Ok(line) if line.starts_with("hk_") => key = Some(line),
+            Ok(line) => {
+                let expected = format!("hermes-host listening on http://127.0.0.1:{port}");
+                assert_eq!(line, expected, "the server listens where it was told");
+                return Ok((child, key));
+            }
+            Err(_) => {}
         }
         if let Ok(Some(status)) = child.try_wait() {
-            panic!("hermes-host exited during start-up: {status}");
+            return Err(format!("hermes-host exited during start-up ({status}); port {port}"));
         }
         if std::time::Instant::now() > deadline {
             let _ = child.kill();
-            panic!("hermes-host did not listen within 90 s");
+            let _ = child.wait();
+            return Err("hermes-host did not listen within 90 s".into());
         }
-        std::thread::sleep(Duration::from_millis(25));
     }
-    // The key is printed before the port opens; the reader thread may lag a little.
-    let key = rx.recv_timeout(Duration::from_millis(500)).ok();
-    (child, key)
 }
 
 /// Runs a CLI subcommand against a data dir; returns stdout (panics on failure).
