@@ -123,19 +123,19 @@ fn start_host(llm: &MockLlm, config: &str) -> (Server, PathBuf) {
         .spawn()
         .expect("start hermes-host");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let key = loop {
-        let line = lines.next().expect("the host printed its admin key").unwrap();
+    // The key comes first, then the server's own "listening" line (waiting for the port
+    // to accept could reach another process that took the port).
+    let mut key = None;
+    loop {
+        let line = lines.next().expect("the host exited before listening").unwrap();
         if line.starts_with("hk_") {
-            break line;
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    for _ in 0..400 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            key = Some(line);
+        } else if line.starts_with("hermes-host listening on ") {
             break;
         }
-        std::thread::sleep(Duration::from_millis(25));
     }
+    let key = key.expect("the host printed its admin key");
+    std::thread::spawn(move || for _ in lines {});
     (Server { child, base: format!("http://127.0.0.1:{port}"), key, port, dir }, log_path)
 }
 
