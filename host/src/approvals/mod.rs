@@ -189,6 +189,22 @@ pub(crate) async fn park(services: &Services, run: &RunRow, approval_id: &str) -
     Ok(parked)
 }
 
+/// Closes one pending approval with `status` and re-queues its waiting run: `None`
+/// when it was no longer pending, else whether the caller must spawn the run. The
+/// one path by which a decision (a human's or a timeout's) resumes a run.
+pub(crate) fn close_and_requeue(
+    conn: &rusqlite::Connection,
+    approval_id: &str,
+    run_id: &str,
+    status: ApprovalStatus,
+    comment: Option<&str>,
+) -> Result<Option<bool>, StoreError> {
+    if !approvals::close(conn, approval_id, status, comment)? {
+        return Ok(None);
+    }
+    Ok(Some(runs::requeue_waiting(conn, run_id)?))
+}
+
 /// A human message reached `run_id` (a message to its thread or a steer): every
 /// pending approval of the run is closed as superseded — the gated calls are not
 /// executed — and a waiting run is re-queued. True when the caller must spawn it.

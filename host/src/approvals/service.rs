@@ -1,8 +1,8 @@
 //! The approvals API of [`Host`]: list, read, decide.
 
 use crate::deployments::Page;
+use crate::store::StoreError;
 use crate::store::approvals::{self as store, ApprovalStatus};
-use crate::store::{StoreError, runs};
 use crate::{Host, HostError};
 
 use super::Approval;
@@ -108,8 +108,8 @@ impl Host {
                         row.status.as_str()
                     )));
                 }
-                store::close(conn, &id, status, comment.as_deref())?;
-                let requeued = runs::requeue_waiting(conn, &row.run_id)?;
+                let requeued =
+                    super::close_and_requeue(conn, &id, &row.run_id, status, comment.as_deref())?.unwrap_or(false);
                 let row = store::get(conn, &dep, &id)?.ok_or_else(|| StoreError::NotFound(id.clone()))?;
                 Ok((row, requeued))
             })

@@ -9,7 +9,6 @@ use crate::HostError;
 use crate::runs::RunManager;
 use crate::services::Services;
 use crate::store::approvals::{self as store, ApprovalStatus};
-use crate::store::runs;
 
 /// How often pending approvals are checked: the timeout's resolution.
 const SWEEP_EVERY: Duration = Duration::from_millis(500);
@@ -52,10 +51,9 @@ pub(crate) async fn sweep(services: &Arc<Services>, runs: &RunManager) -> Result
                 .db
                 .write(move |conn| {
                     // A decision that won the race leaves nothing to do.
-                    if !store::close(conn, &aid, ApprovalStatus::Expired, Some(super::EXPIRED))? {
-                        return Ok(None);
-                    }
-                    Ok(runs::requeue_waiting(conn, &run_id)?.then_some(run_id))
+                    let requeued =
+                        super::close_and_requeue(conn, &aid, &run_id, ApprovalStatus::Expired, Some(super::EXPIRED))?;
+                    Ok(requeued.unwrap_or(false).then_some(run_id))
                 })
                 .await?;
             closed += 1;
