@@ -122,20 +122,10 @@ fn start_host(llm: &MockLlm, config: &str) -> (Server, PathBuf) {
         .stderr(log)
         .spawn()
         .expect("start hermes-host");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    // The key comes first, then the server's own "listening" line (waiting for the port
-    // to accept could reach another process that took the port).
-    let mut key = None;
-    loop {
-        let line = lines.next().expect("the host exited before listening").unwrap();
-        if line.starts_with("hk_") {
-            key = Some(line);
-        } else if line.starts_with("hermes-host listening on ") {
-            break;
-        }
-    }
-    let key = key.expect("the host printed its admin key");
-    std::thread::spawn(move || for _ in lines {});
+    let lines = common::watch_stdout(&mut child);
+    let key = common::await_listening(&mut child, &lines, port)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .expect("the host printed its admin key");
     (Server { child, base: format!("http://127.0.0.1:{port}"), key, port, dir }, log_path)
 }
 

@@ -43,19 +43,10 @@ fn start_captured(llm: &MockLlm) -> (Server, Arc<Mutex<String>>) {
             l.push('\n');
         }
     });
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if line.starts_with("hk_") || line.starts_with("hermes-host listening on ") {
-                let _ = tx.send(line);
-            }
-        }
-    });
-    let key = rx.recv_timeout(Duration::from_secs(90)).expect("the first start prints the admin key");
-    // The server's own "listening" line, not a port that accepts (it may be another's).
-    let listening = rx.recv_timeout(Duration::from_secs(90)).expect("the server listens");
-    assert_eq!(listening, format!("hermes-host listening on http://127.0.0.1:{port}"));
+    let lines = common::watch_stdout(&mut child);
+    let key = common::await_listening(&mut child, &lines, port)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .expect("the first start prints the admin key");
     (Server { child, base: format!("http://127.0.0.1:{port}"), key, port, dir }, log)
 }
 

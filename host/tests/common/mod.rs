@@ -89,7 +89,15 @@ pub fn try_spawn(
         cmd.env(k, v);
     }
     let mut child = cmd.spawn().expect("start hermes-host");
-    let stdout = child.stdout.take().unwrap();
+    let lines = watch_stdout(&mut child);
+    let key = await_listening(&mut child, &lines, port)?;
+    Ok((child, key))
+}
+
+/// Forwards the admin-key and "listening" lines a starting server prints on stdout
+/// (and keeps draining the rest).
+pub fn watch_stdout(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
+    let stdout = child.stdout.take().expect("the server's stdout is piped");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -98,18 +106,27 @@ pub fn try_spawn(
             }
         }
     });
-    // Wait for the server's own "listening" line, not for the port to accept: another
-    // process may own that port. Generous: a start under a loaded CI machine can take
-    // seconds; a child that exits fails at once instead.
+    rx
+}
+
+/// Waits for the server's own "listening" line, not for the port to accept: another
+/// process may own that port. Returns the admin key if this start printed one. An
+/// error (the child reaped) when it exits first or does not listen within 90 s —
+/// generous, since a start on a loaded CI machine can take seconds.
+pub fn await_listening(
+    child: &mut Child,
+    lines: &std::sync::mpsc::Receiver<String>,
+    port: u16,
+) -> Result<Option<String>, String> {
     let deadline = std::time::Instant::now() + Duration::from_secs(90);
     let mut key = None;
     loop {
-        match rx.recv_timeout(Duration::from_millis(25)) {
+        match lines.recv_timeout(Duration::from_millis(25)) {
             Ok(line) if line.starts_with("hk_") => key = Some(line),
             Ok(line) => {
                 let expected = format!("hermes-host listening on http://127.0.0.1:{port}");
                 assert_eq!(line, expected, "the server listens where it was told");
-                return Ok((child, key));
+                return Ok(key);
             }
             Err(_) => {}
         }
