@@ -179,3 +179,29 @@ fn summary(call: &ToolCall) -> String {
 fn persist(host: &mut impl Imports, message: Message) -> Result<(), String> {
     host.append(&message).map(|_| ()).map_err(|e| format!("persisting a message: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_completed_run_stores_its_observations_and_memory_off_makes_no_call() {
+        use crate::fake_host::FakeHost;
+        let ws = crate::Workspace::new(std::env::temp_dir());
+        let mut host = FakeHost::new("run_1", "I live in Lyon.");
+        host.reply("Noted.", Vec::new()).reply(r#"{"observations":["The customer lives in Lyon."]}"#, Vec::new());
+        let outcome = run(&mut host, &ws, &FakeHost::context(false)).unwrap();
+        assert!(matches!(outcome, RunOutcome::Completed(ref a) if a == "Noted."));
+        assert_eq!(host.added, ["The customer lives in Lyon."]);
+        assert!(host.requests[1].system.starts_with(crate::observe::MARKER));
+        assert!(host.requests[1].messages[0].content.contains("I live in Lyon."));
+
+        let mut host = FakeHost::new("run_1", "I live in Lyon.");
+        host.reply("Noted.", Vec::new());
+        let mut ctx = FakeHost::context(false);
+        ctx.features.memory = false;
+        run(&mut host, &ws, &ctx).unwrap();
+        assert_eq!(host.requests.len(), 1, "no extraction without features.memory");
+        assert!(host.added.is_empty());
+    }
+}

@@ -6,8 +6,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::store::{Db, accounts};
 use crate::{DEFAULT_ACCOUNT, HostError};
+use hermes_store::{Db, accounts};
 
 /// Account administration over the store.
 #[derive(Clone)]
@@ -46,12 +46,12 @@ impl Accounts {
         let secret = crate::keys::generate();
         let hash = crate::keys::hash(&secret);
         let row = accounts::KeyRow {
-            id: crate::ids::new_id("key"),
+            id: hermes_types::ids::new_id("key"),
             account_id: DEFAULT_ACCOUNT.into(),
             name: Some("admin".into()),
             prefix: secret[..8].to_string(),
             scopes: vec!["*".into()],
-            created_at: crate::ids::now(),
+            created_at: hermes_types::ids::now(),
             revoked_at: None,
         };
         let created = self
@@ -80,12 +80,12 @@ impl Accounts {
         let secret = crate::keys::generate();
         let hash = crate::keys::hash(&secret);
         let row = accounts::KeyRow {
-            id: crate::ids::new_id("key"),
+            id: hermes_types::ids::new_id("key"),
             account_id: account_id.to_string(),
             name,
             prefix: secret[..8].to_string(),
             scopes,
-            created_at: crate::ids::now(),
+            created_at: hermes_types::ids::now(),
             revoked_at: None,
         };
         let stored = row.clone();

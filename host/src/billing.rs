@@ -24,7 +24,7 @@ use serde::Deserialize;
 
 use crate::HostError;
 use crate::services::Services;
-use crate::store::accounts;
+use hermes_store::accounts;
 
 /// Prices of one model (or the default), in credits per million tokens.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq)]

@@ -4,8 +4,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::providers::{ProvidersConfig, RetryPolicy};
 use crate::runtime::SandboxLimits;
+use hermes_providers::{ProvidersConfig, RetryPolicy};
 
 /// Everything a host is configured with.
 #[derive(Clone, Debug)]

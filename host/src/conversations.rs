@@ -3,9 +3,9 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::deployments::Page;
-use crate::store::threads::{self, Attachment, MessageRow, Role, ThreadRow};
 use crate::{Host, HostError};
+use hermes_store::threads::{self, Attachment, MessageRow, Role, ThreadRow};
+use hermes_types::paging::Page;
 
 /// Longest thread title.
 const MAX_TITLE: usize = 200;
@@ -130,7 +130,7 @@ impl Host {
         let row = self
             .services()
             .db
-            .read(move |conn| crate::store::deployments::get(conn, &id))
+            .read(move |conn| hermes_store::deployments::get(conn, &id))
             .await?
             .ok_or_else(|| HostError::NotFound(format!("deployment {deployment_id} not found")))?;
         Ok(row.default_thread_id)
@@ -145,13 +145,13 @@ impl Host {
     ) -> Result<Thread, HostError> {
         let default = self.default_thread_of(account_id, deployment_id).await?;
         let title = validate_title(title)?;
-        let (dep, id) = (deployment_id.to_string(), crate::ids::new_id("thr"));
+        let (dep, id) = (deployment_id.to_string(), hermes_types::ids::new_id("thr"));
         let row = self
             .services()
             .db
             .write(move |conn| {
                 threads::insert_thread(conn, &dep, &id, title.as_deref())?;
-                threads::get_thread(conn, &dep, &id)?.ok_or_else(|| crate::store::StoreError::NotFound(id))
+                threads::get_thread(conn, &dep, &id)?.ok_or_else(|| hermes_store::StoreError::NotFound(id))
             })
             .await?;
         Ok(self.thread_object(row, &default))

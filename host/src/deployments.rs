@@ -9,9 +9,10 @@ use crate::HostError;
 use crate::events::NewEvent;
 use crate::services::Services;
 use crate::skills::{SKILLS_DIR, fetch, valid_name, validate};
-use crate::spec::{DeploymentSpec, SkillSpec};
-use crate::store::deployments::{self, DeploymentRow, DeploymentStatus};
 use crate::workspace;
+use hermes_store::deployments::{self, DeploymentRow, DeploymentStatus};
+use hermes_types::paging::Page;
+use hermes_types::spec::{DeploymentSpec, SkillSpec};
 
 /// Most skills per deployment.
 pub const MAX_SKILLS: usize = 20;
@@ -300,13 +301,13 @@ pub(crate) async fn create(
         warnings.extend(check_skill(name, text)?);
     }
     let row = DeploymentRow {
-        id: crate::ids::new_id("dep"),
+        id: hermes_types::ids::new_id("dep"),
         account_id: account_id.to_string(),
         spec,
         status: DeploymentStatus::Ready,
         error: None,
-        default_thread_id: crate::ids::new_id("thr"),
-        created_at: crate::ids::now(),
+        default_thread_id: hermes_types::ids::new_id("thr"),
+        created_at: hermes_types::ids::now(),
     };
     let dir = workspace::path(&services.data_dir, &row.id);
     match install_blocking(dir.clone(), row.spec.skills.clone(), fetched, uploads).await {
@@ -343,15 +344,6 @@ pub(crate) async fn get(services: &Services, id: &str) -> Result<Deployment, Hos
     Ok(Deployment::from_row(&row, &services.config.default_model, Vec::new()))
 }
 
-/// A page of results and the cursor of the next one.
-#[derive(Clone, Debug, Serialize)]
-pub struct Page<T> {
-    /// The items.
-    pub data: Vec<T>,
-    /// Pass as `cursor` (or `starting_after`) to get the next page; absent on the last.
-    pub next_cursor: Option<String>,
-}
-
 /// Lists an account's deployments, newest first.
 pub(crate) async fn list(
     services: &Services,
@@ -363,12 +355,9 @@ pub(crate) async fn list(
         return Err(HostError::invalid("limit", "`limit` must be between 1 and 100"));
     }
     let account = account_id.to_string();
-    let mut rows = services.db.read(move |conn| deployments::list(conn, &account, &filter, limit + 1)).await?;
-    let more = rows.len() > limit as usize;
-    rows.truncate(limit as usize);
-    let next_cursor = if more { rows.last().map(|r| r.id.clone()) } else { None };
-    let data = rows.iter().map(|r| Deployment::from_row(r, &services.config.default_model, Vec::new())).collect();
-    Ok(Page { data, next_cursor })
+    let rows = services.db.read(move |conn| deployments::list(conn, &account, &filter, limit + 1)).await?;
+    let default_model = &services.config.default_model;
+    Ok(Page::cut(rows, limit, |r| r.id.clone(), |r| Deployment::from_row(&r, default_model, Vec::new())))
 }
 
 /// Loads a deployment row of `account_id` (another account's is "not found").

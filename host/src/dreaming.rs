@@ -24,10 +24,10 @@ use crate::runtime::wit::exports::hermes::agent::agent::{Features, RunContext};
 use crate::runtime::{RunEnv, RunState};
 use crate::services::Services;
 use crate::skills::api::{self as skills_api, SkillObject};
-use crate::store::deployments::DeploymentStatus;
-use crate::store::memories::{self as store};
-use crate::store::runs;
 use crate::{Host, HostError, workspace};
+use hermes_store::deployments::DeploymentStatus;
+use hermes_store::memories::{self as store};
+use hermes_store::runs;
 
 /// Grace beyond the instance deadline before the host abandons a stuck host call.
 const HOST_CALL_GRACE: Duration = Duration::from_secs(30);
@@ -212,7 +212,7 @@ pub(crate) async fn start(
         )));
     }
     let dream = DreamObject {
-        dream_id: crate::ids::new_id("run"),
+        dream_id: hermes_types::ids::new_id("run"),
         deployment_id: deployment_id.to_string(),
         trigger: trigger.as_str().into(),
         status: "running".into(),
@@ -220,7 +220,7 @@ pub(crate) async fn start(
         error: None,
         memories: MemoryChanges::default(),
         skills: Vec::new(),
-        created_at: crate::ids::now(),
+        created_at: hermes_types::ids::now(),
         finished_at: None,
     };
     let started = NewEvent::new(
@@ -276,7 +276,7 @@ async fn execute(
     dream.error = error;
     dream.skills = skill_changes(services, &d, before).await;
     dream.memories = memory_changes(services, &d.deployment_id, &dream.dream_id, after).await;
-    dream.finished_at = Some(crate::ids::now());
+    dream.finished_at = Some(hermes_types::ids::now());
     if let Err(e) = record(services, &dream).await {
         tracing::error!(error = %e, "recording the dream failed");
     }
@@ -432,7 +432,7 @@ async fn record(services: &Services, dream: &DreamObject) -> Result<(), HostErro
     }
     events.push(NewEvent::new("dream", &dep, payload).scoped(None, Some(&dream.dream_id)));
     let d = dream.clone();
-    let now = d.finished_at.clone().unwrap_or_else(crate::ids::now);
+    let now = d.finished_at.clone().unwrap_or_else(hermes_types::ids::now);
     services
         .hub
         .commit(&dep, move |conn| {
@@ -447,7 +447,7 @@ async fn record(services: &Services, dream: &DreamObject) -> Result<(), HostErro
 /// previous process left running are marked cancelled first.
 pub(crate) fn spawn(services: Arc<Services>) {
     tokio::spawn(async move {
-        let now = crate::ids::now();
+        let now = hermes_types::ids::now();
         if let Err(e) = services.db.write(move |conn| store::abandon_running_dreams(conn, &now)).await {
             tracing::warn!(error = %e, "could not close dreams interrupted by a restart");
         }

@@ -1,7 +1,7 @@
 //! The library's error type: what went wrong, phrased for the caller.
 
 use crate::runtime::RuntimeError;
-use crate::store::StoreError;
+use hermes_store::StoreError;
 
 /// Errors returned by the [`crate::Host`] API.
 #[derive(Debug, thiserror::Error)]

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::deployments::Page;
 use crate::host::Host;
 use crate::{HostError, workspace};
+use hermes_types::paging::Page;
 
 /// Largest file the API reads or writes in one request.
 pub const MAX_FILE_BYTES: u64 = 32 << 20;

@@ -10,16 +10,16 @@ use crate::accounts::Accounts;
 use crate::config::HostConfig;
 use crate::deployments::{self, Deployment};
 use crate::events::{EventHub, Subscription};
-use crate::providers::Providers;
 use crate::runs::{RunManager, RunTicket, ThreadTarget};
 use crate::runtime::Runtime;
 use crate::services::Services;
 use crate::skills::api::{self as skills_api, SkillObject};
-use crate::spec::{DeploymentSpec, SkillSpec};
-use crate::store::runs::{self, RunRow, RunStatus};
-use crate::store::threads::{self, MessageRow};
-use crate::store::{Db, events as event_log};
 use crate::{HostError, builtin, workspace};
+use hermes_providers::Providers;
+use hermes_store::runs::{self, RunRow, RunStatus};
+use hermes_store::threads::{self, MessageRow};
+use hermes_store::{Db, events as event_log};
+use hermes_types::spec::{DeploymentSpec, SkillSpec};
 
 /// The account objects belong to when the embedding host has no accounts.
 pub const DEFAULT_ACCOUNT: &str = "acct_default";
@@ -129,6 +129,10 @@ impl HostBuilder {
             dreams: crate::dreaming::Dreams::default(),
             clock,
         });
+        // Registered before anything can append (recovery below resumes runs): every
+        // event commit from here on queues its webhook deliveries.
+        let outbox = Arc::new(tokio::sync::Notify::new());
+        services.hub.register(Arc::new(crate::webhooks::OutboxHook::new(outbox.clone())));
         let runs = RunManager::default();
         runs.recover(&services).await?;
         crate::events::retention::spawn(services.clone());
@@ -136,7 +140,7 @@ impl HostBuilder {
         crate::automations::scheduler::spawn(services.clone(), runs.clone());
         crate::approvals::sweeper::spawn(services.clone(), runs.clone());
         crate::fsevents::spawn(services.clone()).await;
-        crate::webhooks::delivery::spawn(services.clone());
+        crate::webhooks::delivery::spawn(services.clone(), outbox);
         let accounts = Accounts::new(services.db.clone());
         let stop = Arc::new(StopOnDrop(services.shutdown.clone()));
         Ok(Host { services, runs, accounts, _stop: stop })
@@ -225,9 +229,9 @@ impl Host {
     pub async fn list_deployments(
         &self,
         account_id: &str,
-        filter: crate::store::deployments::ListFilter,
+        filter: hermes_store::deployments::ListFilter,
         limit: u32,
-    ) -> Result<deployments::Page<Deployment>, HostError> {
+    ) -> Result<hermes_types::paging::Page<Deployment>, HostError> {
         deployments::list(&self.services, account_id, filter, limit).await
     }
 
@@ -354,7 +358,7 @@ impl Host {
         deployment_id: &str,
         content: impl Into<String>,
         thread: ThreadTarget,
-        attachments: Vec<crate::store::threads::Attachment>,
+        attachments: Vec<hermes_store::threads::Attachment>,
     ) -> Result<RunTicket, HostError> {
         let content = content.into();
         if content.trim().is_empty() {
@@ -388,17 +392,17 @@ impl Host {
             .services
             .hub
             .commit(deployment_id, move |conn| {
-                if !crate::store::deployments::exists(conn, &dep)? {
-                    return Err(crate::store::StoreError::NotFound(format!("deployment {dep}")));
+                if !hermes_store::deployments::exists(conn, &dep)? {
+                    return Err(hermes_store::StoreError::NotFound(format!("deployment {dep}")));
                 }
                 Ok(((), vec![event]))
             })
             .await
             .map_err(|e| match e {
-                crate::store::StoreError::NotFound(m) => HostError::NotFound(format!("{m} not found")),
+                hermes_store::StoreError::NotFound(m) => HostError::NotFound(format!("{m} not found")),
                 other => other.into(),
             })?;
-        events.pop().ok_or_else(|| HostError::Store(crate::store::StoreError::Corrupt("event not appended".into())))
+        events.pop().ok_or_else(|| HostError::Store(hermes_store::StoreError::Corrupt("event not appended".into())))
     }
 
     /// Subscribes to a deployment's events after sequence `after` (0 = all).
@@ -446,7 +450,7 @@ impl Host {
                 let e = match sub.next().await {
                     Ok(e) => e,
                     // Fell behind a very busy deployment: look at the run again.
-                    Err(crate::store::StoreError::Expired(_)) => {
+                    Err(hermes_store::StoreError::Expired(_)) => {
                         let dep = run.deployment_id.clone();
                         let latest = self.services.db.read(move |conn| event_log::latest(conn, &dep)).await?;
                         sub = self.services.hub.subscribe(&run.deployment_id, latest);

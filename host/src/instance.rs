@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 /// This process's owner id (`inst_…`), the same for every `Host` it builds.
 pub fn id() -> &'static str {
     static ID: OnceLock<String> = OnceLock::new();
-    ID.get_or_init(|| crate::ids::new_id("inst"))
+    ID.get_or_init(|| hermes_types::ids::new_id("inst"))
 }
 
 /// The lock that says "this process is alive" to other processes on the data dir.

@@ -10,8 +10,8 @@ pub const SCOPES: &[&str] =
 
 /// A fresh secret key: `hk_` + 40 random base-62 characters (~238 bits).
 pub fn generate() -> String {
-    let id = crate::ids::new_id("x");
-    let more = crate::ids::new_id("x");
+    let id = hermes_types::ids::new_id("x");
+    let more = hermes_types::ids::new_id("x");
     format!("hk_{}{}", &id[2..], &more[2..])
 }
 

@@ -7,10 +7,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::HostConfig;
 use crate::events::EventHub;
-use crate::providers::Providers;
 use crate::runtime::wit::HarnessPre;
 use crate::runtime::{RunState, Runtime};
-use crate::store::Db;
+use hermes_providers::Providers;
+use hermes_store::Db;
 
 /// The host's subsystems, shared.
 pub(crate) struct Services {

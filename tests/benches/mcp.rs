@@ -1,6 +1,6 @@
 //! MCP tool-call overhead: one call made from inside the sandbox (guest →
 //! `mcp.call-tool` → host pool → MCP server on loopback → back) against the same call
-//! made directly by a Rust client (`hermes_host::mcp::McpClient`), per call, medians.
+//! made directly by a Rust client (`hermes_mcp_client::McpClient`), per call, medians.
 //!
 //! `cargo bench -p hermes-tests --bench mcp`
 //!
@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use axum::http::header;
 use axum::response::IntoResponse;
-use hermes_host::mcp::McpClient;
-use hermes_host::store::runs::RunStatus;
 use hermes_host::{DeploymentSpec, Host, ThreadTarget};
+use hermes_mcp_client::McpClient;
+use hermes_store::runs::RunStatus;
 use hermes_tests::mock_llm::MockLlm;
 use serde_json::{Map, Value, json};
 

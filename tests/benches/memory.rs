@@ -7,9 +7,9 @@
 
 use std::time::Instant;
 
-use hermes_host::store::Db;
-use hermes_host::store::memories::{self, MemoryRow, MemorySource};
 use hermes_host::{DeploymentSpec, Host};
+use hermes_store::Db;
+use hermes_store::memories::{self, MemoryRow, MemorySource};
 use serde_json::json;
 
 /// Entries in the measured deployment.

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use hermes_host::providers::{
+use hermes_providers::{
     ChatMessage, ChatRequest, ChatRole, Completion, ProviderError, Providers, ProvidersConfig, RetryPolicy, StopReason,
     ToolCall, ToolSpec,
 };

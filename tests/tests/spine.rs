@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use hermes_host::events::Event;
 use hermes_host::runtime::SandboxLimits;
-use hermes_host::store::runs::RunStatus;
 use hermes_host::{DeploymentSpec, Host, HostConfig, ThreadTarget};
+use hermes_store::runs::RunStatus;
 use hermes_tests::mock_llm::{MockLlm, Reply};
 use serde_json::json;
 
@@ -160,7 +160,7 @@ fn sandbox_config() -> HostConfig {
 }
 
 /// Starts a bad guest and, while it misbehaves, proves a healthy deployment still works.
-async fn bad_guest_fails_alone(behaviour: &str) -> hermes_host::store::runs::RunRow {
+async fn bad_guest_fails_alone(behaviour: &str) -> hermes_store::runs::RunRow {
     let llm = MockLlm::start().await;
     llm.set_default(Reply::text("healthy"));
     let dir = tempfile::tempdir().unwrap();
@@ -237,7 +237,7 @@ async fn a_failing_provider_ends_the_run_with_a_clear_error() {
     llm.fail_next(503, 100);
     let dir = tempfile::tempdir().unwrap();
     let config = HostConfig {
-        retry: hermes_host::providers::RetryPolicy {
+        retry: hermes_providers::RetryPolicy {
             max_attempts: 2,
             base_delay: Duration::from_millis(5),
             max_delay: Duration::from_millis(10),

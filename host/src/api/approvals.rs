@@ -10,8 +10,8 @@ use utoipa::ToSchema;
 
 use super::extract::{Path, Query};
 use super::json::Body;
-use super::openapi::{CommonErrors, ErrorBody};
 use super::paging::PageQuery;
+use super::schema::{CommonErrors, ErrorBody};
 use super::{ApiError, AppState, Caller};
 use crate::approvals::{Approval, Verdict};
 

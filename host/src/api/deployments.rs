@@ -8,14 +8,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::json::{self, Body};
-use super::openapi::{
+use super::paging::PageQuery;
+use super::schema::{
     CommonErrors, Deleted, DeploymentList, DeploymentObject, DeploymentPatch, DeploymentUpload, ErrorBody,
 };
-use super::paging::PageQuery;
 use super::{ApiError, AppState, Caller};
 use crate::deployments::Upload;
-use crate::store::deployments::{DeploymentStatus, ListFilter};
 use crate::{Deployment, DeploymentSpec};
+use hermes_store::deployments::{DeploymentStatus, ListFilter};
 
 fn render(d: &Deployment, base: &str) -> Value {
     json!({
@@ -39,9 +39,9 @@ fn render(d: &Deployment, base: &str) -> Value {
             "disabled_tools": d.spec.disabled_tools,
         },
         "skills": d.spec.skills.iter().map(|s| match s {
-            crate::spec::SkillSpec::Inline { name, .. } => json!({"name": name, "source": "inline"}),
-            crate::spec::SkillSpec::File { name, path } => json!({"name": name, "source": "file", "path": path}),
-            crate::spec::SkillSpec::Url { name, url } => json!({"name": name, "source": "url", "url": url}),
+            hermes_types::spec::SkillSpec::Inline { name, .. } => json!({"name": name, "source": "inline"}),
+            hermes_types::spec::SkillSpec::File { name, path } => json!({"name": name, "source": "file", "path": path}),
+            hermes_types::spec::SkillSpec::Url { name, url } => json!({"name": name, "source": "url", "url": url}),
         }).collect::<Vec<_>>(),
         "mcp_servers": d.spec.mcp_servers.iter().map(|m| json!({
             "name": m.name, "url": m.url, "tools": m.tools,

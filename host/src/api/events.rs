@@ -11,9 +11,9 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::openapi::{CommonErrors, ErrorBody};
+use super::schema::{CommonErrors, ErrorBody};
 use super::{ApiError, AppState, Caller};
-use crate::store::StoreError;
+use hermes_store::StoreError;
 
 /// Query parameters of the stream.
 #[derive(Deserialize)]

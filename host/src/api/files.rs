@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::extract::{Path, Query};
 use super::json::Body;
-use super::openapi::{CommonErrors, ErrorBody};
+use super::schema::{CommonErrors, ErrorBody};
 use super::{ApiError, AppState, Caller};
 use crate::files::{FileEntry, FileWritten};
 

@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
 use super::{ApiError, AppState, Caller};
-use crate::store::Db;
-use crate::store::idempotency::{self, Claim};
+use hermes_store::Db;
+use hermes_store::idempotency::{self, Claim};
 
 /// The request header.
 pub const HEADER: &str = "idempotency-key";

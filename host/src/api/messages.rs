@@ -8,10 +8,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::json::Body;
-use super::openapi::{CommonErrors, ErrorBody};
+use super::schema::{CommonErrors, ErrorBody};
 use super::{ApiError, AppState, Caller};
 use crate::ThreadTarget;
-use crate::store::runs::RunRow;
+use hermes_store::runs::RunRow;
 
 /// Send Message body.
 #[derive(Deserialize)]
@@ -21,7 +21,7 @@ pub struct SendMessage {
     #[serde(default)]
     thread_id: Option<String>,
     #[serde(default)]
-    attachments: Vec<crate::store::threads::Attachment>,
+    attachments: Vec<hermes_store::threads::Attachment>,
 }
 
 /// `POST /v1/deployments/{id}/messages` → 202.

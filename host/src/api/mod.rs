@@ -14,6 +14,7 @@ mod memories;
 mod messages;
 pub mod openapi;
 mod paging;
+pub mod schema;
 mod secrets;
 mod skills;
 mod system;

@@ -7,10 +7,10 @@ use serde_json::{Value, json};
 
 use super::extract::Path;
 use super::json::Body;
-use super::openapi::{CommonErrors, ErrorBody, SkillList};
+use super::schema::{CommonErrors, ErrorBody, SkillList};
 use super::{ApiError, AppState, Caller};
 use crate::skills::api::SkillObject;
-use crate::spec::SkillSpec;
+use hermes_types::spec::SkillSpec;
 
 /// `GET …/skills`.
 #[utoipa::path(

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
 
-use super::openapi::{AccountObject, ErrorBody, StatusBody};
+use super::schema::{AccountObject, ErrorBody, StatusBody};
 use super::{ApiError, AppState, Caller};
 
 /// Liveness: the process answers.

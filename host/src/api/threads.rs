@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 
 use super::extract::{Path, Query};
 use super::json::Body;
-use super::openapi::{CommonErrors, ErrorBody};
 use super::paging::PageQuery;
+use super::schema::{CommonErrors, ErrorBody};
 use super::{ApiError, AppState, Caller};
 
 /// Create Thread body.

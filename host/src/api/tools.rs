@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::json::Body;
-use super::openapi::{CommonErrors, ErrorBody, ToolList, ToolObject};
+use super::schema::{CommonErrors, ErrorBody, ToolList, ToolObject};
 use super::{ApiError, AppState, Caller};
 
 /// `GET …/tools`.

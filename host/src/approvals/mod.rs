@@ -19,9 +19,9 @@ use crate::HostError;
 use crate::events::NewEvent;
 use crate::runtime::RunEnv;
 use crate::services::Services;
-use crate::store::approvals::{self as store, ApprovalRow, ApprovalStatus};
-use crate::store::runs::{self, RunRow, RunStatus};
-use crate::store::{StoreError, approvals};
+use hermes_store::approvals::{self as store, ApprovalRow, ApprovalStatus};
+use hermes_store::runs::{self, RunRow, RunStatus};
+use hermes_store::{StoreError, approvals};
 
 pub use service::Verdict;
 
@@ -113,7 +113,7 @@ pub(crate) async fn open(env: &RunEnv, ask: Ask) -> Result<ApprovalRow, HostErro
     let now_ms = chrono::Utc::now().timestamp_millis();
     let timeout = env.spec.steering.approval_timeout_seconds;
     let row = ApprovalRow {
-        id: crate::ids::new_id("apr"),
+        id: hermes_types::ids::new_id("apr"),
         deployment_id: env.deployment_id.clone(),
         thread_id: env.thread_id.clone(),
         run_id: env.run_id.clone(),
@@ -124,7 +124,7 @@ pub(crate) async fn open(env: &RunEnv, ask: Ask) -> Result<ApprovalRow, HostErro
         status: ApprovalStatus::Pending,
         comment: None,
         expires_at: timeout.map(|s| now_ms.saturating_add(i64::try_from(s).unwrap_or(i64::MAX).saturating_mul(1000))),
-        created_at: crate::ids::now(),
+        created_at: hermes_types::ids::now(),
         decided_at: None,
     };
     let (row, _) = env
@@ -202,7 +202,7 @@ pub(crate) fn close_and_requeue(
     if !approvals::close(conn, approval_id, status, comment)? {
         return Ok(None);
     }
-    Ok(Some(runs::requeue_waiting(conn, run_id)?))
+    Ok(Some(runs::requeue_waiting(conn, run_id, crate::instance::id())?))
 }
 
 /// A human message reached `run_id` (a message to its thread or a steer): every
@@ -210,7 +210,7 @@ pub(crate) fn close_and_requeue(
 /// executed — and a waiting run is re-queued. True when the caller must spawn it.
 pub(crate) fn answer(conn: &rusqlite::Connection, run_id: &str) -> Result<bool, StoreError> {
     approvals::close_for_run(conn, run_id, ApprovalStatus::Superseded, Some(SUPERSEDED))?;
-    runs::requeue_waiting(conn, run_id)
+    runs::requeue_waiting(conn, run_id, crate::instance::id())
 }
 
 /// Closes the pending approvals of a run that reached a terminal status.

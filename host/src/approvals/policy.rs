@@ -1,7 +1,7 @@
 //! The approval policy: which tool names wait for a human.
 
 use crate::HostError;
-use crate::spec::{DeploymentSpec, Steering};
+use hermes_types::spec::{DeploymentSpec, Steering};
 
 /// Most entries in `steering.require_approval`.
 pub const MAX_PATTERNS: usize = 100;

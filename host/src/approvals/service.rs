@@ -1,9 +1,9 @@
 //! The approvals API of [`Host`]: list, read, decide.
 
-use crate::deployments::Page;
-use crate::store::StoreError;
-use crate::store::approvals::{self as store, ApprovalStatus};
 use crate::{Host, HostError};
+use hermes_store::StoreError;
+use hermes_store::approvals::{self as store, ApprovalStatus};
+use hermes_types::paging::Page;
 
 use super::Approval;
 

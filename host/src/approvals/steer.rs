@@ -4,10 +4,10 @@
 use serde_json::json;
 
 use crate::events::NewEvent;
-use crate::store::StoreError;
-use crate::store::runs::{self, RunStatus};
-use crate::store::threads::{self, MessageRow, Role};
 use crate::{Host, HostError, RunTicket};
+use hermes_store::StoreError;
+use hermes_store::runs::{self, RunStatus};
+use hermes_store::threads::{self, MessageRow, Role};
 
 impl Host {
     /// Injects `content` into run `run_id` as steering input. Works while it is
@@ -46,7 +46,7 @@ impl Host {
                     )));
                 }
                 let msg = MessageRow {
-                    id: crate::ids::new_id("msg"),
+                    id: hermes_types::ids::new_id("msg"),
                     thread_id: run.thread_id.clone(),
                     run_id: Some(rid.clone()),
                     role: Role::User,
@@ -56,7 +56,7 @@ impl Host {
                     is_error: false,
                     // Taken by the run at its next step (`threads.take-steering`).
                     delivered: false,
-                    created_at: crate::ids::now(),
+                    created_at: hermes_types::ids::now(),
                     attachments: Vec::new(),
                 };
                 threads::insert_message(conn, &msg)?;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::HostError;
 use crate::runs::RunManager;
 use crate::services::Services;
-use crate::store::approvals::{self as store, ApprovalStatus};
+use hermes_store::approvals::{self as store, ApprovalStatus};
 
 /// How often pending approvals are checked: the timeout's resolution.
 const SWEEP_EVERY: Duration = Duration::from_millis(500);

@@ -20,14 +20,14 @@ use serde_json::json;
 pub use clock::{Clock, FileClock, ManualClock, SystemClock};
 pub use schedule::Schedule;
 
-use crate::deployments::Page;
 use crate::events::NewEvent;
 use crate::services::Services;
-use crate::store::StoreError;
-use crate::store::automations::{self as store, AutomationRow, FireRow};
-use crate::store::runs;
-use crate::store::threads::{self, MessageRow, Role};
 use crate::{Host, HostError};
+use hermes_store::StoreError;
+use hermes_store::automations::{self as store, AutomationRow, FireRow};
+use hermes_store::runs;
+use hermes_store::threads::{self, MessageRow, Role};
+use hermes_types::paging::Page;
 
 /// Longest automation name.
 const MAX_NAME: usize = 100;
@@ -274,9 +274,9 @@ pub(crate) async fn create(
     let now = services.clock.now();
     let enabled = new.enabled.unwrap_or(true);
     let anchor_ms = now.timestamp_millis();
-    let stamp = crate::ids::now();
+    let stamp = hermes_types::ids::now();
     let mut row = AutomationRow {
-        id: crate::ids::new_id("auto"),
+        id: hermes_types::ids::new_id("auto"),
         deployment_id: deployment_id.to_string(),
         name,
         schedule: new.schedule.trim().to_string(),
@@ -298,7 +298,7 @@ pub(crate) async fn create(
     let (row, _) = services
         .hub
         .commit(deployment_id, move |conn| {
-            if !crate::store::deployments::exists(conn, &row.deployment_id)? {
+            if !hermes_store::deployments::exists(conn, &row.deployment_id)? {
                 return Err(StoreError::NotFound(format!("deployment {}", row.deployment_id)));
             }
             if store::count(conn, &row.deployment_id)? >= max {
@@ -312,7 +312,7 @@ pub(crate) async fn create(
                     t
                 }
                 None => {
-                    let t = crate::ids::new_id("thr");
+                    let t = hermes_types::ids::new_id("thr");
                     threads::insert_thread(conn, &row.deployment_id, &t, Some(&format!("Automation: {}", row.name)))?;
                     t
                 }
@@ -521,10 +521,10 @@ fn fire_in(
         }
         (Some(_), Trigger::Slot { .. }) => None,
         (None, _) => {
-            let run_id = crate::ids::new_id("run");
-            runs::insert(conn, &run_id, dep, &a.thread_id)?;
+            let run_id = hermes_types::ids::new_id("run");
+            runs::insert(conn, &run_id, dep, &a.thread_id, crate::instance::id())?;
             let msg = MessageRow {
-                id: crate::ids::new_id("msg"),
+                id: hermes_types::ids::new_id("msg"),
                 thread_id: a.thread_id.clone(),
                 run_id: Some(run_id.clone()),
                 role: Role::User,
@@ -533,7 +533,7 @@ fn fire_in(
                 tool_call_id: None,
                 is_error: false,
                 delivered: true,
-                created_at: crate::ids::now(),
+                created_at: hermes_types::ids::now(),
                 attachments: Vec::new(),
             };
             threads::insert_message(conn, &msg)?;

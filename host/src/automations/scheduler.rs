@@ -13,7 +13,7 @@ use super::{Schedule, Trigger};
 use crate::HostError;
 use crate::runs::RunManager;
 use crate::services::Services;
-use crate::store::automations as store;
+use hermes_store::automations as store;
 
 /// Due automations read per query.
 const BATCH: u32 = 2048;

@@ -2,12 +2,12 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use tokio::sync::broadcast;
 
 use super::{Event, NewEvent};
-use crate::store::{Db, StoreError, events as log};
+use hermes_store::{Db, StoreError, events as log};
 
 /// Live events buffered per deployment before a slow subscriber falls back to the log.
 const LIVE_BUFFER: usize = 1024;
@@ -17,14 +17,24 @@ const PAGE: u32 = 500;
 /// Default of [`EventHub::with_max_lag`].
 pub const DEFAULT_MAX_LAG: u64 = 10_000;
 
+/// Work that rides every event commit, registered by the subsystem that owns it (the
+/// webhook outbox is one): the hub itself knows nothing of what hooks do.
+pub trait CommitHook: Send + Sync + 'static {
+    /// Runs inside the transaction that appends `events`; an error rolls the whole
+    /// change back, so the hook's rows and the events commit together or not at all.
+    fn in_transaction(&self, conn: &rusqlite::Connection, events: &[Event]) -> Result<(), StoreError>;
+    /// Runs on the writer thread right after the commit, before the broadcast.
+    fn committed(&self, events: &[Event]);
+}
+
 /// Persists events and fans them out to subscribers.
 #[derive(Clone)]
 pub struct EventHub {
     db: Db,
     channels: Arc<Mutex<HashMap<String, Channel>>>,
     max_lag: u64,
-    /// Woken after a commit that may have queued webhook deliveries.
-    outbox: Arc<tokio::sync::Notify>,
+    /// Registered at start-up, read on every commit.
+    hooks: Arc<RwLock<Vec<Arc<dyn CommitHook>>>>,
 }
 
 /// The live side of one deployment's stream: exists while someone listens.
@@ -57,17 +67,12 @@ impl Cursor {
 impl EventHub {
     /// A hub over the given store.
     pub fn new(db: Db) -> EventHub {
-        EventHub {
-            db,
-            channels: Arc::new(Mutex::new(HashMap::new())),
-            max_lag: DEFAULT_MAX_LAG,
-            outbox: Arc::new(tokio::sync::Notify::new()),
-        }
+        EventHub { db, channels: Arc::new(Mutex::new(HashMap::new())), max_lag: DEFAULT_MAX_LAG, hooks: Arc::default() }
     }
 
-    /// Notified after commits whose events may have queued webhook deliveries.
-    pub(crate) fn outbox_signal(&self) -> Arc<tokio::sync::Notify> {
-        self.outbox.clone()
+    /// Adds work to every later event commit (see [`CommitHook`]).
+    pub fn register(&self, hook: Arc<dyn CommitHook>) {
+        self.hooks.write().unwrap_or_else(|p| p.into_inner()).push(hook);
     }
 
     /// How many events a live subscriber may fall behind the head before its stream
@@ -120,21 +125,24 @@ impl EventHub {
         F: FnOnce(&rusqlite::Connection) -> Result<(T, Vec<NewEvent>), StoreError> + Send + 'static,
     {
         let channels = self.channels.clone();
-        let outbox = self.outbox.clone();
+        let hooks: Vec<Arc<dyn CommitHook>> = self.hooks.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let after: Vec<Arc<dyn CommitHook>> = hooks.clone();
         let dep = deployment_id.to_string();
         self.db
             .write_then(
                 move |conn| {
                     let (value, events) = change(conn)?;
                     let events = events.into_iter().map(|e| log::append(conn, e)).collect::<Result<Vec<_>, _>>()?;
-                    // Webhook deliveries commit with their events: none lost, none for
-                    // an event that was rolled back.
-                    crate::store::webhooks::enqueue(conn, &events, chrono::Utc::now().timestamp_millis())?;
+                    // Hooks' rows (webhook deliveries) commit with their events: none
+                    // lost, none for an event that was rolled back.
+                    for hook in &hooks {
+                        hook.in_transaction(conn, &events)?;
+                    }
                     Ok((value, events))
                 },
                 move |(_, events): &(T, Vec<Event>)| {
-                    if events.iter().any(|e| crate::webhooks::deliverable(&e.kind)) {
-                        outbox.notify_one();
+                    for hook in &after {
+                        hook.committed(events);
                     }
                     // A deployment nobody listens to has no channel: idle deployments
                     // cost no memory here. The last subscriber gone, the channel goes.

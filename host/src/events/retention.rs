@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::services::Services;
-use crate::store::{StoreError, events as log};
+use hermes_store::{StoreError, events as log};
 
 /// `[events]` in `hermes.toml`.
 #[derive(Clone, Debug, Deserialize)]

@@ -112,7 +112,7 @@ impl FsWatcher {
 pub(crate) async fn spawn(services: Arc<Services>) {
     let rx = services.fsevents.raw.lock().unwrap_or_else(|p| p.into_inner()).take();
     let Some(rx) = rx else { return };
-    match services.db.read(crate::store::webhooks::watched_deployments).await {
+    match services.db.read(hermes_store::webhooks::watched_deployments).await {
         Ok(ids) => {
             for id in ids {
                 services.fsevents.set(&id, true).await;

@@ -6,7 +6,7 @@ use super::{MAX_TEXT, bounded};
 use crate::approvals::{Ask, policy};
 use crate::runtime::RunState;
 use crate::runtime::wit::hermes::agent::approvals::{ApprovalRequest, Decision, Host};
-use crate::store::approvals::ApprovalStatus;
+use hermes_store::approvals::ApprovalStatus;
 
 /// Longest summary kept (one line a human reads).
 const MAX_SUMMARY: usize = 500;

@@ -48,7 +48,7 @@ async fn refused(env: Arc<RunEnv>) -> wasmtime::Result<Option<String>> {
     let from_automation = env
         .services
         .db
-        .read(move |conn| crate::store::automations::is_automation_run(conn, &run_id))
+        .read(move |conn| hermes_store::automations::is_automation_run(conn, &run_id))
         .await
         .map_err(HostError::from)?;
     Ok(from_automation.then(|| {

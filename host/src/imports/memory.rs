@@ -7,7 +7,7 @@ use crate::HostError;
 use crate::memory::{self, MemoryObject, Origin};
 use crate::runtime::RunState;
 use crate::runtime::wit::hermes::agent::memory::{Host, MemoryEntry};
-use crate::store::memories::MemorySource;
+use hermes_store::memories::MemorySource;
 
 /// Longest query a guest may pass.
 const MAX_QUERY: usize = 4096;

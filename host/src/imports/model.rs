@@ -7,14 +7,14 @@ use tokio::sync::mpsc;
 
 use super::{MAX_TEXT, bounded};
 use crate::events::NewEvent;
-use crate::providers::{
-    ChatMessage, ChatRequest, ChatRole, ProviderError, StopReason as PStop, ToolCall as PCall, ToolSpec,
-};
 use crate::runtime::wit::hermes::agent::model::{Completion, CompletionRequest, Host, ModelError, StopReason};
 use crate::runtime::wit::hermes::agent::types::{Role, ToolCall, Usage};
 use crate::runtime::{RunEnv, RunState};
-use crate::store::runs;
-use crate::store::usage::{self, UsageRow};
+use hermes_providers::{
+    ChatMessage, ChatRequest, ChatRole, ProviderError, StopReason as PStop, ToolCall as PCall, ToolSpec,
+};
+use hermes_store::runs;
+use hermes_store::usage::{self, UsageRow};
 
 /// Most messages in one completion request.
 const MAX_MESSAGES: usize = 4000;
@@ -75,7 +75,7 @@ fn convert(req: CompletionRequest, env: &RunEnv, model: String, max_tokens: u32)
 async fn write_tokens(
     env: std::sync::Arc<RunEnv>,
     mut rx: mpsc::UnboundedReceiver<String>,
-) -> Result<(), crate::store::StoreError> {
+) -> Result<(), hermes_store::StoreError> {
     // Secret values are scrubbed from the deltas, even when split across several.
     let mut scrub = env.secrets.stream();
     let mut open = true;

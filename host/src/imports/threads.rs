@@ -8,8 +8,8 @@ use crate::events::NewEvent;
 use crate::runtime::wit::hermes::agent::threads::{Entry, Host};
 use crate::runtime::wit::hermes::agent::types::{Message, Role as WitRole, ToolCall};
 use crate::runtime::{RunEnv, RunState};
-use crate::store::runs;
-use crate::store::threads::{self as store, MessageRow, Role, StoredToolCall};
+use hermes_store::runs;
+use hermes_store::threads::{self as store, MessageRow, Role, StoredToolCall};
 
 /// Most entries one `history` call returns.
 const MAX_HISTORY: u32 = 1000;
@@ -135,7 +135,7 @@ impl Host for RunState {
         self.appended_bytes += size;
         let env = self.env.clone();
         let row = MessageRow {
-            id: crate::ids::new_id("msg"),
+            id: hermes_types::ids::new_id("msg"),
             thread_id: env.thread_id.clone(),
             run_id: Some(env.run_id.clone()),
             role,
@@ -148,7 +148,7 @@ impl Host for RunState {
             tool_call_id: message.tool_call_id,
             is_error: message.is_error,
             delivered: true,
-            created_at: crate::ids::now(),
+            created_at: hermes_types::ids::now(),
             attachments: Vec::new(),
         };
         let events = announce(&env, &row, self.started_call.as_ref());

@@ -1,6 +1,6 @@
 //! The customer's MCP servers as the agent's tools.
 //!
-//! [`McpPool`] keeps, per deployment, one [`client::McpClient`] per server: opened
+//! [`McpPool`] keeps, per deployment, one [`McpClient`] per server: opened
 //! lazily on first use, reused by every run, reopened after a failure with
 //! exponential backoff. Each call has a timeout and each server a concurrency cap.
 //! The host enforces the allowlist on listing and on calling, names tools
@@ -9,9 +9,7 @@
 //! host: they are sent to the server and nowhere else), and puts the deployment's
 //! `customer_id` in every call's `_meta`.
 
-pub mod client;
-pub mod content;
-pub mod sse;
+use hermes_mcp_client::content;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -22,10 +20,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
 
-pub use client::{McpClient, McpError};
+pub use hermes_mcp_client::{McpClient, McpError};
 
 use crate::services::Services;
-use crate::spec::{DeploymentSpec, McpServerSpec};
+use hermes_types::spec::{DeploymentSpec, McpServerSpec};
 
 /// Separates server and tool in the names the model sees.
 pub const SEPARATOR: &str = "__";
@@ -554,7 +552,7 @@ async fn resolve_headers(
             .read(move |conn| {
                 let mut rows = Vec::with_capacity(refs.len());
                 for (name, id) in refs {
-                    rows.push((name, crate::store::secrets::get(conn, &account, &id)?));
+                    rows.push((name, hermes_store::secrets::get(conn, &account, &id)?));
                 }
                 Ok(rows)
             })

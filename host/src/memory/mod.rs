@@ -4,7 +4,7 @@
 //! [`check`] — refusing instruction-like text ([`guard`]) and the deployment's secret
 //! values — and through one `hub.commit`, so the `memory` event announcing it is
 //! durable with it. Recall is FTS5 bm25, bounded in count and bytes
-//! ([`crate::store::memories`]). A forgotten entry leaves a tombstone: the agent may
+//! ([`hermes_store::memories`]). A forgotten entry leaves a tombstone: the agent may
 //! store it again only when the customer repeats it in the run ([`relearn`]).
 
 pub mod guard;
@@ -15,13 +15,13 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::deployments::Page;
 use crate::events::NewEvent;
 use crate::secrets::Scrubber;
 use crate::services::Services;
-use crate::store::StoreError;
-use crate::store::memories::{self as store, MemoryRow, MemorySource};
 use crate::{Host, HostError};
+use hermes_store::StoreError;
+use hermes_store::memories::{self as store, MemoryRow, MemorySource};
+use hermes_types::paging::Page;
 
 /// Longest memory, in bytes: an observation is a sentence or two.
 pub const MAX_CONTENT_BYTES: usize = 2000;
@@ -129,11 +129,11 @@ pub(crate) async fn add(
 ) -> Result<MemoryObject, HostError> {
     let content = check(content, secrets)?;
     let row = MemoryRow {
-        id: crate::ids::new_id("mem"),
+        id: hermes_types::ids::new_id("mem"),
         deployment_id: deployment_id.to_string(),
         content,
         source: origin.source,
-        created_at: crate::ids::now(),
+        created_at: hermes_types::ids::now(),
     };
     let ev = event(deployment_id, origin, "added", &row);
     let run_id = (origin.source == MemorySource::Agent).then(|| origin.run_id.map(str::to_string)).flatten();
@@ -190,7 +190,7 @@ pub(crate) async fn update(
     let (row, _) = services
         .hub
         .commit(deployment_id, move |conn| {
-            if !store::update(conn, &dep, &id_owned, &content, &crate::ids::now())? {
+            if !store::update(conn, &dep, &id_owned, &content, &hermes_types::ids::now())? {
                 return Ok((None, Vec::new()));
             }
             let row = store::get(conn, &dep, &id_owned)?.ok_or_else(|| StoreError::NotFound(id_owned.clone()))?;
@@ -213,7 +213,7 @@ pub(crate) async fn forget(
     let (found, _) = services
         .hub
         .commit(deployment_id, move |conn| {
-            let Some(row) = store::forget(conn, &dep, &id_owned, &crate::ids::now())? else {
+            let Some(row) = store::forget(conn, &dep, &id_owned, &hermes_types::ids::now())? else {
                 return Ok((false, Vec::new()));
             };
             Ok((true, vec![event(&dep, origin_owned.borrow(), "forgotten", &row)]))

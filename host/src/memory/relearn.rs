@@ -7,8 +7,8 @@
 
 use rusqlite::Connection;
 
-use crate::store::StoreError;
-use crate::store::memories as store;
+use hermes_store::StoreError;
+use hermes_store::memories as store;
 
 /// Share of a tombstone's key words an observation must contain to count as the same.
 const SAME_OBSERVATION: f64 = 0.6;

@@ -12,9 +12,9 @@ use crate::events::NewEvent;
 use crate::runtime::wit::exports::hermes::agent::agent::{Features, RunContext, RunOutcome};
 use crate::runtime::{Interrupt, RunEnv, RunState};
 use crate::services::Services;
-use crate::store::deployments::{self, DeploymentRow};
-use crate::store::runs::{self, RunRow, RunStatus};
 use crate::workspace;
+use hermes_store::deployments::{self, DeploymentRow};
+use hermes_store::runs::{self, RunRow, RunStatus};
 
 /// Grace beyond the instance deadline before the host abandons a stuck host call.
 const HOST_CALL_GRACE: Duration = Duration::from_secs(30);

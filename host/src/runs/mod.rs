@@ -13,10 +13,10 @@ use tracing::Instrument;
 use crate::HostError;
 use crate::events::NewEvent;
 use crate::services::Services;
-use crate::store::deployments::DeploymentStatus;
-use crate::store::runs::{self, RunStatus};
-use crate::store::threads::{self, MessageRow, Role};
-use crate::store::{StoreError, deployments};
+use hermes_store::deployments::DeploymentStatus;
+use hermes_store::runs::{self, RunStatus};
+use hermes_store::threads::{self, MessageRow, Role};
+use hermes_store::{StoreError, deployments};
 
 /// Which thread a message goes to.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -72,7 +72,7 @@ impl RunManager {
                     )));
                 }
                 // Checked in the same transaction that accepts the message.
-                if let Some(balance) = crate::store::accounts::credits(conn, &dep.account_id)?
+                if let Some(balance) = hermes_store::accounts::credits(conn, &dep.account_id)?
                     && balance <= 0
                 {
                     return Err(StoreError::InsufficientCredits(balance));
@@ -80,7 +80,7 @@ impl RunManager {
                 let thread_id = match target {
                     ThreadTarget::Default => dep.default_thread_id.clone(),
                     ThreadTarget::New => {
-                        let id = crate::ids::new_id("thr");
+                        let id = hermes_types::ids::new_id("thr");
                         threads::insert_thread(conn, &dep_id, &id, None)?;
                         id
                     }
@@ -100,13 +100,13 @@ impl RunManager {
                     }
                     Some((run_id, status)) => (run_id, status.as_str(), false),
                     None => {
-                        let id = crate::ids::new_id("run");
-                        runs::insert(conn, &id, &dep_id, &thread_id)?;
+                        let id = hermes_types::ids::new_id("run");
+                        runs::insert(conn, &id, &dep_id, &thread_id, crate::instance::id())?;
                         (id, RunStatus::Queued.as_str(), true)
                     }
                 };
                 let msg = MessageRow {
-                    id: crate::ids::new_id("msg"),
+                    id: hermes_types::ids::new_id("msg"),
                     thread_id: thread_id.clone(),
                     run_id: Some(run_id.clone()),
                     role: Role::User,
@@ -115,7 +115,7 @@ impl RunManager {
                     tool_call_id: None,
                     is_error: false,
                     delivered,
-                    created_at: crate::ids::now(),
+                    created_at: hermes_types::ids::now(),
                     attachments,
                 };
                 threads::insert_message(conn, &msg)?;
@@ -212,7 +212,11 @@ impl RunManager {
         let mut resumed = 0;
         for (id, owner) in orphans {
             let run_id = id.clone();
-            if !services.db.write(move |conn| runs::take_over(conn, &run_id, owner.as_deref())).await? {
+            if !services
+                .db
+                .write(move |conn| runs::take_over(conn, &run_id, owner.as_deref(), crate::instance::id()))
+                .await?
+            {
                 continue;
             }
             tracing::info!(run_id = %id, "resuming a run interrupted by a restart");

@@ -10,7 +10,7 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use super::limits::TrackedLimits;
 use super::{CappedOutput, RuntimeError};
 use crate::services::Services;
-use crate::spec::DeploymentSpec;
+use hermes_types::spec::DeploymentSpec;
 
 /// Who and what a run is: the context every host import works in.
 pub struct RunEnv {

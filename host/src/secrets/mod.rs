@@ -9,11 +9,11 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::deployments::Page;
 use crate::services::Services;
-use crate::store::secrets::{self as store, SecretRow};
 use crate::{Host, HostError};
 pub use crypto::{MasterKey, SecretValue};
+use hermes_store::secrets::{self as store, SecretRow};
+use hermes_types::paging::Page;
 pub use scrub::Scrubber;
 
 /// Largest secret value.
@@ -101,7 +101,7 @@ pub(crate) async fn validate_refs(
 /// Fails when stored secrets exist that `key` cannot decrypt: a changed or wrong
 /// `HERMES_MASTER_KEY` (or a replaced `master.key`) is a startup error, not a
 /// surprise at the next run.
-pub(crate) async fn check_master_key(db: &crate::store::Db, key: &MasterKey) -> Result<(), HostError> {
+pub(crate) async fn check_master_key(db: &hermes_store::Db, key: &MasterKey) -> Result<(), HostError> {
     let sample = db
         .read(|conn| {
             use rusqlite::OptionalExtension;
@@ -186,7 +186,7 @@ impl Host {
                 return Err(HostError::invalid("id", "`id` must be `sec_` followed by 1–64 chars of [A-Za-z0-9_]"));
             }
             Some(id) => id,
-            None => crate::ids::new_id("sec"),
+            None => hermes_types::ids::new_id("sec"),
         };
         let services = self.services();
         let row = SecretRow {
@@ -194,12 +194,12 @@ impl Host {
             id,
             account_id: account_id.to_string(),
             name: name.to_string(),
-            created_at: crate::ids::now(),
+            created_at: hermes_types::ids::now(),
         };
         drop(value);
         let info = SecretInfo::from(&row);
         services.db.write(move |conn| store::insert(conn, &row)).await.map_err(|e| match e {
-            crate::store::StoreError::Conflict(m) => HostError::Conflict(m),
+            hermes_store::StoreError::Conflict(m) => HostError::Conflict(m),
             other => other.into(),
         })?;
         Ok(info)
@@ -262,7 +262,7 @@ impl Host {
     pub async fn usage(&self, account_id: &str) -> Result<UsageReport, HostError> {
         let account = account_id.to_string();
         let data =
-            self.services().db.read(move |conn| crate::store::usage::by_deployment_and_model(conn, &account)).await?;
+            self.services().db.read(move |conn| hermes_store::usage::by_deployment_and_model(conn, &account)).await?;
         let total = UsageTotal {
             input_tokens: data.iter().map(|l| l.input_tokens).sum(),
             output_tokens: data.iter().map(|l| l.output_tokens).sum(),
@@ -276,7 +276,7 @@ impl Host {
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct UsageReport {
     /// By deployment and model.
-    pub data: Vec<crate::store::usage::UsageLine>,
+    pub data: Vec<hermes_store::usage::UsageLine>,
     /// Sums over `data`.
     pub total: UsageTotal,
 }

@@ -9,8 +9,8 @@ use sha2::{Digest, Sha256};
 use super::{SKILLS_DIR, parse_meta};
 use crate::deployments::{self, Deployment, MAX_SKILLS};
 use crate::services::Services;
-use crate::spec::SkillSpec;
 use crate::{HostError, workspace};
+use hermes_types::spec::SkillSpec;
 
 /// A skill as the API shows it.
 #[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]

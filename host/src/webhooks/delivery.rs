@@ -12,7 +12,7 @@ use tokio::sync::{Semaphore, mpsc};
 
 use super::{WebhooksConfig, check_url, signature};
 use crate::services::Services;
-use crate::store::webhooks::{self as store, Delivery};
+use hermes_store::webhooks::{self as store, Delivery};
 
 /// Longest the worker sleeps without looking at the outbox (a safety net: new rows
 /// and finished attempts wake it sooner).
@@ -46,7 +46,7 @@ pub fn backoff(config: &WebhooksConfig, failures: u32) -> Duration {
 }
 
 /// Starts the worker; it stops when the host shuts down.
-pub(crate) fn spawn(services: Arc<Services>) {
+pub(crate) fn spawn(services: Arc<Services>, signal: Arc<tokio::sync::Notify>) {
     let client = match crate::skills::fetch::client(services.config.allow_private_urls) {
         Ok(c) => c,
         Err(e) => {
@@ -54,12 +54,11 @@ pub(crate) fn spawn(services: Arc<Services>) {
             return;
         }
     };
-    tokio::spawn(run(services, client));
+    tokio::spawn(run(services, client, signal));
 }
 
-async fn run(services: Arc<Services>, client: reqwest::Client) {
+async fn run(services: Arc<Services>, client: reqwest::Client, signal: Arc<tokio::sync::Notify>) {
     let config = services.config.webhooks.clone();
-    let signal = services.hub.outbox_signal();
     let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
     // Rows whose attempt has been recorded. They leave `in_flight` only at the top of
     // the next pass, before the outbox is read again: a read that began before the
@@ -195,7 +194,7 @@ async fn record(services: &Services, d: &Delivery, outcome: Outcome) {
         }
         Outcome::Gone => {
             tracing::warn!(webhook_id = %d.webhook_id, msg_id = %d.msg_id, "webhook endpoint answered 410 Gone: disabled");
-            let reason = format!("the endpoint answered 410 Gone at {}", crate::ids::now());
+            let reason = format!("the endpoint answered 410 Gone at {}", hermes_types::ids::now());
             services.db.write(move |conn| store::disable(conn, &webhook_id, &reason)).await
         }
         Outcome::Abandon(why) => {

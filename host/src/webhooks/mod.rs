@@ -2,7 +2,7 @@
 //!
 //! An endpoint subscribes an account (or one of its deployments) to event types.
 //! When an event is appended, one outbox row per subscribed endpoint is written in
-//! the same transaction ([`crate::store::webhooks::enqueue`]); the delivery worker
+//! the same transaction ([`hermes_store::webhooks::enqueue`]); the delivery worker
 //! ([`delivery`]) POSTs it, signed, retrying with exponential backoff and jitter
 //! until it is acknowledged or the retry period ends. Every attempt of one delivery
 //! carries the same `webhook-id`, so receivers deduplicate on it.
@@ -11,16 +11,18 @@ pub mod delivery;
 mod sign;
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 pub use sign::{generate_secret, signature};
 
+use crate::HostError;
 use crate::events::Event;
 use crate::host::Host;
 use crate::secrets::SecretValue;
-use crate::store::webhooks::{self as store, WebhookRow};
-use crate::{HostError, deployments::Page};
+use hermes_store::webhooks::{self as store, WebhookRow};
+use hermes_types::paging::Page;
 
 /// Event types an endpoint may subscribe to. `token` deltas are excluded: they are
 /// a streaming detail (dozens per second) that the `message` event sums up.
@@ -54,6 +56,35 @@ pub fn deliverable(kind: &str) -> bool {
 /// envelope the Standard Webhooks spec recommends; `data` is the SSE `data` object.
 pub fn body(event: &Event) -> String {
     serde_json::json!({"type": event.kind, "timestamp": event.created_at, "data": event.to_json()}).to_string()
+}
+
+/// Queues each deliverable event's deliveries in the transaction that appends it, and
+/// wakes the delivery worker after the commit.
+pub(crate) struct OutboxHook {
+    signal: Arc<tokio::sync::Notify>,
+}
+
+impl OutboxHook {
+    /// A hook waking `signal` (the worker's) after commits that may have queued work.
+    pub(crate) fn new(signal: Arc<tokio::sync::Notify>) -> OutboxHook {
+        OutboxHook { signal }
+    }
+}
+
+impl crate::events::CommitHook for OutboxHook {
+    fn in_transaction(&self, conn: &rusqlite::Connection, events: &[Event]) -> Result<(), hermes_store::StoreError> {
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        for e in events.iter().filter(|e| deliverable(&e.kind)) {
+            store::enqueue(conn, e, || body(e), now_ms)?;
+        }
+        Ok(())
+    }
+
+    fn committed(&self, events: &[Event]) {
+        if events.iter().any(|e| deliverable(&e.kind)) {
+            self.signal.notify_one();
+        }
+    }
 }
 
 /// `[webhooks]` in `hermes.toml`.
@@ -187,7 +218,7 @@ impl Host {
         let services = self.services();
         let parsed = check_url(url, services.config.allow_private_urls).map_err(|m| HostError::invalid("url", m))?;
         let events = check_events(events)?;
-        let id = crate::ids::new_id("wh");
+        let id = hermes_types::ids::new_id("wh");
         let secret = generate_secret();
         let row = WebhookRow {
             secret: services.master_key.encrypt(account_id, &id, &SecretValue::new(secret.clone())),
@@ -197,7 +228,7 @@ impl Host {
             events,
             deployment_id,
             disabled_reason: None,
-            created_at: crate::ids::now(),
+            created_at: hermes_types::ids::now(),
         };
         let stored = row.clone();
         services

@@ -248,7 +248,7 @@ pub fn insert_thread(
 ) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO threads (id, deployment_id, title, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![thread_id, deployment_id, title, crate::ids::now()],
+        params![thread_id, deployment_id, title, hermes_types::ids::now()],
     )?;
     Ok(())
 }

@@ -84,19 +84,25 @@ pub struct RunRow {
     pub finished_at: Option<String>,
 }
 
-/// Inserts a queued run, owned by this process.
-pub fn insert(conn: &Connection, id: &str, deployment_id: &str, thread_id: &str) -> Result<(), StoreError> {
+/// Inserts a queued run, owned by the host process `owner`.
+pub fn insert(
+    conn: &Connection,
+    id: &str,
+    deployment_id: &str,
+    thread_id: &str,
+    owner: &str,
+) -> Result<(), StoreError> {
     conn.prepare_cached(
         "INSERT INTO runs (id, deployment_id, thread_id, status, created_at, owner)
          VALUES (?1, ?2, ?3, 'queued', ?4, ?5)",
     )?
-    .execute(params![id, deployment_id, thread_id, crate::ids::now(), crate::instance::id()])?;
+    .execute(params![id, deployment_id, thread_id, hermes_types::ids::now(), owner])?;
     Ok(())
 }
 
 /// Moves a run to `status`, stamping start/finish times.
 pub fn set_status(conn: &Connection, id: &str, status: RunStatus, error: Option<&str>) -> Result<(), StoreError> {
-    let now = crate::ids::now();
+    let now = hermes_types::ids::now();
     let n = conn.execute(
         "UPDATE runs SET status = ?2, error = ?3,
              started_at = CASE WHEN ?2 = 'running' AND started_at IS NULL THEN ?4 ELSE started_at END,
@@ -112,11 +118,11 @@ pub fn set_status(conn: &Connection, id: &str, status: RunStatus, error: Option<
 
 /// Moves a run from `waiting_on_human` back to `queued` (a human answered); false
 /// when it was not waiting, so exactly one caller spawns its next instance.
-pub fn requeue_waiting(conn: &Connection, id: &str) -> Result<bool, StoreError> {
+pub fn requeue_waiting(conn: &Connection, id: &str, owner: &str) -> Result<bool, StoreError> {
     // The process that re-queues it executes it: it becomes the owner.
     let n = conn.execute(
         "UPDATE runs SET status = 'queued', owner = ?2 WHERE id = ?1 AND status = 'waiting_on_human'",
-        params![id, crate::instance::id()],
+        params![id, owner],
     )?;
     Ok(n == 1)
 }
@@ -185,13 +191,13 @@ pub fn unfinished(conn: &Connection) -> Result<Vec<(String, Option<String>)>, St
     Ok(ids)
 }
 
-/// Takes over an unfinished run from its (gone) `previous` owner; false when another
-/// process took it first or it finished meanwhile.
-pub fn take_over(conn: &Connection, id: &str, previous: Option<&str>) -> Result<bool, StoreError> {
+/// Makes `owner` take over an unfinished run from its (gone) `previous` owner; false
+/// when another process took it first or it finished meanwhile.
+pub fn take_over(conn: &Connection, id: &str, previous: Option<&str>, owner: &str) -> Result<bool, StoreError> {
     let n = conn.execute(
         "UPDATE runs SET owner = ?2
          WHERE id = ?1 AND owner IS ?3 AND status IN ('queued', 'running')",
-        params![id, crate::instance::id(), previous],
+        params![id, owner, previous],
     )?;
     Ok(n == 1)
 }
@@ -200,7 +206,7 @@ pub fn take_over(conn: &Connection, id: &str, previous: Option<&str>) -> Result<
 pub fn tool_started(conn: &Connection, run_id: &str, call_id: &str, tool: &str) -> Result<(), StoreError> {
     conn.execute(
         "INSERT OR IGNORE INTO tool_calls (run_id, call_id, tool, status, started_at) VALUES (?1, ?2, ?3, 'started', ?4)",
-        params![run_id, call_id, tool, crate::ids::now()],
+        params![run_id, call_id, tool, hermes_types::ids::now()],
     )?;
     Ok(())
 }
@@ -209,7 +215,7 @@ pub fn tool_started(conn: &Connection, run_id: &str, call_id: &str, tool: &str) 
 pub fn tool_finished(conn: &Connection, run_id: &str, call_id: &str) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE tool_calls SET status = 'finished', finished_at = ?3 WHERE run_id = ?1 AND call_id = ?2",
-        params![run_id, call_id, crate::ids::now()],
+        params![run_id, call_id, hermes_types::ids::now()],
     )?;
     Ok(())
 }

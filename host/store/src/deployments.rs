@@ -4,7 +4,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::StoreError;
-use crate::spec::DeploymentSpec;
+use hermes_types::spec::DeploymentSpec;
 
 /// Lifecycle of a deployment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -92,7 +92,7 @@ pub fn set_status(
 ) -> Result<(), StoreError> {
     let n = conn.execute(
         "UPDATE deployments SET status = ?2, error = ?3, updated_at = ?4 WHERE id = ?1",
-        params![id, status.as_str(), error, crate::ids::now()],
+        params![id, status.as_str(), error, hermes_types::ids::now()],
     )?;
     if n == 0 {
         return Err(StoreError::NotFound(format!("deployment {id}")));
@@ -179,7 +179,7 @@ pub fn update_spec(conn: &Connection, id: &str, spec: &DeploymentSpec) -> Result
     let json = serde_json::to_string(spec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let n = conn.execute(
         "UPDATE deployments SET spec = ?2, customer_id = ?3, name = ?4, updated_at = ?5 WHERE id = ?1",
-        params![id, json, spec.customer_id, spec.name, crate::ids::now()],
+        params![id, json, spec.customer_id, spec.name, hermes_types::ids::now()],
     )?;
     if n == 0 {
         return Err(StoreError::NotFound(format!("deployment {id}")));

@@ -13,7 +13,7 @@ pub struct SecretRow {
     pub account_id: String,
     /// Label, `[A-Za-z0-9_.-]{1,128}`.
     pub name: String,
-    /// See [`crate::secrets::crypto`] for the format.
+    /// Sealed by the secrets crate (its `crypto` module documents the format).
     pub ciphertext: Vec<u8>,
     /// RFC 3339.
     pub created_at: String,

@@ -156,7 +156,7 @@ pub fn update(conn: &Connection, a: &AutomationRow) -> Result<bool, StoreError> 
             a.enabled,
             a.next_run_at,
             a.anchor_ms,
-            crate::ids::now()
+            hermes_types::ids::now()
         ],
     )?;
     Ok(n == 1)
@@ -221,7 +221,7 @@ pub fn claim(conn: &Connection, id: &str, slot: i64, next: Option<i64>) -> Resul
             "INSERT OR IGNORE INTO automation_runs (automation_id, slot, trigger, status, created_at)
              VALUES (?1, ?2, 'schedule', 'claimed', ?3)",
         )?
-        .execute(params![id, slot, crate::ids::now()])?;
+        .execute(params![id, slot, hermes_types::ids::now()])?;
     Ok((recorded == 1).then(|| conn.last_insert_rowid()))
 }
 
@@ -231,7 +231,7 @@ pub fn record_manual(conn: &Connection, id: &str) -> Result<i64, StoreError> {
         "INSERT INTO automation_runs (automation_id, slot, trigger, status, created_at)
          VALUES (?1, NULL, 'manual', 'claimed', ?2)",
     )?
-    .execute(params![id, crate::ids::now()])?;
+    .execute(params![id, hermes_types::ids::now()])?;
     Ok(conn.last_insert_rowid())
 }
 

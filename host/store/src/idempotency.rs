@@ -39,7 +39,7 @@ pub fn claim(conn: &Connection, account_id: &str, key: &str, hash: &str, cutoff:
         None => {
             conn.execute(
                 "INSERT INTO idempotency_keys (account_id, key, request_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![account_id, key, hash, crate::ids::now()],
+                params![account_id, key, hash, hermes_types::ids::now()],
             )?;
             Claim::Claimed
         }

@@ -28,7 +28,7 @@ pub struct KeyRow {
 pub fn ensure_account(conn: &Connection, id: &str, credits: i64) -> Result<bool, StoreError> {
     let n = conn.execute(
         "INSERT OR IGNORE INTO accounts (id, credits, created_at) VALUES (?1, ?2, ?3)",
-        params![id, credits, crate::ids::now()],
+        params![id, credits, hermes_types::ids::now()],
     )?;
     Ok(n == 1)
 }
@@ -98,6 +98,6 @@ pub fn list_keys(conn: &Connection, account_id: &str) -> Result<Vec<KeyRow>, Sto
 pub fn revoke_key(conn: &Connection, account_id: &str, id: &str) -> Result<bool, StoreError> {
     Ok(conn.execute(
         "UPDATE api_keys SET revoked_at = ?3 WHERE id = ?1 AND account_id = ?2 AND revoked_at IS NULL",
-        params![id, account_id, crate::ids::now()],
+        params![id, account_id, hermes_types::ids::now()],
     )? == 1)
 }

@@ -181,7 +181,7 @@ pub fn list(
 pub fn close(conn: &Connection, id: &str, status: ApprovalStatus, comment: Option<&str>) -> Result<bool, StoreError> {
     let n = conn.execute(
         "UPDATE approvals SET status = ?2, comment = ?3, decided_at = ?4 WHERE id = ?1 AND status = 'pending'",
-        params![id, status.as_str(), comment, crate::ids::now()],
+        params![id, status.as_str(), comment, hermes_types::ids::now()],
     )?;
     Ok(n == 1)
 }
@@ -195,7 +195,7 @@ pub fn close_for_run(
 ) -> Result<usize, StoreError> {
     Ok(conn.execute(
         "UPDATE approvals SET status = ?2, comment = ?3, decided_at = ?4 WHERE run_id = ?1 AND status = 'pending'",
-        params![run_id, status.as_str(), comment, crate::ids::now()],
+        params![run_id, status.as_str(), comment, hermes_types::ids::now()],
     )?)
 }
 

@@ -4,7 +4,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
-use crate::events::Event;
+use hermes_types::event::Event;
 
 /// A stored webhook endpoint (its secret stays encrypted).
 #[derive(Clone, Debug)]
@@ -19,7 +19,7 @@ pub struct WebhookRow {
     pub events: Vec<String>,
     /// Only this deployment's events, when set.
     pub deployment_id: Option<String>,
-    /// The `whsec_…` secret, encrypted (see [`crate::secrets::crypto`]).
+    /// The `whsec_…` secret, encrypted (sealed by the secrets crate).
     pub secret: Vec<u8>,
     /// Why deliveries stopped (e.g. the endpoint answered 410); `None` = enabled.
     pub disabled_reason: Option<String>,
@@ -131,34 +131,31 @@ pub fn watched_deployments(conn: &Connection) -> Result<Vec<String>, StoreError>
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
-/// Queues one delivery per subscribed, enabled endpoint for each event; runs inside
-/// the transaction that appends them, so an event and its deliveries commit together.
-/// Returns how many deliveries were queued.
-pub fn enqueue(conn: &Connection, events: &[Event], now_ms: i64) -> Result<usize, StoreError> {
-    let mut queued = 0;
-    for e in events.iter().filter(|e| crate::webhooks::deliverable(&e.kind)) {
-        let mut stmt = conn.prepare_cached(
-            "SELECT w.id FROM webhooks w
-             WHERE w.account_id = (SELECT account_id FROM deployments WHERE id = ?1)
-               AND w.disabled_reason IS NULL
-               AND (w.deployment_id IS NULL OR w.deployment_id = ?1)
-               AND EXISTS (SELECT 1 FROM json_each(w.events) WHERE value = ?2)",
-        )?;
-        let endpoints = stmt
-            .query_map(params![e.deployment_id, e.kind], |r| r.get::<_, String>(0))?
-            .collect::<Result<Vec<_>, _>>()?;
-        if endpoints.is_empty() {
-            continue;
-        }
-        let body = crate::webhooks::body(e);
-        for webhook_id in endpoints {
-            conn.prepare_cached(
-                "INSERT INTO webhook_outbox (msg_id, webhook_id, body, attempts, next_attempt_ms, created_ms)
-                 VALUES (?1, ?2, ?3, 0, ?4, ?4)",
-            )?
-            .execute(params![crate::ids::new_id("msg"), webhook_id, body, now_ms])?;
-            queued += 1;
-        }
+/// Queues one delivery of `e` per subscribed, enabled endpoint, with the body `body`
+/// makes (called only when some endpoint subscribes); runs inside the transaction
+/// that appends the event, so an event and its deliveries commit together. Returns
+/// how many deliveries were queued.
+pub fn enqueue(conn: &Connection, e: &Event, body: impl FnOnce() -> String, now_ms: i64) -> Result<usize, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT w.id FROM webhooks w
+         WHERE w.account_id = (SELECT account_id FROM deployments WHERE id = ?1)
+           AND w.disabled_reason IS NULL
+           AND (w.deployment_id IS NULL OR w.deployment_id = ?1)
+           AND EXISTS (SELECT 1 FROM json_each(w.events) WHERE value = ?2)",
+    )?;
+    let endpoints =
+        stmt.query_map(params![e.deployment_id, e.kind], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+    if endpoints.is_empty() {
+        return Ok(0);
+    }
+    let body = body();
+    let queued = endpoints.len();
+    for webhook_id in endpoints {
+        conn.prepare_cached(
+            "INSERT INTO webhook_outbox (msg_id, webhook_id, body, attempts, next_attempt_ms, created_ms)
+             VALUES (?1, ?2, ?3, 0, ?4, ?4)",
+        )?
+        .execute(params![hermes_types::ids::new_id("msg"), webhook_id, body, now_ms])?;
     }
     Ok(queued)
 }

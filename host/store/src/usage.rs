@@ -38,7 +38,7 @@ pub fn charge(conn: &Connection, row: &UsageRow) -> Result<(), StoreError> {
             row.input_tokens as i64,
             row.output_tokens as i64,
             row.credits,
-            crate::ids::now()
+            hermes_types::ids::now()
         ],
     )?;
     conn.execute("UPDATE accounts SET credits = credits - ?2 WHERE id = ?1", params![row.account_id, row.credits])?;

@@ -147,7 +147,7 @@ fn snippet(body: &[u8]) -> String {
     if text.is_empty() {
         return String::new();
     }
-    format!(": {}", crate::imports::preview(text, 200))
+    format!(": {}", hermes_types::text::preview(text, 200))
 }
 
 fn transport(e: reqwest::Error) -> McpError {

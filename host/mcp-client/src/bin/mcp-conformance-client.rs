@@ -1,4 +1,4 @@
-//! A small MCP client around Hermes Host's own ([`hermes_host::mcp::McpClient`]), for
+//! A small MCP client around Hermes Host's own ([`hermes_mcp_client::McpClient`]), for
 //! the official conformance suite in client mode:
 //!
 //! ```text
@@ -10,7 +10,7 @@
 //! (choosing the protocol era), lists the tools and calls each one with arguments
 //! made from its input schema, printing every result.
 
-use hermes_host::mcp::McpClient;
+use hermes_mcp_client::McpClient;
 use serde_json::{Map, Value, json};
 
 /// An argument value of the JSON Schema type `schema` asks for.
@@ -51,7 +51,7 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run(client: &McpClient) -> Result<(), hermes_host::mcp::McpError> {
+async fn run(client: &McpClient) -> Result<(), hermes_mcp_client::McpError> {
     let version = client.connect().await?;
     println!("connected, protocol version {version}");
     for tool in client.list_tools().await? {
@@ -62,7 +62,7 @@ async fn run(client: &McpClient) -> Result<(), hermes_host::mcp::McpError> {
             }
         }
         let result = client.call_tool(&tool.name, Value::Object(args), Map::new()).await?;
-        let (text, is_error) = hermes_host::mcp::content::to_text(&result);
+        let (text, is_error) = hermes_mcp_client::content::to_text(&result);
         println!("{} -> {}{text}", tool.name, if is_error { "error: " } else { "" });
     }
     Ok(())

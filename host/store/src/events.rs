@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
-use crate::events::{Event, NewEvent};
+use hermes_types::event::{Event, NewEvent};
 
 /// Appends an event, assigning the next sequence number of its deployment.
 pub fn append(conn: &Connection, e: NewEvent) -> Result<Event, StoreError> {
@@ -16,7 +16,7 @@ pub fn append(conn: &Connection, e: NewEvent) -> Result<Event, StoreError> {
         deployment_id: e.deployment_id,
         thread_id: e.thread_id,
         run_id: e.run_id,
-        created_at: crate::ids::now(),
+        created_at: hermes_types::ids::now(),
         payload: e.payload,
     };
     let data = serde_json::to_string(&event.payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
