@@ -56,6 +56,20 @@ pub enum HostError {
     },
 }
 
+impl From<hermes_secrets::SecretsError> for HostError {
+    fn from(e: hermes_secrets::SecretsError) -> HostError {
+        use hermes_secrets::SecretsError as E;
+        match e {
+            E::Missing { name, id } => HostError::InvalidSecretRef {
+                message: format!("Secret reference {id} does not exist"),
+                param: format!("secrets.{name}"),
+            },
+            E::Store(e) => HostError::Store(e),
+            other => HostError::Secrets(other.to_string()),
+        }
+    }
+}
+
 impl HostError {
     /// A validation error on one field.
     pub fn invalid(param: &str, message: impl Into<String>) -> HostError {

@@ -94,9 +94,7 @@ impl HostBuilder {
         if env.get("HERMES_ALLOW_PRIVATE_URLS").is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes")) {
             config.allow_private_urls = true;
         }
-        let master_key = crate::secrets::MasterKey::load(&self.data_dir, &env)
-            .map_err(|e| HostError::Secrets(format!("loading the secrets master key: {e}")))?;
-        crate::secrets::check_master_key(&db, &master_key).await?;
+        let secrets = hermes_secrets::Secrets::open(db.clone(), &self.data_dir, &env).await?;
         let providers = Providers::new(&config.providers, &env, config.retry.clone());
         let clock = crate::automations::scheduler::clock(self.clock, &config.automations, &env).await?;
         let mut components = self.harnesses;
@@ -124,7 +122,7 @@ impl HostBuilder {
             harnesses,
             fsevents,
             mcp: Arc::new(mcp),
-            master_key,
+            secrets,
             shutdown: CancellationToken::new(),
             dreams: crate::dreaming::Dreams::default(),
             clock,

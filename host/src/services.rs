@@ -26,8 +26,8 @@ pub(crate) struct Services {
     pub data_dir: PathBuf,
     /// Pre-linked harness components by runtime name (`hermes` is built in).
     pub harnesses: HashMap<String, HarnessPre<RunState>>,
-    /// Encrypts and decrypts secret values.
-    pub master_key: crate::secrets::MasterKey,
+    /// Seals and opens secret values (the one holder of the master key).
+    pub secrets: hermes_secrets::Secrets,
     /// Cancelled when the host shuts down.
     pub shutdown: CancellationToken,
     /// The live dream of each deployment (a user message cancels it).

@@ -542,33 +542,18 @@ async fn resolve_headers(
             wanted.insert(name.to_string(), id.clone());
         }
     }
-    let values = if wanted.is_empty() {
-        HashMap::new()
-    } else {
-        let account = target.account_id.clone();
-        let refs = wanted.clone();
-        let rows = services
-            .db
-            .read(move |conn| {
-                let mut rows = Vec::with_capacity(refs.len());
-                for (name, id) in refs {
-                    rows.push((name, hermes_store::secrets::get(conn, &account, &id)?));
-                }
-                Ok(rows)
-            })
-            .await
-            .map_err(|e| McpError::Config(format!("reading secrets: {e}")))?;
-        let mut values = HashMap::new();
-        for (name, row) in rows {
-            let row = row.ok_or_else(|| McpError::Config(format!("secret {name} no longer exists")))?;
-            let value = services
-                .master_key
-                .decrypt(&row.account_id, &row.id, &row.ciphertext)
-                .map_err(|e| McpError::Config(format!("secret {name} cannot be decrypted: {e}")))?;
-            values.insert(name, value);
-        }
-        values
-    };
+    let values: HashMap<String, crate::secrets::SecretValue> = services
+        .secrets
+        .values(&target.account_id, &wanted)
+        .await
+        .map_err(|e| match e {
+            crate::secrets::SecretsError::Missing { name, .. } => {
+                McpError::Config(format!("secret {name} no longer exists"))
+            }
+            other => McpError::Config(format!("reading secrets: {other}")),
+        })?
+        .into_iter()
+        .collect();
     let mut headers = HeaderMap::new();
     for (header, template) in templates {
         let mut text = template.clone();

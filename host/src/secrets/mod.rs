@@ -1,9 +1,5 @@
-//! Secrets: values encrypted at rest ([`crypto`]), referenced by deployments as
-//! `ENV_NAME → sec_…`, resolved by the host only (the guest sees names), and scrubbed
-//! from everything a guest or model produces ([`scrub`]).
-
-pub mod crypto;
-pub mod scrub;
+//! The secrets API (create, list, get, delete) and a deployment's secret references.
+//! Sealing and opening happen in `hermes-secrets`, the one holder of the master key.
 
 use std::collections::BTreeMap;
 
@@ -11,10 +7,10 @@ use serde::Serialize;
 
 use crate::services::Services;
 use crate::{Host, HostError};
-pub use crypto::{MasterKey, SecretValue};
 use hermes_store::secrets::{self as store, SecretRow};
 use hermes_types::paging::Page;
-pub use scrub::Scrubber;
+
+pub use hermes_secrets::{Scrubber, SecretValue, Secrets, SecretsError, valid_env_name};
 
 /// Largest secret value.
 pub const MAX_VALUE: usize = 64 << 10;
@@ -48,14 +44,6 @@ fn valid_id(id: &str) -> bool {
         .is_some_and(|r| (1..=64).contains(&r.len()) && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
 }
 
-/// An environment variable name as deployments map them: `[A-Z_][A-Z0-9_]*`.
-pub fn valid_env_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    name.len() <= 128
-        && bytes.next().is_some_and(|b| b.is_ascii_uppercase() || b == b'_')
-        && bytes.all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
-}
-
 /// Checks a deployment's `secrets` map: env names well-formed (400), every ref an
 /// existing secret of the account (422 `invalid_secret_ref`).
 pub(crate) async fn validate_refs(
@@ -74,21 +62,7 @@ pub(crate) async fn validate_refs(
             ));
         }
     }
-    if refs.is_empty() {
-        return Ok(());
-    }
-    let (account, wanted) = (account_id.to_string(), refs.clone());
-    let missing = services
-        .db
-        .read(move |conn| {
-            for (name, id) in &wanted {
-                if store::get(conn, &account, id)?.is_none() {
-                    return Ok(Some((name.clone(), id.clone())));
-                }
-            }
-            Ok(None)
-        })
-        .await?;
+    let missing = services.secrets.missing(account_id, refs).await?;
     match missing {
         Some((name, id)) => Err(HostError::InvalidSecretRef {
             message: format!("Secret reference {id} does not exist"),
@@ -98,68 +72,13 @@ pub(crate) async fn validate_refs(
     }
 }
 
-/// Fails when stored secrets exist that `key` cannot decrypt: a changed or wrong
-/// `HERMES_MASTER_KEY` (or a replaced `master.key`) is a startup error, not a
-/// surprise at the next run.
-pub(crate) async fn check_master_key(db: &hermes_store::Db, key: &MasterKey) -> Result<(), HostError> {
-    let sample = db
-        .read(|conn| {
-            use rusqlite::OptionalExtension;
-            Ok(conn
-                .query_row("SELECT account_id, id, ciphertext FROM secrets LIMIT 1", [], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?))
-                })
-                .optional()?)
-        })
-        .await?;
-    if let Some((account, id, blob)) = sample
-        && key.decrypt(&account, &id, &blob).is_err()
-    {
-        return Err(HostError::Secrets(format!(
-            "the secrets master key does not match the one stored secrets were encrypted with (secret {id} does not \
-             decrypt); start with the original {} or {}",
-            crypto::MASTER_KEY_ENV,
-            crypto::MASTER_KEY_FILE
-        )));
-    }
-    Ok(())
-}
-
 /// Decrypts a deployment's secrets for one run: the scrubber holding their values.
 pub(crate) async fn resolve(
     services: &Services,
     account_id: &str,
     refs: &BTreeMap<String, String>,
 ) -> Result<Scrubber, HostError> {
-    if refs.is_empty() {
-        return Ok(Scrubber::default());
-    }
-    let (account, wanted) = (account_id.to_string(), refs.clone());
-    let rows = services
-        .db
-        .read(move |conn| {
-            let mut rows = Vec::with_capacity(wanted.len());
-            for (name, id) in wanted {
-                rows.push((name, id.clone(), store::get(conn, &account, &id)?));
-            }
-            Ok(rows)
-        })
-        .await?;
-    let mut values = Vec::with_capacity(rows.len());
-    for (name, id, row) in rows {
-        let Some(row) = row else {
-            return Err(HostError::InvalidSecretRef {
-                message: format!("Secret reference {id} does not exist"),
-                param: format!("secrets.{name}"),
-            });
-        };
-        let value = services
-            .master_key
-            .decrypt(&row.account_id, &row.id, &row.ciphertext)
-            .map_err(|e| HostError::Secrets(format!("secret {id} ({name}): {e}")))?;
-        values.push((name, value));
-    }
-    Ok(Scrubber::new(values))
+    Ok(services.secrets.scrubber(account_id, refs).await?)
 }
 
 impl Host {
@@ -190,7 +109,7 @@ impl Host {
         };
         let services = self.services();
         let row = SecretRow {
-            ciphertext: services.master_key.encrypt(account_id, &id, &value),
+            ciphertext: services.secrets.seal(account_id, &id, &value),
             id,
             account_id: account_id.to_string(),
             name: name.to_string(),
@@ -216,12 +135,9 @@ impl Host {
             return Err(HostError::invalid("limit", "`limit` must be between 1 and 100"));
         }
         let account = account_id.to_string();
-        let mut rows =
+        let rows =
             self.services().db.read(move |conn| store::list(conn, &account, cursor.as_deref(), limit + 1)).await?;
-        let more = rows.len() > limit as usize;
-        rows.truncate(limit as usize);
-        let next_cursor = if more { rows.last().map(|r| r.id.clone()) } else { None };
-        Ok(Page { data: rows.iter().map(SecretInfo::from).collect(), next_cursor })
+        Ok(Page::cut(rows, limit, |r| r.id.clone(), |r| SecretInfo::from(&r)))
     }
 
     /// One secret of an account (never its value).

@@ -152,7 +152,7 @@ async fn attempt(services: &Services, client: &reqwest::Client, d: &Delivery) ->
         Ok(u) => u,
         Err(e) => return Outcome::Failed(e),
     };
-    let secret = match services.master_key.decrypt(&d.account_id, &d.webhook_id, &d.secret) {
+    let secret = match services.secrets.unseal(&d.account_id, &d.webhook_id, &d.secret) {
         Ok(s) => s,
         Err(e) => return Outcome::Abandon(e.to_string()),
     };

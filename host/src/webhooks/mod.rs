@@ -221,7 +221,7 @@ impl Host {
         let id = hermes_types::ids::new_id("wh");
         let secret = generate_secret();
         let row = WebhookRow {
-            secret: services.master_key.encrypt(account_id, &id, &SecretValue::new(secret.clone())),
+            secret: services.secrets.seal(account_id, &id, &SecretValue::new(secret.clone())),
             id,
             account_id: account_id.to_string(),
             url: parsed.to_string(),

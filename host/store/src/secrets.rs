@@ -85,3 +85,13 @@ pub fn referenced_by(conn: &Connection, account_id: &str, id: &str) -> Result<Op
 pub fn delete(conn: &Connection, account_id: &str, id: &str) -> Result<bool, StoreError> {
     Ok(conn.execute("DELETE FROM secrets WHERE account_id = ?1 AND id = ?2", params![account_id, id])? == 1)
 }
+
+/// Any one stored secret `(account_id, id, ciphertext)`: enough to check at start-up
+/// that the master key still opens what is stored.
+pub fn sample(conn: &Connection) -> Result<Option<(String, String, Vec<u8>)>, StoreError> {
+    Ok(conn
+        .query_row("SELECT account_id, id, ciphertext FROM secrets LIMIT 1", [], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?))
+        })
+        .optional()?)
+}

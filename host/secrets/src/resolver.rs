@@ -1,0 +1,162 @@
+//! [`Secrets`]: the one holder of the master key. Everything that seals or opens a
+//! secret — the secrets API, MCP header substitution, webhook signing, a run's
+//! scrubber — goes through it, so the key's uses can be read in one file.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+use hermes_store::{Db, StoreError, secrets as store};
+
+use crate::crypto::{CryptoError, MASTER_KEY_ENV, MASTER_KEY_FILE, MasterKey, SecretValue};
+use crate::scrub::Scrubber;
+
+/// What can go wrong sealing, opening or resolving secrets.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretsError {
+    /// The master key could not be loaded or created.
+    #[error("loading the secrets master key: {0}")]
+    MasterKey(#[source] CryptoError),
+    /// Stored secrets exist that this master key cannot open.
+    #[error(
+        "the secrets master key does not match the one stored secrets were encrypted with (secret {0} does not \
+         decrypt); start with the original {MASTER_KEY_ENV} or {MASTER_KEY_FILE}"
+    )]
+    WrongMasterKey(String),
+    /// A deployment maps `name` to a secret id the account does not have.
+    #[error("Secret reference {id} does not exist")]
+    Missing {
+        /// The env-style name the deployment maps.
+        name: String,
+        /// The `sec_…` id it maps to.
+        id: String,
+    },
+    /// A stored value does not decrypt (tampered row or wrong key).
+    #[error("secret {id} ({name}): {source}")]
+    Undecryptable {
+        /// The env-style name, or the object the blob belongs to.
+        name: String,
+        /// The id the blob is bound to.
+        id: String,
+        /// Why it did not open.
+        #[source]
+        source: CryptoError,
+    },
+    /// Reading the sealed values failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Seals and opens secret values; cheap to clone.
+#[derive(Clone)]
+pub struct Secrets {
+    db: Db,
+    key: Arc<MasterKey>,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secrets { key: [redacted] }")
+    }
+}
+
+impl Secrets {
+    /// Loads the master key (`HERMES_MASTER_KEY` in `env`, else `<data-dir>/master.key`,
+    /// created on first start) and checks it opens what is already stored: a changed
+    /// key is a start-up error, not a surprise at the next run.
+    pub async fn open(db: Db, data_dir: &Path, env: &HashMap<String, String>) -> Result<Secrets, SecretsError> {
+        let key = MasterKey::load(data_dir, env).map_err(SecretsError::MasterKey)?;
+        let secrets = Secrets { db, key: Arc::new(key) };
+        secrets.check_key().await?;
+        Ok(secrets)
+    }
+
+    /// A resolver over `db` with an explicit key (tests, embedders with a KMS).
+    pub fn with_key(db: Db, key: MasterKey) -> Secrets {
+        Secrets { db, key: Arc::new(key) }
+    }
+
+    async fn check_key(&self) -> Result<(), SecretsError> {
+        if let Some((account, id, blob)) = self.db.read(store::sample).await?
+            && self.key.decrypt(&account, &id, &blob).is_err()
+        {
+            return Err(SecretsError::WrongMasterKey(id));
+        }
+        Ok(())
+    }
+
+    /// Encrypts `value` bound to the row `(owner, id)` (an account's secret, a webhook
+    /// endpoint's signing secret): the blob opens only for that pair.
+    pub fn seal(&self, owner: &str, id: &str, value: &SecretValue) -> Vec<u8> {
+        self.key.encrypt(owner, id, value)
+    }
+
+    /// Opens a blob [`Secrets::seal`] made for `(owner, id)`.
+    pub fn unseal(&self, owner: &str, id: &str, blob: &[u8]) -> Result<SecretValue, SecretsError> {
+        self.key.decrypt(owner, id, blob).map_err(|source| SecretsError::Undecryptable {
+            name: id.to_string(),
+            id: id.to_string(),
+            source,
+        })
+    }
+
+    /// The first `name → id` of `refs` whose id the account does not have, if any.
+    pub async fn missing(
+        &self,
+        account_id: &str,
+        refs: &BTreeMap<String, String>,
+    ) -> Result<Option<(String, String)>, SecretsError> {
+        if refs.is_empty() {
+            return Ok(None);
+        }
+        let (account, wanted) = (account_id.to_string(), refs.clone());
+        Ok(self
+            .db
+            .read(move |conn| {
+                for (name, id) in &wanted {
+                    if store::get(conn, &account, id)?.is_none() {
+                        return Ok(Some((name.clone(), id.clone())));
+                    }
+                }
+                Ok(None)
+            })
+            .await?)
+    }
+
+    /// Decrypts the secrets `refs` maps (`ENV_NAME → sec_…`) for the account, by name.
+    pub async fn values(
+        &self,
+        account_id: &str,
+        refs: &BTreeMap<String, String>,
+    ) -> Result<Vec<(String, SecretValue)>, SecretsError> {
+        if refs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (account, wanted) = (account_id.to_string(), refs.clone());
+        let rows = self
+            .db
+            .read(move |conn| {
+                let mut rows = Vec::with_capacity(wanted.len());
+                for (name, id) in wanted {
+                    rows.push((name, id.clone(), store::get(conn, &account, &id)?));
+                }
+                Ok(rows)
+            })
+            .await?;
+        let mut values = Vec::with_capacity(rows.len());
+        for (name, id, row) in rows {
+            let Some(row) = row else { return Err(SecretsError::Missing { name, id }) };
+            let value = self
+                .key
+                .decrypt(&row.account_id, &row.id, &row.ciphertext)
+                .map_err(|source| SecretsError::Undecryptable { name: name.clone(), id, source })?;
+            values.push((name, value));
+        }
+        Ok(values)
+    }
+
+    /// The scrubber holding the values `refs` maps: what a run's outputs are cleaned with.
+    pub async fn scrubber(&self, account_id: &str, refs: &BTreeMap<String, String>) -> Result<Scrubber, SecretsError> {
+        Ok(Scrubber::new(self.values(account_id, refs).await?))
+    }
+}
