@@ -30,7 +30,7 @@ pub struct HostConfig {
     /// Credits charged per model call (`[pricing]`; see [`crate::billing`]).
     pub pricing: crate::billing::Pricing,
     /// Event retention and slow-subscriber limits (`[events]`).
-    pub events: crate::events::EventsConfig,
+    pub events: hermes_events::EventsConfig,
     /// Idle-time dreaming (`[dreaming]`).
     pub dreaming: crate::dreaming::DreamingConfig,
     /// The automation scheduler (`[automations]`).
@@ -53,7 +53,7 @@ impl Default for HostConfig {
             starting_credits: 1_000_000,
             allow_private_urls: false,
             pricing: crate::billing::Pricing::default(),
-            events: crate::events::EventsConfig::default(),
+            events: hermes_events::EventsConfig::default(),
             dreaming: crate::dreaming::DreamingConfig::default(),
             automations: crate::automations::AutomationsConfig::default(),
             webhooks: crate::webhooks::WebhooksConfig::default(),
@@ -79,7 +79,7 @@ struct FileConfig {
     #[serde(default)]
     pricing: Option<crate::billing::Pricing>,
     #[serde(default)]
-    events: Option<crate::events::EventsConfig>,
+    events: Option<hermes_events::EventsConfig>,
     #[serde(default)]
     dreaming: Option<crate::dreaming::DreamingConfig>,
     #[serde(default)]

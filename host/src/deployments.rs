@@ -6,10 +6,10 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::HostError;
-use crate::events::NewEvent;
 use crate::services::Services;
 use crate::skills::{SKILLS_DIR, fetch, valid_name, validate};
 use crate::workspace;
+use hermes_events::NewEvent;
 use hermes_store::deployments::{self, DeploymentRow, DeploymentStatus};
 use hermes_types::paging::Page;
 use hermes_types::spec::{DeploymentSpec, SkillSpec};

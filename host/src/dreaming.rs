@@ -19,12 +19,12 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::deployments::Deployment;
-use crate::events::NewEvent;
 use crate::runtime::wit::exports::hermes::agent::agent::{Features, RunContext};
 use crate::runtime::{RunEnv, RunState};
 use crate::services::Services;
 use crate::skills::api::{self as skills_api, SkillObject};
 use crate::{Host, HostError, workspace};
+use hermes_events::NewEvent;
 use hermes_store::deployments::DeploymentStatus;
 use hermes_store::memories::{self as store};
 use hermes_store::runs;

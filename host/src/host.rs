@@ -9,12 +9,12 @@ use tokio_util::sync::CancellationToken;
 use crate::accounts::Accounts;
 use crate::config::HostConfig;
 use crate::deployments::{self, Deployment};
-use crate::events::{EventHub, Subscription};
 use crate::runs::{RunManager, RunTicket, ThreadTarget};
 use crate::runtime::Runtime;
 use crate::services::Services;
 use crate::skills::api::{self as skills_api, SkillObject};
 use crate::{HostError, builtin, workspace};
+use hermes_events::{EventHub, Subscription};
 use hermes_providers::Providers;
 use hermes_store::runs::{self, RunRow, RunStatus};
 use hermes_store::threads::{self, MessageRow};
@@ -133,7 +133,12 @@ impl HostBuilder {
         services.hub.register(Arc::new(crate::webhooks::OutboxHook::new(outbox.clone())));
         let runs = RunManager::default();
         runs.recover(&services).await?;
-        crate::events::retention::spawn(services.clone());
+        hermes_events::retention::spawn(
+            services.db.clone(),
+            services.hub.clone(),
+            services.config.events.clone(),
+            services.shutdown.clone(),
+        );
         crate::dreaming::spawn(services.clone());
         crate::automations::scheduler::spawn(services.clone(), runs.clone());
         crate::approvals::sweeper::spawn(services.clone(), runs.clone());
@@ -373,7 +378,7 @@ impl Host {
         deployment_id: &str,
         kind: &str,
         payload: serde_json::Value,
-    ) -> Result<crate::events::Event, HostError> {
+    ) -> Result<hermes_events::Event, HostError> {
         if !kind.starts_with("custom.") || kind.len() <= "custom.".len() || kind.len() > 64 {
             return Err(HostError::invalid(
                 "type",
@@ -383,7 +388,7 @@ impl Host {
         if !payload.is_object() {
             return Err(HostError::invalid("data", "event data must be a JSON object"));
         }
-        let event = crate::events::NewEvent::new(kind, deployment_id, payload);
+        let event = hermes_events::NewEvent::new(kind, deployment_id, payload);
         let dep = deployment_id.to_string();
         // The existence check rides in the append's own transaction: one round trip.
         let (_, mut events) = self
@@ -419,7 +424,7 @@ impl Host {
     /// Runs one event-retention pass now (the host also runs it every
     /// `[events] prune_interval_secs`); returns how many events were removed.
     pub async fn prune_events(&self) -> Result<u64, HostError> {
-        Ok(crate::events::retention::prune(&self.services).await?)
+        Ok(hermes_events::retention::prune(&self.services.db, &self.services.hub, &self.services.config.events).await?)
     }
 
     /// Loads a run.

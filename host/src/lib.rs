@@ -1,7 +1,7 @@
 //! Hermes Host: a Wasm-sandboxed host for AI agents.
 //!
 //! Embed it with [`HostBuilder`] / [`Host`]: create a deployment from a
-//! [`DeploymentSpec`], send it a message, and follow its [`events`] — the harness
+//! [`DeploymentSpec`], send it a message, and follow its [`Event`]s — the harness
 //! runs in a fresh wasmtime instance per run, with only its workspace granted.
 
 pub mod accounts;
@@ -15,7 +15,7 @@ pub mod conversations;
 pub mod deployments;
 pub mod dreaming;
 mod error;
-pub mod events;
+
 mod files;
 mod fsevents;
 mod host;
@@ -37,6 +37,7 @@ pub mod workspace;
 pub use config::HostConfig;
 pub use deployments::Deployment;
 pub use error::HostError;
+pub use hermes_events::{Event, NewEvent, Subscription};
 pub use hermes_types::spec::{self, DeploymentSpec};
 pub use host::{DEFAULT_ACCOUNT, Host, HostBuilder};
 pub use runs::{RunTicket, ThreadTarget};

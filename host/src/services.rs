@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::HostConfig;
-use crate::events::EventHub;
 use crate::runtime::wit::HarnessPre;
 use crate::runtime::{RunState, Runtime};
+use hermes_events::EventHub;
 use hermes_providers::Providers;
 use hermes_store::Db;
 

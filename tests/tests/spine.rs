@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use hermes_host::events::Event;
+use hermes_host::Event;
 use hermes_host::runtime::SandboxLimits;
 use hermes_host::{DeploymentSpec, Host, HostConfig, ThreadTarget};
 use hermes_store::runs::RunStatus;
@@ -41,7 +41,7 @@ async fn host_with(dir: &std::path::Path, llm: &MockLlm, config: HostConfig) -> 
 }
 
 /// Collects events of one run until its terminal `run_status`.
-async fn events_of_run(sub: &mut hermes_host::events::Subscription, run_id: &str) -> Vec<Event> {
+async fn events_of_run(sub: &mut hermes_host::Subscription, run_id: &str) -> Vec<Event> {
     let mut out = Vec::new();
     loop {
         let e = tokio::time::timeout(Duration::from_secs(60), sub.next())

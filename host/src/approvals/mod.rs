@@ -16,9 +16,9 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::HostError;
-use crate::events::NewEvent;
 use crate::runtime::RunEnv;
 use crate::services::Services;
+use hermes_events::NewEvent;
 use hermes_store::approvals::{self as store, ApprovalRow, ApprovalStatus};
 use hermes_store::runs::{self, RunRow, RunStatus};
 use hermes_store::{StoreError, approvals};

@@ -3,8 +3,8 @@
 
 use serde_json::json;
 
-use crate::events::NewEvent;
 use crate::{Host, HostError, RunTicket};
+use hermes_events::NewEvent;
 use hermes_store::StoreError;
 use hermes_store::runs::{self, RunStatus};
 use hermes_store::threads::{self, MessageRow, Role};

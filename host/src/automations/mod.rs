@@ -20,9 +20,9 @@ use serde_json::json;
 pub use clock::{Clock, FileClock, ManualClock, SystemClock};
 pub use schedule::Schedule;
 
-use crate::events::NewEvent;
 use crate::services::Services;
 use crate::{Host, HostError};
+use hermes_events::NewEvent;
 use hermes_store::StoreError;
 use hermes_store::automations::{self as store, AutomationRow, FireRow};
 use hermes_store::runs;

@@ -28,9 +28,9 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::events::NewEvent;
 use crate::services::Services;
 use crate::workspace;
+use hermes_events::NewEvent;
 
 /// A path is reported once no notification about it arrived for this long.
 pub const QUIET: Duration = Duration::from_millis(50);

@@ -2,9 +2,9 @@
 
 use serde_json::Value;
 
-use crate::events::NewEvent;
 use crate::runtime::RunState;
 use crate::runtime::wit::hermes::agent::events::Host;
+use hermes_events::NewEvent;
 
 /// Largest JSON payload of a guest event.
 const MAX_DATA: usize = 64 << 10;

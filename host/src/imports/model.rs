@@ -6,10 +6,10 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::{MAX_TEXT, bounded};
-use crate::events::NewEvent;
 use crate::runtime::wit::hermes::agent::model::{Completion, CompletionRequest, Host, ModelError, StopReason};
 use crate::runtime::wit::hermes::agent::types::{Role, ToolCall, Usage};
 use crate::runtime::{RunEnv, RunState};
+use hermes_events::NewEvent;
 use hermes_providers::{
     ChatMessage, ChatRequest, ChatRole, ProviderError, StopReason as PStop, ToolCall as PCall, ToolSpec,
 };

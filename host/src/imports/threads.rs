@@ -4,10 +4,10 @@
 use serde_json::{Value, json};
 
 use super::{MAX_TEXT, bounded, preview};
-use crate::events::NewEvent;
 use crate::runtime::wit::hermes::agent::threads::{Entry, Host};
 use crate::runtime::wit::hermes::agent::types::{Message, Role as WitRole, ToolCall};
 use crate::runtime::{RunEnv, RunState};
+use hermes_events::NewEvent;
 use hermes_store::runs;
 use hermes_store::threads::{self as store, MessageRow, Role, StoredToolCall};
 

@@ -15,10 +15,10 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::events::NewEvent;
 use crate::secrets::Scrubber;
 use crate::services::Services;
 use crate::{Host, HostError};
+use hermes_events::NewEvent;
 use hermes_store::StoreError;
 use hermes_store::memories::{self as store, MemoryRow, MemorySource};
 use hermes_types::paging::Page;

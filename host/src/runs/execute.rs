@@ -8,11 +8,11 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::HostError;
-use crate::events::NewEvent;
 use crate::runtime::wit::exports::hermes::agent::agent::{Features, RunContext, RunOutcome};
 use crate::runtime::{Interrupt, RunEnv, RunState};
 use crate::services::Services;
 use crate::workspace;
+use hermes_events::NewEvent;
 use hermes_store::deployments::{self, DeploymentRow};
 use hermes_store::runs::{self, RunRow, RunStatus};
 

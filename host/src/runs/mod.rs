@@ -11,8 +11,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::HostError;
-use crate::events::NewEvent;
 use crate::services::Services;
+use hermes_events::NewEvent;
 use hermes_store::deployments::DeploymentStatus;
 use hermes_store::runs::{self, RunStatus};
 use hermes_store::threads::{self, MessageRow, Role};

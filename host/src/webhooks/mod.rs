@@ -18,9 +18,9 @@ use serde::{Deserialize, Serialize};
 pub use sign::{generate_secret, signature};
 
 use crate::HostError;
-use crate::events::Event;
 use crate::host::Host;
 use crate::secrets::SecretValue;
+use hermes_events::Event;
 use hermes_store::webhooks::{self as store, WebhookRow};
 use hermes_types::paging::Page;
 
@@ -71,7 +71,7 @@ impl OutboxHook {
     }
 }
 
-impl crate::events::CommitHook for OutboxHook {
+impl hermes_events::CommitHook for OutboxHook {
     fn in_transaction(&self, conn: &rusqlite::Connection, events: &[Event]) -> Result<(), hermes_store::StoreError> {
         let now_ms = chrono::Utc::now().timestamp_millis();
         for e in events.iter().filter(|e| deliverable(&e.kind)) {

@@ -1,13 +1,13 @@
 //! Event retention: a background task removes old events, oldest first, keeping a
 //! contiguous tail per deployment (so a resume is exact or refused, never gappy).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
+use tokio_util::sync::CancellationToken;
 
-use crate::services::Services;
-use hermes_store::{StoreError, events as log};
+use crate::EventHub;
+use hermes_store::{Db, StoreError, events as log};
 
 /// `[events]` in `hermes.toml`.
 #[derive(Clone, Debug, Deserialize)]
@@ -29,7 +29,7 @@ impl Default for EventsConfig {
         EventsConfig {
             retention_hours: 168,
             keep_per_deployment: 10_000,
-            max_subscriber_lag: crate::events::hub::DEFAULT_MAX_LAG,
+            max_subscriber_lag: crate::hub::DEFAULT_MAX_LAG,
             prune_interval_secs: 600,
         }
     }
@@ -43,13 +43,12 @@ const CHUNK: u64 = 5_000;
 /// For each deployment it removes the oldest events that are all of: older than
 /// `retention_hours`, outside the newest `keep_per_deployment`, and at or before the
 /// position of every connected subscriber (subscribers being cut off for lag excepted).
-pub(crate) async fn prune(services: &Arc<Services>) -> Result<u64, StoreError> {
-    let cfg = &services.config.events;
+pub async fn prune(db: &Db, hub: &EventHub, cfg: &EventsConfig) -> Result<u64, StoreError> {
     let keep = cfg.keep_per_deployment.max(1);
     let hours = i64::try_from(cfg.retention_hours).unwrap_or(i64::MAX / 3_600_000);
     let cutoff = chrono::Utc::now() - chrono::Duration::hours(hours.min(1_000_000));
     let cutoff = cutoff.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let spans = services.db.read(log::spans).await?;
+    let spans = db.read(log::spans).await?;
     let mut removed = 0;
     for (dep, oldest, latest) in spans {
         // Delete `seq < bound`: a prefix of the log, never a hole in it.
@@ -58,17 +57,17 @@ pub(crate) async fn prune(services: &Arc<Services>) -> Result<u64, StoreError> {
             continue;
         }
         let (d, c) = (dep.clone(), cutoff.clone());
-        if let Some(young) = services.db.read(move |conn| log::first_since(conn, &d, &c)).await? {
+        if let Some(young) = db.read(move |conn| log::first_since(conn, &d, &c)).await? {
             bound = bound.min(young);
         }
-        if let Some(p) = services.hub.oldest_subscriber(&dep) {
+        if let Some(p) = hub.oldest_subscriber(&dep) {
             bound = bound.min(p + 1);
         }
         let mut from = oldest;
         while from < bound {
             let to = bound.min(from + CHUNK);
             let d = dep.clone();
-            removed += services.db.write(move |conn| log::delete_range(conn, &d, from, to)).await?;
+            removed += db.write(move |conn| log::delete_range(conn, &d, from, to)).await?;
             from = to;
         }
     }
@@ -78,22 +77,22 @@ pub(crate) async fn prune(services: &Arc<Services>) -> Result<u64, StoreError> {
     Ok(removed)
 }
 
-/// Runs [`prune`] every `prune_interval_secs` until the host shuts down.
-pub(crate) fn spawn(services: Arc<Services>) {
-    let every = Duration::from_secs(services.config.events.prune_interval_secs.max(1));
+/// Runs [`prune`] every `prune_interval_secs` until `stop` is cancelled; the handle
+/// resolves once the task has stopped.
+pub fn spawn(db: Db, hub: EventHub, cfg: EventsConfig, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
+    let every = Duration::from_secs(cfg.prune_interval_secs.max(1));
     tokio::spawn(async move {
-        let stop = services.shutdown.clone();
         loop {
             tokio::select! {
                 _ = stop.cancelled() => return,
                 _ = tokio::time::sleep(every) => {}
             }
-            if let Err(e) = prune(&services).await {
+            if let Err(e) = prune(&db, &hub, &cfg).await {
                 if matches!(e, StoreError::Closed) {
                     return;
                 }
                 tracing::warn!(error = %e, "event retention failed; retrying next interval");
             }
         }
-    });
+    })
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use tokio::sync::broadcast;
 
-use super::{Event, NewEvent};
+use crate::{Event, NewEvent};
 use hermes_store::{Db, StoreError, events as log};
 
 /// Live events buffered per deployment before a slow subscriber falls back to the log.
