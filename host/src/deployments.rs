@@ -6,8 +6,9 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::HostError;
+use crate::egress as fetch;
 use crate::services::Services;
-use crate::skills::{SKILLS_DIR, fetch, valid_name, validate};
+use crate::skills::{SKILLS_DIR, valid_name, validate};
 use crate::workspace;
 use hermes_events::NewEvent;
 use hermes_store::deployments::{self, DeploymentRow, DeploymentStatus};
@@ -51,6 +52,14 @@ pub struct Deployment {
 }
 
 impl Deployment {
+    /// What the MCP pool needs to serve this deployment's servers.
+    pub(crate) fn mcp_target(&self) -> crate::mcp::Target {
+        crate::mcp::Target {
+            deployment_id: self.deployment_id.clone(),
+            account_id: self.account_id.clone(),
+            spec: Arc::new(self.spec.clone()),
+        }
+    }
     pub(crate) fn from_row(row: &DeploymentRow, default_model: &str, warnings: Vec<String>) -> Deployment {
         Deployment {
             account_id: row.account_id.clone(),
@@ -291,7 +300,7 @@ pub(crate) async fn create(
     uploads: Vec<Upload>,
 ) -> Result<Deployment, HostError> {
     let mut warnings = validate(&spec, services)?;
-    crate::billing::require_credits(services, account_id).await?;
+    crate::billing::require_credits(&services.db, account_id).await?;
     crate::secrets::validate_refs(services, account_id, &spec.secrets).await?;
     for (i, u) in uploads.iter().enumerate() {
         workspace::relative(&u.path).map_err(|e| HostError::invalid(&format!("files[{i}]"), e))?;

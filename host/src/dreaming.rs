@@ -9,112 +9,28 @@
 //! announces the start and summarises the end (memory changes, skills written); new
 //! or changed skills also get `skill` events, each validated like any SKILL.md.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::deployments::Deployment;
-use crate::runtime::wit::exports::hermes::agent::agent::{Features, RunContext};
-use crate::runtime::{RunEnv, RunState};
+use crate::instances::{self, Instance, Purpose};
 use crate::services::Services;
 use crate::skills::api::{self as skills_api, SkillObject};
 use crate::{Host, HostError, workspace};
 use hermes_events::NewEvent;
+use hermes_runtime::InstanceOutcome;
 use hermes_store::deployments::DeploymentStatus;
 use hermes_store::memories::{self as store};
 use hermes_store::runs;
 
-/// Grace beyond the instance deadline before the host abandons a stuck host call.
-const HOST_CALL_GRACE: Duration = Duration::from_secs(30);
 /// Deployments started per idle check at most (the rest wait for the next check).
 const MAX_PER_CHECK: u32 = 16;
-
-/// `[dreaming]` in `hermes.toml`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DreamingConfig {
-    /// Idle time before a deployment dreams (default 30).
-    #[serde(default = "default_idle_minutes")]
-    pub idle_minutes: u64,
-    /// Overrides `idle_minutes` with seconds (tests, demos).
-    #[serde(default)]
-    pub idle_secs: Option<u64>,
-    /// How often idle deployments are looked for (default 60 s).
-    #[serde(default = "default_check_interval")]
-    pub check_interval_secs: u64,
-}
-
-fn default_idle_minutes() -> u64 {
-    30
-}
-
-fn default_check_interval() -> u64 {
-    60
-}
-
-impl Default for DreamingConfig {
-    fn default() -> Self {
-        DreamingConfig { idle_minutes: 30, idle_secs: None, check_interval_secs: 60 }
-    }
-}
-
-impl DreamingConfig {
-    /// How long a deployment must be idle before it dreams.
-    pub fn idle(&self) -> Duration {
-        Duration::from_secs(self.idle_secs.unwrap_or(self.idle_minutes.saturating_mul(60)))
-    }
-}
-
-/// The live dream of each deployment (at most one), cancellable.
-#[derive(Clone, Default)]
-pub(crate) struct Dreams {
-    live: Arc<Mutex<HashMap<String, CancellationToken>>>,
-}
-
-/// Holds a deployment's dream slot; frees it when dropped.
-struct Claim {
-    dreams: Dreams,
-    deployment_id: String,
-    cancel: CancellationToken,
-}
-
-impl Drop for Claim {
-    fn drop(&mut self) {
-        self.dreams.live.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.deployment_id);
-    }
-}
-
-impl Dreams {
-    fn claim(&self, deployment_id: &str) -> Option<Claim> {
-        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
-        if live.contains_key(deployment_id) {
-            return None;
-        }
-        let cancel = CancellationToken::new();
-        live.insert(deployment_id.to_string(), cancel.clone());
-        Some(Claim { dreams: self.clone(), deployment_id: deployment_id.to_string(), cancel })
-    }
-
-    /// Cancels the deployment's live dream, if any (the deployment is being deleted).
-    pub(crate) fn cancel(&self, deployment_id: &str) {
-        if let Some(token) = self.live.lock().unwrap_or_else(|p| p.into_inner()).get(deployment_id) {
-            token.cancel();
-        }
-    }
-
-    /// A user message arrived: the deployment's live dream (if any) is cancelled.
-    pub(crate) fn yield_to_user(&self, deployment_id: &str) {
-        if let Some(token) = self.live.lock().unwrap_or_else(|p| p.into_inner()).get(deployment_id) {
-            tracing::info!(deployment_id, "a user message arrived; cancelling the dream");
-            token.cancel();
-        }
-    }
-}
 
 /// What started a dream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -268,8 +184,11 @@ async fn execute(
             ("cancelled", None, Some("a user message arrived; conversations come first".into()))
         }
         _ if services.shutdown.is_cancelled() => ("cancelled", None, Some("the host shut down".into())),
-        Ok(Ok(summary)) => ("completed", Some(summary), None),
-        Ok(Err(e)) | Err(e) => ("error", None, Some(e)),
+        InstanceOutcome::Completed(summary) => ("completed", Some(summary), None),
+        InstanceOutcome::Failed(e) => ("error", None, Some(e)),
+        InstanceOutcome::Waiting(_) => {
+            ("error", None, Some("the dream returned `waiting`; only runs can wait on a human".into()))
+        }
     };
     dream.status = status.into();
     dream.summary = summary;
@@ -284,67 +203,30 @@ async fn execute(
     dream
 }
 
-/// One instance of the deployment's harness, calling its `dream` export.
+/// One instance of the deployment's harness, calling its `dream` export, in an
+/// instance slot like any run.
 async fn run_instance(
     services: &Arc<Services>,
     d: &Deployment,
     dream_id: &str,
     cancel: CancellationToken,
-) -> Result<Result<String, String>, String> {
-    let Some(pre) = services.harnesses.get(&d.spec.runtime).cloned() else {
-        return Err(format!("unknown runtime {:?}", d.spec.runtime));
-    };
-    let secrets = crate::secrets::resolve(services, &d.account_id, &d.spec.secrets)
-        .await
-        .map_err(|e| format!("the deployment's secrets are unavailable: {e}"))?;
-    let secrets = Arc::new(secrets);
-    let env = Arc::new(RunEnv {
-        services: services.clone(),
-        deployment_id: d.deployment_id.clone(),
-        account_id: d.account_id.clone(),
-        secrets: secrets.clone(),
-        customer_id: d.spec.customer_id.clone(),
+) -> InstanceOutcome {
+    let instance = Instance {
+        deployment_id: &d.deployment_id,
+        account_id: &d.account_id,
+        spec: &d.spec,
         // A dream belongs to no thread: its events carry only its run id.
-        thread_id: String::new(),
-        run_id: dream_id.to_string(),
-        spec: Arc::new(d.spec.clone()),
-        workspace: workspace::path(&services.data_dir, &d.deployment_id),
+        thread_id: "",
+        run_id: dream_id,
+        purpose: Purpose::Dream,
         cancel,
-        shutdown: services.shutdown.clone(),
-    });
-    let f = &d.spec.features;
-    let ctx = RunContext {
-        deployment_id: d.deployment_id.clone(),
-        customer_id: d.spec.customer_id.clone(),
-        thread_id: String::new(),
-        run_id: dream_id.to_string(),
-        system_prompt: d.spec.system_prompt.clone(),
-        secret_names: d.spec.secrets.keys().cloned().collect(),
-        features: Features { memory: f.memory, dreaming: f.dreaming, automations: f.automations, steering: f.steering },
-        disabled_tools: d.spec.disabled_tools.clone(),
-        max_iterations: services.config.max_iterations,
-        resumed: false,
     };
-    let limits = services.runtime.limits().clone();
-    // Same bounded concurrency as runs: a dream waits for a free instance slot.
     let slot = services.runtime.slot().await;
-    let started = Instant::now();
-    let state = RunState::new(env, limits.max_output_bytes).map_err(|e| e.to_string())?;
-    let mut store = services.runtime.new_store(state);
-    let call = async {
-        let harness = pre.instantiate_async(&mut store).await?;
-        harness.hermes_agent_agent().call_dream(&mut store, &ctx).await
-    };
-    let outcome = tokio::time::timeout(limits.run_deadline + HOST_CALL_GRACE, call).await;
-    drop(store);
+    let started = std::time::Instant::now();
+    let outcome = instances::launch(services, instance, None).await;
     drop(slot);
     tracing::debug!(elapsed = ?started.elapsed(), "dream instance done");
-    match outcome {
-        Err(_) => Err(format!("the dream exceeded its deadline of {:?}", limits.run_deadline)),
-        Ok(Ok(Ok(report))) => Ok(Ok(secrets.scrub_owned(crate::imports::preview(&report.summary, 4096)))),
-        Ok(Ok(Err(message))) => Ok(Err(secrets.scrub_owned(crate::imports::preview(&message, 4096)))),
-        Ok(Err(trap)) => Err(format!("the guest trapped: {trap}")),
-    }
+    outcome
 }
 
 /// Name → (id, SKILL.md text) of every skill of the deployment.

@@ -1,6 +1,6 @@
 //! The library's error type: what went wrong, phrased for the caller.
 
-use crate::runtime::RuntimeError;
+use hermes_runtime::RuntimeError;
 use hermes_store::StoreError;
 
 /// Errors returned by the [`crate::Host`] API.

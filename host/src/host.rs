@@ -10,12 +10,12 @@ use crate::accounts::Accounts;
 use crate::config::HostConfig;
 use crate::deployments::{self, Deployment};
 use crate::runs::{RunManager, RunTicket, ThreadTarget};
-use crate::runtime::Runtime;
 use crate::services::Services;
 use crate::skills::api::{self as skills_api, SkillObject};
 use crate::{HostError, builtin, workspace};
 use hermes_events::{EventHub, Subscription};
 use hermes_providers::Providers;
+use hermes_runtime::Runtime;
 use hermes_store::runs::{self, RunRow, RunStatus};
 use hermes_store::threads::{self, MessageRow};
 use hermes_store::{Db, events as event_log};
@@ -30,7 +30,7 @@ pub struct HostBuilder {
     config: HostConfig,
     env: Option<HashMap<String, String>>,
     harnesses: HashMap<String, Vec<u8>>,
-    clock: Option<Arc<dyn crate::automations::Clock>>,
+    clock: Option<Arc<dyn crate::clock::Clock>>,
 }
 
 impl HostBuilder {
@@ -58,8 +58,8 @@ impl HostBuilder {
     }
 
     /// The clock the automation scheduler reads "now" from (default: the system
-    /// clock); tests pass a [`crate::automations::ManualClock`].
-    pub fn clock(mut self, clock: Arc<dyn crate::automations::Clock>) -> HostBuilder {
+    /// clock); tests pass a [`crate::clock::ManualClock`].
+    pub fn clock(mut self, clock: Arc<dyn crate::clock::Clock>) -> HostBuilder {
         self.clock = Some(clock);
         self
     }
@@ -107,7 +107,7 @@ impl HostBuilder {
             harnesses.insert(name, pre);
         }
         let fsevents = Arc::new(crate::fsevents::FsWatcher::new(&self.data_dir));
-        let mcp = crate::mcp::McpPool::new(config.mcp.clone(), config.allow_private_urls)
+        let mcp = crate::mcp::McpPool::new(config.mcp.clone(), config.allow_private_urls, secrets.clone())
             .map_err(|e| HostError::Io { context: "setting up MCP".into(), source: std::io::Error::other(e) })?;
         let lease = crate::instance::Lease::acquire(&self.data_dir)
             .map_err(HostError::io(format!("taking the instance lease in {}", self.data_dir.display())))?;
@@ -124,7 +124,7 @@ impl HostBuilder {
             mcp: Arc::new(mcp),
             secrets,
             shutdown: CancellationToken::new(),
-            dreams: crate::dreaming::Dreams::default(),
+            dreams: crate::dream_slots::Dreams::default(),
             clock,
         });
         // Registered before anything can append (recovery below resumes runs): every
@@ -142,7 +142,13 @@ impl HostBuilder {
         crate::dreaming::spawn(services.clone());
         crate::automations::scheduler::spawn(services.clone(), runs.clone());
         crate::approvals::sweeper::spawn(services.clone(), runs.clone());
-        crate::fsevents::spawn(services.clone()).await;
+        crate::fsevents::spawn(Arc::new(crate::fsevents::Reporter {
+            db: services.db.clone(),
+            hub: services.hub.clone(),
+            watcher: services.fsevents.clone(),
+            shutdown: services.shutdown.clone(),
+        }))
+        .await;
         crate::webhooks::delivery::spawn(services.clone(), outbox);
         let accounts = Accounts::new(services.db.clone());
         let stop = Arc::new(StopOnDrop(services.shutdown.clone()));

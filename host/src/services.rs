@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::HostConfig;
-use crate::runtime::wit::HarnessPre;
-use crate::runtime::{RunState, Runtime};
 use hermes_events::EventHub;
 use hermes_providers::Providers;
+use hermes_runtime::wit::HarnessPre;
+use hermes_runtime::{RunState, Runtime};
 use hermes_store::Db;
 
 /// The host's subsystems, shared.
@@ -31,9 +31,9 @@ pub(crate) struct Services {
     /// Cancelled when the host shuts down.
     pub shutdown: CancellationToken,
     /// The live dream of each deployment (a user message cancels it).
-    pub dreams: crate::dreaming::Dreams,
+    pub dreams: crate::dream_slots::Dreams,
     /// "Now" for the automation scheduler (injectable for tests).
-    pub clock: std::sync::Arc<dyn crate::automations::Clock>,
+    pub clock: std::sync::Arc<dyn crate::clock::Clock>,
     /// Watches workspaces of deployments with `filesystem_webhooks`.
     pub fsevents: std::sync::Arc<crate::fsevents::FsWatcher>,
     /// Connections to the deployments' MCP servers.

@@ -46,7 +46,7 @@ pub(crate) async fn list_all(services: &Arc<Services>, d: &Deployment) -> Vec<To
     if d.spec.mcp_servers.is_empty() {
         return tools;
     }
-    let (mcp, _failures) = services.mcp.list_tools(services, &crate::mcp::Target::of(d)).await;
+    let (mcp, _failures) = services.mcp.list_tools(&d.mcp_target()).await;
     tools.extend(mcp.into_iter().map(|t| ToolInfo {
         enabled: !d.spec.disabled_tools.contains(&t.name),
         name: t.name,

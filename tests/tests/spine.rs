@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use hermes_host::Event;
-use hermes_host::runtime::SandboxLimits;
+use hermes_host::config::SandboxLimits;
 use hermes_host::{DeploymentSpec, Host, HostConfig, ThreadTarget};
 use hermes_store::runs::RunStatus;
 use hermes_tests::mock_llm::{MockLlm, Reply};

@@ -265,7 +265,7 @@ pub async fn get(
     let mut body = render(&d, &base_url(&headers));
     // Live MCP state; servers never tried start connecting now, in the background.
     let services = state.host.services();
-    let statuses = services.mcp.statuses(services, &crate::mcp::Target::of(&d));
+    let statuses = services.mcp.statuses(&d.mcp_target());
     if let Some(servers) = body["mcp_servers"].as_array_mut() {
         for (server, (_, st)) in servers.iter_mut().zip(statuses) {
             server["status"] = json!(st.state);

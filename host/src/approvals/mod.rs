@@ -16,9 +16,11 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::HostError;
-use crate::runtime::RunEnv;
+use crate::run_scope::RunScope;
 use crate::services::Services;
+use hermes_events::EventHub;
 use hermes_events::NewEvent;
+use hermes_runtime::ports::Ask;
 use hermes_store::approvals::{self as store, ApprovalRow, ApprovalStatus};
 use hermes_store::runs::{self, RunRow, RunStatus};
 use hermes_store::{StoreError, approvals};
@@ -94,22 +96,10 @@ fn arguments_json(args: &str) -> Value {
     serde_json::from_str(args).unwrap_or_else(|_| Value::String(args.to_string()))
 }
 
-/// What a run's guest asks a human.
-pub(crate) struct Ask {
-    /// The call gated (or the `ask_human` call's id).
-    pub call_id: String,
-    /// Tool name.
-    pub tool: String,
-    /// JSON arguments, already scrubbed of secret values.
-    pub arguments: String,
-    /// One line, already scrubbed.
-    pub summary: String,
-}
-
 /// Opens the approval for `ask` in the run of `env`, or returns the one already
 /// opened for the same call (a fresh instance asking again after a decision or a
 /// restart). A new approval is announced with `steering_request` in the same commit.
-pub(crate) async fn open(env: &RunEnv, ask: Ask) -> Result<ApprovalRow, HostError> {
+pub(crate) async fn open(hub: &EventHub, env: &RunScope, ask: Ask) -> Result<ApprovalRow, HostError> {
     let now_ms = chrono::Utc::now().timestamp_millis();
     let timeout = env.spec.steering.approval_timeout_seconds;
     let row = ApprovalRow {
@@ -127,9 +117,7 @@ pub(crate) async fn open(env: &RunEnv, ask: Ask) -> Result<ApprovalRow, HostErro
         created_at: hermes_types::ids::now(),
         decided_at: None,
     };
-    let (row, _) = env
-        .services
-        .hub
+    let (row, _) = hub
         .commit(&env.deployment_id, move |conn| {
             if let Some(existing) = store::by_call(conn, &row.run_id, &row.call_id)? {
                 return Ok((existing, Vec::new()));

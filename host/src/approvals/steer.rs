@@ -24,10 +24,10 @@ impl Host {
         if content.trim().is_empty() {
             return Err(HostError::invalid("content", "`content` must not be empty"));
         }
-        if content.len() > crate::imports::MAX_TEXT {
+        if content.len() > hermes_types::text::MAX_TEXT {
             return Err(HostError::invalid(
                 "content",
-                format!("`content` is at most {} bytes", crate::imports::MAX_TEXT),
+                format!("`content` is at most {} bytes", hermes_types::text::MAX_TEXT),
             ));
         }
         self.deployment_in(account_id, deployment_id).await?;

@@ -7,7 +7,6 @@
 //! earliest missed slot), and its next slot is the first one after "now": missed
 //! slots are not replayed as a burst.
 
-mod clock;
 pub mod schedule;
 pub(crate) mod scheduler;
 
@@ -17,7 +16,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-pub use clock::{Clock, FileClock, ManualClock, SystemClock};
+pub use crate::clock::{Clock, ManualClock};
 pub use schedule::Schedule;
 
 use crate::services::Services;
@@ -35,33 +34,6 @@ const MAX_NAME: usize = 100;
 const MAX_INSTRUCTIONS: usize = 16 * 1024;
 /// Fires listed by `GET …/automations/{aid}`.
 const RECENT_FIRES: u32 = 20;
-
-/// `[automations]` in `hermes.toml`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AutomationsConfig {
-    /// How often the scheduler looks for due slots, in milliseconds (default 1000).
-    pub tick_ms: u64,
-    /// Whether an automation's own run may manage automations (default false: a
-    /// scheduled run that schedules more runs is how loops start).
-    pub allow_from_automation_runs: bool,
-    /// Most automations one deployment may have (default 1000).
-    pub max_per_deployment: u64,
-    /// Testing only: read "now" from this file (RFC 3339). Refused unless the
-    /// environment also sets `HERMES_ALLOW_TEST_CLOCK=1`.
-    pub clock_file: Option<std::path::PathBuf>,
-}
-
-impl Default for AutomationsConfig {
-    fn default() -> Self {
-        AutomationsConfig {
-            tick_ms: 1000,
-            allow_from_automation_runs: false,
-            max_per_deployment: 1000,
-            clock_file: None,
-        }
-    }
-}
 
 /// An automation as the API shows it.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]

@@ -132,16 +132,16 @@ pub const TEST_CLOCK_ENV: &str = "HERMES_ALLOW_TEST_CLOCK";
 /// the config key and [`TEST_CLOCK_ENV`] ask for it, else the system clock. One of
 /// the two without the other is an error, so a test clock is never on by accident.
 pub(crate) async fn clock(
-    given: Option<Arc<dyn super::Clock>>,
-    config: &super::AutomationsConfig,
+    given: Option<Arc<dyn crate::clock::Clock>>,
+    config: &crate::config::AutomationsConfig,
     env: &std::collections::HashMap<String, String>,
-) -> Result<Arc<dyn super::Clock>, HostError> {
+) -> Result<Arc<dyn crate::clock::Clock>, HostError> {
     let allowed = env.get(TEST_CLOCK_ENV).is_some_and(|v| v == "1");
     match (&config.clock_file, allowed) {
         (Some(path), true) => {
             tracing::warn!(path = %path.display(), "TESTING: the automation scheduler reads its time from a file");
             let path = path.clone();
-            let clock = tokio::task::spawn_blocking(move || super::FileClock::new(path)).await.map_err(|e| {
+            let clock = tokio::task::spawn_blocking(move || crate::clock::FileClock::new(path)).await.map_err(|e| {
                 HostError::Io { context: "starting the test clock".into(), source: std::io::Error::other(e) }
             })?;
             Ok(Arc::new(clock))
@@ -154,6 +154,6 @@ pub(crate) async fn clock(
             "automations.clock_file",
             format!("{TEST_CLOCK_ENV}=1 is set but `[automations] clock_file` is not; unset it"),
         )),
-        (None, false) => Ok(given.unwrap_or_else(|| Arc::new(super::SystemClock))),
+        (None, false) => Ok(given.unwrap_or_else(|| Arc::new(crate::clock::SystemClock))),
     }
 }

@@ -28,7 +28,6 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::services::Services;
 use crate::workspace;
 use hermes_events::NewEvent;
 
@@ -108,14 +107,28 @@ impl FsWatcher {
     }
 }
 
-/// Watches every deployment that has the feature on, and starts reporting.
-pub(crate) async fn spawn(services: Arc<Services>) {
-    let rx = services.fsevents.raw.lock().unwrap_or_else(|p| p.into_inner()).take();
+/// What the reporting task works with: the store (which deployments are watched),
+/// the hub (events out), the watcher, and the host's shutdown.
+pub(crate) struct Reporter {
+    /// The store.
+    pub db: hermes_store::Db,
+    /// Where `filesystem` events are appended.
+    pub hub: hermes_events::EventHub,
+    /// The kernel watch and the watched set.
+    pub watcher: Arc<FsWatcher>,
+    /// Cancelled when the host shuts down.
+    pub shutdown: tokio_util::sync::CancellationToken,
+}
+
+/// Watches the workspaces of every deployment with `features.filesystem_webhooks`
+/// and starts the task reporting their changes; it stops at shutdown.
+pub(crate) async fn spawn(services: Arc<Reporter>) {
+    let rx = services.watcher.raw.lock().unwrap_or_else(|p| p.into_inner()).take();
     let Some(rx) = rx else { return };
     match services.db.read(hermes_store::webhooks::watched_deployments).await {
         Ok(ids) => {
             for id in ids {
-                services.fsevents.set(&id, true).await;
+                services.watcher.set(&id, true).await;
             }
         }
         Err(e) => tracing::error!(error = %e, "listing deployments with filesystem events"),
@@ -178,9 +191,9 @@ struct Debouncer {
     fresh: HashMap<Key, Instant>,
 }
 
-async fn debounce(services: Arc<Services>, mut rx: mpsc::UnboundedReceiver<Raw>) {
+async fn debounce(services: Arc<Reporter>, mut rx: mpsc::UnboundedReceiver<Raw>) {
     let mut d = Debouncer {
-        root: services.fsevents.root.clone(),
+        root: services.watcher.root.clone(),
         pending: HashMap::new(),
         recent: HashMap::new(),
         fresh: HashMap::new(),
@@ -289,7 +302,7 @@ impl Debouncer {
     }
 
     /// Reports every path that is ready, in the order they first changed.
-    async fn flush(&mut self, services: &Arc<Services>) {
+    async fn flush(&mut self, services: &Arc<Reporter>) {
         let now = Instant::now();
         self.recent.retain(|_, (at, _)| now.duration_since(*at) < RECENT);
         self.fresh.retain(|_, at| now.duration_since(*at) < FRESH);
@@ -302,7 +315,7 @@ impl Debouncer {
                 true
             }
         });
-        ready.retain(|((dep, _), _, _)| services.fsevents.is_watched(dep));
+        ready.retain(|((dep, _), _, _)| services.watcher.is_watched(dep));
         if ready.is_empty() {
             return;
         }

@@ -16,13 +16,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
 
 pub use hermes_mcp_client::{McpClient, McpError};
 
-use crate::services::Services;
+use crate::config::McpConfig;
 use hermes_types::spec::{DeploymentSpec, McpServerSpec};
 
 /// Separates server and tool in the names the model sees.
@@ -31,34 +31,6 @@ pub const SEPARATOR: &str = "__";
 const MAX_NAME: usize = 64;
 /// Longest tool description passed on.
 const MAX_DESCRIPTION: usize = 1024;
-
-/// `[mcp]` in `hermes.toml`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct McpConfig {
-    /// Longest wait for one tool call, queueing included (default 60,000 ms).
-    pub call_timeout_ms: u64,
-    /// Longest wait to connect (probe / handshake) and list tools (default 10,000 ms).
-    pub connect_timeout_ms: u64,
-    /// Calls in flight to one server at once (default 8).
-    pub max_concurrent_calls: usize,
-    /// Wait before the first reconnect after a failure; doubles each time (default 500 ms).
-    pub initial_backoff_ms: u64,
-    /// Longest wait between reconnects (default 30,000 ms).
-    pub max_backoff_ms: u64,
-}
-
-impl Default for McpConfig {
-    fn default() -> Self {
-        McpConfig {
-            call_timeout_ms: 60_000,
-            connect_timeout_ms: 10_000,
-            max_concurrent_calls: 8,
-            initial_backoff_ms: 500,
-            max_backoff_ms: 30_000,
-        }
-    }
-}
 
 /// What the host knows about one server, for GET deployment.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -83,15 +55,6 @@ pub(crate) struct Target {
 }
 
 impl Target {
-    /// The target of a stored deployment.
-    pub fn of(d: &crate::deployments::Deployment) -> Target {
-        Target {
-            deployment_id: d.deployment_id.clone(),
-            account_id: d.account_id.clone(),
-            spec: Arc::new(d.spec.clone()),
-        }
-    }
-
     /// Whether `d` was made for this configuration (no reconnect needed).
     fn matches(&self, d: &DeploymentMcp) -> bool {
         Arc::ptr_eq(&self.spec, &d.spec)
@@ -125,7 +88,7 @@ struct Server {
     names: Mutex<HashMap<String, String>>,
     /// The header secrets' values, to scrub from error messages (a server may echo
     /// a header back in an error body).
-    scrubber: Mutex<Arc<crate::secrets::Scrubber>>,
+    scrubber: Mutex<Arc<hermes_secrets::Scrubber>>,
     /// A background connect was started for GET deployment.
     warming: std::sync::atomic::AtomicBool,
 }
@@ -178,6 +141,8 @@ pub(crate) struct McpPool {
     config: McpConfig,
     http: reqwest::Client,
     allow_private: bool,
+    /// Opens the secrets that header templates name (values stay in the host).
+    secrets: hermes_secrets::Secrets,
     deployments: Mutex<HashMap<String, Arc<DeploymentMcp>>>,
 }
 
@@ -204,18 +169,19 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl McpPool {
-    /// A pool with `config`; private addresses only when `allow_private`.
-    pub fn new(config: McpConfig, allow_private: bool) -> Result<McpPool, String> {
+    /// A pool with `config`, substituting header secrets through `secrets`; private
+    /// addresses only when `allow_private`.
+    pub fn new(config: McpConfig, allow_private: bool, secrets: hermes_secrets::Secrets) -> Result<McpPool, String> {
         let mut b = reqwest::Client::builder()
             .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
             .user_agent(concat!("hermes-host/", env!("CARGO_PKG_VERSION")))
             // A redirect would carry the secret headers to wherever it points.
             .redirect(reqwest::redirect::Policy::none());
         if !allow_private {
-            b = b.dns_resolver(Arc::new(crate::skills::fetch::PublicOnly));
+            b = b.dns_resolver(Arc::new(crate::egress::PublicOnly));
         }
         let http = b.build().map_err(|e| format!("building the MCP HTTP client: {e}"))?;
-        Ok(McpPool { config, http, allow_private, deployments: Mutex::new(HashMap::new()) })
+        Ok(McpPool { config, http, allow_private, secrets, deployments: Mutex::new(HashMap::new()) })
     }
 
     fn deployment(&self, target: &Target) -> Arc<DeploymentMcp> {
@@ -260,15 +226,15 @@ impl McpPool {
 
     /// Each server's status; servers never tried are connected in the background
     /// (the caller does not wait for them).
-    pub fn statuses(self: &Arc<Self>, services: &Arc<Services>, target: &Target) -> Vec<(String, ServerStatus)> {
+    pub fn statuses(self: &Arc<Self>, target: &Target) -> Vec<(String, ServerStatus)> {
         let d = self.deployment(target);
         let mut out = Vec::with_capacity(d.servers.len());
         for server in &d.servers {
             let status = lock(&server.status).clone();
             if status.state == "connecting" && !server.warming.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                let (pool, services, target, server) = (self.clone(), services.clone(), target.clone(), server.clone());
+                let (pool, target, server) = (self.clone(), target.clone(), server.clone());
                 tokio::spawn(async move {
-                    let _ = pool.list_server(&services, &target, &server).await;
+                    let _ = pool.list_server(&target, &server).await;
                 });
             }
             out.push((server.spec.name.clone(), status));
@@ -278,9 +244,9 @@ impl McpPool {
 
     /// The deployment's MCP tools (allowlisted, namespaced). Servers that fail are
     /// left out and named in the second value.
-    pub async fn list_tools(&self, services: &Services, target: &Target) -> (Vec<McpTool>, Vec<String>) {
+    pub async fn list_tools(&self, target: &Target) -> (Vec<McpTool>, Vec<String>) {
         let d = self.deployment(target);
-        let lists = futures::future::join_all(d.servers.iter().map(|s| self.list_server(services, target, s))).await;
+        let lists = futures::future::join_all(d.servers.iter().map(|s| self.list_server(target, s))).await;
         let (mut tools, mut failures) = (Vec::new(), Vec::new());
         for (server, listed) in d.servers.iter().zip(lists) {
             match listed {
@@ -291,10 +257,10 @@ impl McpPool {
         (tools, failures)
     }
 
-    async fn list_server(&self, services: &Services, target: &Target, server: &Server) -> Result<Vec<McpTool>, String> {
+    async fn list_server(&self, target: &Target, server: &Server) -> Result<Vec<McpTool>, String> {
         let timeout = Duration::from_millis(self.config.connect_timeout_ms);
         let listed = tokio::time::timeout(timeout, async {
-            let client = self.client(services, target, server).await?;
+            let client = self.client(target, server).await?;
             client.list_tools().await.map_err(|e| self.failed_call(server, &client, e))
         })
         .await
@@ -326,7 +292,7 @@ impl McpPool {
             tools.push(McpTool {
                 name: full,
                 server: name.clone(),
-                description: crate::imports::preview(&t.description, MAX_DESCRIPTION),
+                description: hermes_types::text::preview(&t.description, MAX_DESCRIPTION),
                 parameters: schema.to_string(),
             });
             names.insert(exposed, t.name);
@@ -341,7 +307,7 @@ impl McpPool {
 
     /// The server's client, connecting if needed (at most once at a time per server;
     /// not again before the backoff after a failure has passed).
-    async fn client(&self, services: &Services, target: &Target, server: &Server) -> Result<Arc<McpClient>, String> {
+    async fn client(&self, target: &Target, server: &Server) -> Result<Arc<McpClient>, String> {
         let mut conn = server.conn.lock().await;
         match &*conn {
             Conn::Ready(c) => return Ok(c.clone()),
@@ -352,7 +318,7 @@ impl McpPool {
             _ => {}
         }
         let attempt = async {
-            let (client, scrubber) = self.build(services, target, &server.spec).await?;
+            let (client, scrubber) = self.build(target, &server.spec).await?;
             *lock(&server.scrubber) = Arc::new(scrubber);
             let version = tokio::time::timeout(Duration::from_millis(self.config.connect_timeout_ms), client.connect())
                 .await
@@ -418,10 +384,9 @@ impl McpPool {
     /// A client for `spec` with its headers resolved.
     async fn build(
         &self,
-        services: &Services,
         target: &Target,
         spec: &McpServerSpec,
-    ) -> Result<(McpClient, crate::secrets::Scrubber), McpError> {
+    ) -> Result<(McpClient, hermes_secrets::Scrubber), McpError> {
         let url = reqwest::Url::parse(&spec.url).map_err(|e| McpError::Config(format!("invalid URL: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(McpError::Config("the URL must be http or https".into()));
@@ -432,13 +397,13 @@ impl McpPool {
                 Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
                 _ => None,
             };
-            if literal.is_some_and(crate::skills::fetch::is_private) || url.host_str() == Some("localhost") {
+            if literal.is_some_and(crate::egress::is_private) || url.host_str() == Some("localhost") {
                 return Err(McpError::Config(
                     "the URL points to a private or loopback address (set HERMES_ALLOW_PRIVATE_URLS=1 to allow)".into(),
                 ));
             }
         }
-        let (headers, scrubber) = resolve_headers(services, target, &spec.headers).await?;
+        let (headers, scrubber) = resolve_headers(&self.secrets, target, &spec.headers).await?;
         Ok((McpClient::new(self.http.clone(), url, headers), scrubber))
     }
 
@@ -447,7 +412,6 @@ impl McpPool {
     /// tool, not allowlisted, bad arguments); server-side failures are error outcomes.
     pub async fn call(
         &self,
-        services: &Services,
         target: &Target,
         name: &str,
         arguments: &str,
@@ -483,7 +447,7 @@ impl McpPool {
         let started = Instant::now();
         let result = tokio::time::timeout(Duration::from_millis(timeout_ms), async {
             let _permit = server.permits.acquire().await.map_err(|e| e.to_string())?;
-            let client = self.client(services, target, server).await?;
+            let client = self.client(target, server).await?;
             client.call_tool(&tool, args, meta).await.map_err(|e| self.failed_call(server, &client, e))
         })
         .await;
@@ -527,10 +491,10 @@ pub(crate) fn placeholders(template: &str) -> Result<Vec<&str>, String> {
 /// The server's headers with every `${SECRET_NAME}` replaced by the secret's value;
 /// values are marked sensitive so no debug output shows them. Also a scrubber for them.
 async fn resolve_headers(
-    services: &Services,
+    secrets: &hermes_secrets::Secrets,
     target: &Target,
     templates: &BTreeMap<String, String>,
-) -> Result<(HeaderMap, crate::secrets::Scrubber), McpError> {
+) -> Result<(HeaderMap, hermes_secrets::Scrubber), McpError> {
     let mut wanted: BTreeMap<String, String> = BTreeMap::new();
     for (header, template) in templates {
         for name in placeholders(template).map_err(McpError::Config)? {
@@ -542,12 +506,11 @@ async fn resolve_headers(
             wanted.insert(name.to_string(), id.clone());
         }
     }
-    let values: HashMap<String, crate::secrets::SecretValue> = services
-        .secrets
+    let values: HashMap<String, hermes_secrets::SecretValue> = secrets
         .values(&target.account_id, &wanted)
         .await
         .map_err(|e| match e {
-            crate::secrets::SecretsError::Missing { name, .. } => {
+            hermes_secrets::SecretsError::Missing { name, .. } => {
                 McpError::Config(format!("secret {name} no longer exists"))
             }
             other => McpError::Config(format!("reading secrets: {other}")),
@@ -567,7 +530,7 @@ async fn resolve_headers(
         value.set_sensitive(true);
         headers.insert(name, value);
     }
-    Ok((headers, crate::secrets::Scrubber::new(values.into_iter().collect())))
+    Ok((headers, hermes_secrets::Scrubber::new(values.into_iter().collect())))
 }
 
 #[cfg(test)]

@@ -16,9 +16,10 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::secrets::Scrubber;
-use crate::services::Services;
 use crate::{Host, HostError};
+use hermes_events::EventHub;
 use hermes_events::NewEvent;
+use hermes_store::Db;
 use hermes_store::StoreError;
 use hermes_store::memories::{self as store, MemoryRow, MemorySource};
 use hermes_types::paging::Page;
@@ -121,7 +122,7 @@ enum Added {
 /// Stores an observation (after [`check`]); an identical one already stored is
 /// returned instead of a duplicate.
 pub(crate) async fn add(
-    services: &Services,
+    hub: &EventHub,
     deployment_id: &str,
     secrets: &Scrubber,
     content: &str,
@@ -139,8 +140,7 @@ pub(crate) async fn add(
     let run_id = (origin.source == MemorySource::Agent).then(|| origin.run_id.map(str::to_string)).flatten();
     let agent = origin.source == MemorySource::Agent;
     let dep = deployment_id.to_string();
-    let (added, _) = services
-        .hub
+    let (added, _) = hub
         .commit(deployment_id, move |conn| {
             let key = relearn::normalized(&row.content);
             if let Some(same) = store::recall(conn, &dep, &row.content, 5, usize::MAX)?
@@ -178,7 +178,7 @@ pub(crate) async fn add(
 
 /// Replaces a memory's content (after [`check`]).
 pub(crate) async fn update(
-    services: &Services,
+    hub: &EventHub,
     deployment_id: &str,
     secrets: &Scrubber,
     id: &str,
@@ -187,8 +187,7 @@ pub(crate) async fn update(
 ) -> Result<MemoryObject, HostError> {
     let content = check(content, secrets)?;
     let (dep, id_owned, origin_owned) = (deployment_id.to_string(), id.to_string(), OwnedOrigin::from(origin));
-    let (row, _) = services
-        .hub
+    let (row, _) = hub
         .commit(deployment_id, move |conn| {
             if !store::update(conn, &dep, &id_owned, &content, &hermes_types::ids::now())? {
                 return Ok((None, Vec::new()));
@@ -203,15 +202,9 @@ pub(crate) async fn update(
 }
 
 /// Deletes a memory, leaving a tombstone so the agent does not simply re-learn it.
-pub(crate) async fn forget(
-    services: &Services,
-    deployment_id: &str,
-    id: &str,
-    origin: Origin<'_>,
-) -> Result<(), HostError> {
+pub(crate) async fn forget(hub: &EventHub, deployment_id: &str, id: &str, origin: Origin<'_>) -> Result<(), HostError> {
     let (dep, id_owned, origin_owned) = (deployment_id.to_string(), id.to_string(), OwnedOrigin::from(origin));
-    let (found, _) = services
-        .hub
+    let (found, _) = hub
         .commit(deployment_id, move |conn| {
             let Some(row) = store::forget(conn, &dep, &id_owned, &hermes_types::ids::now())? else {
                 return Ok((false, Vec::new()));
@@ -225,14 +218,9 @@ pub(crate) async fn forget(
 
 /// The memories most relevant to `query`, bounded by `limit` (≤ [`MAX_RECALL`]) and
 /// [`RECALL_BUDGET_BYTES`]; an empty query gives the newest.
-pub(crate) async fn recall(
-    services: &Services,
-    deployment_id: &str,
-    query: &str,
-    limit: u32,
-) -> Result<Vec<MemoryRow>, HostError> {
+pub(crate) async fn recall(db: &Db, deployment_id: &str, query: &str, limit: u32) -> Result<Vec<MemoryRow>, HostError> {
     let (dep, q, limit) = (deployment_id.to_string(), query.to_string(), limit.clamp(1, MAX_RECALL));
-    Ok(services.db.read(move |conn| store::recall(conn, &dep, &q, limit, RECALL_BUDGET_BYTES)).await?)
+    Ok(db.read(move |conn| store::recall(conn, &dep, &q, limit, RECALL_BUDGET_BYTES)).await?)
 }
 
 fn not_found(e: StoreError) -> HostError {
@@ -335,7 +323,7 @@ impl Host {
     ) -> Result<MemoryObject, HostError> {
         let d = self.deployment_in(account_id, deployment_id).await?;
         let secrets = self.memory_scrubber(&d).await?;
-        add(self.services(), deployment_id, &secrets, content, Origin::API).await
+        add(&self.services().hub, deployment_id, &secrets, content, Origin::API).await
     }
 
     /// Replaces a memory's content (same checks as [`Host::add_memory`]).
@@ -348,13 +336,13 @@ impl Host {
     ) -> Result<MemoryObject, HostError> {
         let d = self.deployment_in(account_id, deployment_id).await?;
         let secrets = self.memory_scrubber(&d).await?;
-        update(self.services(), deployment_id, &secrets, memory_id, content, Origin::API).await
+        update(&self.services().hub, deployment_id, &secrets, memory_id, content, Origin::API).await
     }
 
     /// Deletes a memory; the agent does not store it again unless the customer repeats it.
     pub async fn forget_memory(&self, account_id: &str, deployment_id: &str, memory_id: &str) -> Result<(), HostError> {
         self.deployment_in(account_id, deployment_id).await?;
-        forget(self.services(), deployment_id, memory_id, Origin::API).await
+        forget(&self.services().hub, deployment_id, memory_id, Origin::API).await
     }
 
     /// What a run would recall for `query` (bm25-ranked, bounded), as the memory import does.
@@ -364,6 +352,6 @@ impl Host {
         query: &str,
         limit: u32,
     ) -> Result<Vec<MemoryObject>, HostError> {
-        Ok(recall(self.services(), deployment_id, query, limit).await?.into_iter().map(Into::into).collect())
+        Ok(recall(&self.services().db, deployment_id, query, limit).await?.into_iter().map(Into::into).collect())
     }
 }

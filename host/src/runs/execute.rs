@@ -2,29 +2,21 @@
 //! guest's `run` export, and the outcome recorded as the run's status.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::HostError;
-use crate::runtime::wit::exports::hermes::agent::agent::{Features, RunContext, RunOutcome};
-use crate::runtime::{Interrupt, RunEnv, RunState};
+use crate::instances::{self, Instance, Purpose};
 use crate::services::Services;
-use crate::workspace;
 use hermes_events::NewEvent;
+use hermes_runtime::InstanceOutcome;
 use hermes_store::deployments::{self, DeploymentRow};
 use hermes_store::runs::{self, RunRow, RunStatus};
 
-/// Grace beyond the instance deadline before the host abandons a stuck host call.
-const HOST_CALL_GRACE: Duration = Duration::from_secs(30);
-/// Longest error message a guest may set on its run.
-const MAX_ERROR: usize = 4096;
 /// Instances started back to back for approvals decided while the guest was
 /// returning `waiting`; a harness needing more is looping.
 const MAX_QUICK_RESUMES: u32 = 16;
-/// Bytes of guest stderr quoted in a trap's error message.
-const STDERR_TAIL: usize = 600;
 
 /// Runs `run_id` to its next resting state; never panics, never returns an error:
 /// every failure becomes the run's `error` status.
@@ -55,23 +47,24 @@ async fn execute_inner(services: &Arc<Services>, run_id: &str, cancel: Cancellat
 
     let mut rounds = 0;
     loop {
-        let result = run_guest(services, &run, &dep, cancel.clone(), resumed).await;
+        let outcome = run_guest(services, &run, &dep, cancel.clone(), resumed).await;
         if services.shutdown.is_cancelled() && !cancel.is_cancelled() {
             // Left `running`: the next start resumes it from its transcript.
             tracing::info!("run interrupted by shutdown; it resumes on the next start");
             return Ok(());
         }
-        let (status, error, output) = match result {
-            Ok(outcome) => outcome,
-            Err(e) => (RunStatus::Error, Some(format!("the host could not run the harness: {e}")), None),
-        };
         if cancel.is_cancelled() {
             return finish(services, &run.deployment_id, &run.thread_id, &run.id, RunStatus::Cancelled, None).await;
         }
-        if status != RunStatus::WaitingOnHuman {
-            return finish_with_output(services, &run, status, error.as_deref(), output).await;
-        }
-        let approval_id = output.unwrap_or_default();
+        let approval_id = match outcome {
+            InstanceOutcome::Completed(answer) => {
+                return finish_with_output(services, &run, RunStatus::Completed, None, Some(answer)).await;
+            }
+            InstanceOutcome::Failed(error) => {
+                return finish_with_output(services, &run, RunStatus::Error, Some(&error), None).await;
+            }
+            InstanceOutcome::Waiting(approval_id) => approval_id,
+        };
         match crate::approvals::park(services, &run, &approval_id).await? {
             // Parked: the instance is gone and the slot is freed on return.
             crate::approvals::Parked::Waiting => return Ok(()),
@@ -93,116 +86,29 @@ async fn execute_inner(services: &Arc<Services>, run_id: &str, cancel: Cancellat
     }
 }
 
+/// One instance of the run, from its start (or resumption) to its next resting state.
 async fn run_guest(
     services: &Arc<Services>,
     run: &RunRow,
     dep: &DeploymentRow,
     cancel: CancellationToken,
     resumed: bool,
-) -> Result<(RunStatus, Option<String>, Option<String>), HostError> {
-    let Some(pre) = services.harnesses.get(&dep.spec.runtime).cloned() else {
-        return Ok((RunStatus::Error, Some(format!("unknown runtime {:?}", dep.spec.runtime)), None));
-    };
-    let limits = services.runtime.limits().clone();
-    let secrets = match crate::secrets::resolve(services, &dep.account_id, &dep.spec.secrets).await {
-        Ok(s) => Arc::new(s),
-        Err(e) => return Ok((RunStatus::Error, Some(format!("the deployment's secrets are unavailable: {e}")), None)),
-    };
-    let env = Arc::new(RunEnv {
-        services: services.clone(),
-        deployment_id: dep.id.clone(),
-        account_id: dep.account_id.clone(),
-        secrets: secrets.clone(),
-        customer_id: dep.spec.customer_id.clone(),
-        thread_id: run.thread_id.clone(),
-        run_id: run.id.clone(),
-        spec: Arc::new(dep.spec.clone()),
-        workspace: workspace::path(&services.data_dir, &dep.id),
-        cancel,
-        shutdown: services.shutdown.clone(),
-    });
-    let ctx = RunContext {
-        deployment_id: dep.id.clone(),
-        customer_id: dep.spec.customer_id.clone(),
-        thread_id: run.thread_id.clone(),
-        run_id: run.id.clone(),
-        system_prompt: dep.spec.system_prompt.clone(),
-        secret_names: dep.spec.secrets.keys().cloned().collect(),
-        features: Features {
-            memory: dep.spec.features.memory,
-            dreaming: dep.spec.features.dreaming,
-            automations: dep.spec.features.automations,
-            steering: dep.spec.features.steering,
-        },
-        disabled_tools: dep.spec.disabled_tools.clone(),
-        max_iterations: services.config.max_iterations,
-        resumed,
-    };
-    let started = Instant::now();
-    let state = RunState::new(env.clone(), limits.max_output_bytes)?;
-    let mut store = services.runtime.new_store(state);
-    let run_id = run.id.clone();
-    let call = async {
-        let harness = pre.instantiate_async(&mut store).await?;
-        let micros = started.elapsed().as_micros() as u64;
-        // Off the critical path: the run does not wait for this bookkeeping write.
-        let db = services.db.clone();
+) -> InstanceOutcome {
+    let (db, run_id) = (services.db.clone(), run.id.clone());
+    // Off the critical path: the run does not wait for this bookkeeping write.
+    let record_instantiation = Box::new(move |micros: u64| {
         tokio::spawn(async move { db.write(move |conn| runs::set_instantiate_us(conn, &run_id, micros)).await });
-        harness.hermes_agent_agent().call_run(&mut store, &ctx).await
+    });
+    let instance = Instance {
+        deployment_id: &dep.id,
+        account_id: &dep.account_id,
+        spec: &dep.spec,
+        thread_id: &run.thread_id,
+        run_id: &run.id,
+        purpose: Purpose::Run { resumed },
+        cancel,
     };
-    let outcome = tokio::time::timeout(limits.run_deadline + HOST_CALL_GRACE, call).await;
-    let (output, dropped) = store.data().output.contents();
-    let output = secrets.scrub_owned(output);
-    let memory_denied = store.data().limits.memory_denied;
-    // The instance is dead after a trap, and idle otherwise: free it now.
-    drop(store);
-    if !output.is_empty() {
-        tracing::info!(bytes = output.len(), dropped, guest_output = %output, "guest output");
-    }
-    let elapsed = started.elapsed();
-    let (status, error, answer) = match outcome {
-        Err(_) => (RunStatus::Error, Some(format!("the run exceeded its deadline of {:?}", limits.run_deadline)), None),
-        // What the guest returns is bounded like everything else crossing WIT.
-        Ok(Ok(Ok(RunOutcome::Completed(text)))) => {
-            (RunStatus::Completed, None, Some(crate::imports::preview(&text, crate::imports::MAX_TEXT)))
-        }
-        // The approval id rides in the answer slot: `execute_inner` parks the run on it.
-        Ok(Ok(Ok(RunOutcome::Waiting(approval_id)))) => (RunStatus::WaitingOnHuman, None, Some(approval_id)),
-        Ok(Ok(Err(message))) => (RunStatus::Error, Some(crate::imports::preview(&message, MAX_ERROR)), None),
-        Ok(Err(trap)) => {
-            tracing::warn!(error = %format!("{trap:#}"), ?elapsed, "guest trapped");
-            (RunStatus::Error, Some(describe_trap(&trap, memory_denied, &limits, &output)), None)
-        }
-    };
-    // What the guest returns is persisted: scrubbed like everything else it produces.
-    Ok((status, error.map(|e| secrets.scrub_owned(e)), answer.map(|a| secrets.scrub_owned(a))))
-}
-
-/// A trap, phrased for the vendor reading `run_status.error`.
-fn describe_trap(
-    trap: &wasmtime::Error,
-    memory_denied: bool,
-    limits: &crate::runtime::SandboxLimits,
-    output: &str,
-) -> String {
-    if let Some(i) = trap.downcast_ref::<Interrupt>() {
-        return i.to_string();
-    }
-    if memory_denied {
-        return format!("the guest exceeded its memory limit of {} MiB", limits.max_memory_bytes >> 20);
-    }
-    let what = match trap.downcast_ref::<wasmtime::Trap>() {
-        Some(t) => t.to_string(),
-        None => format!("{trap}"),
-    };
-    let tail = output.trim_end();
-    if tail.is_empty() {
-        format!("the guest trapped: {what}")
-    } else {
-        let start = tail.len().saturating_sub(STDERR_TAIL);
-        let start = (start..tail.len()).find(|i| tail.is_char_boundary(*i)).unwrap_or(tail.len());
-        format!("the guest trapped: {what}; its last output: {}", &tail[start..])
-    }
+    instances::launch(services, instance, Some(record_instantiation)).await
 }
 
 async fn mark(services: &Services, run: &RunRow, status: RunStatus, error: Option<&str>) -> Result<(), HostError> {

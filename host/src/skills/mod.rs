@@ -1,7 +1,7 @@
 //! SKILL.md: YAML frontmatter + Markdown body; where skills live in a workspace.
 
 pub mod api;
-pub mod fetch;
+
 pub mod validate;
 
 use serde::Deserialize;

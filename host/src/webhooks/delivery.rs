@@ -10,7 +10,8 @@ use std::time::Duration;
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use tokio::sync::{Semaphore, mpsc};
 
-use super::{WebhooksConfig, check_url, signature};
+use super::{check_url, signature};
+use crate::config::WebhooksConfig;
 use crate::services::Services;
 use hermes_store::webhooks::{self as store, Delivery};
 
@@ -47,7 +48,7 @@ pub fn backoff(config: &WebhooksConfig, failures: u32) -> Duration {
 
 /// Starts the worker; it stops when the host shuts down.
 pub(crate) fn spawn(services: Arc<Services>, signal: Arc<tokio::sync::Notify>) {
-    let client = match crate::skills::fetch::client(services.config.allow_private_urls) {
+    let client = match crate::egress::client(services.config.allow_private_urls) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "webhook deliveries are off: cannot build the HTTP client");

@@ -13,7 +13,7 @@ mod sign;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 pub use sign::{generate_secret, signature};
 
@@ -87,35 +87,6 @@ impl hermes_events::CommitHook for OutboxHook {
     }
 }
 
-/// `[webhooks]` in `hermes.toml`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct WebhooksConfig {
-    /// Wait before the first retry; doubles on each failure (default 5,000 ms).
-    pub initial_backoff_ms: u64,
-    /// Longest wait between two attempts (default 3,600 s).
-    pub max_backoff_secs: u64,
-    /// A delivery not acknowledged this long after its event is abandoned
-    /// (default 259,200 s = 3 days).
-    pub retry_period_secs: u64,
-    /// Attempts in flight at once, all endpoints together (default 16).
-    pub concurrency: usize,
-    /// Timeout of one attempt (default 10 s).
-    pub timeout_secs: u64,
-}
-
-impl Default for WebhooksConfig {
-    fn default() -> Self {
-        WebhooksConfig {
-            initial_backoff_ms: 5_000,
-            max_backoff_secs: 3_600,
-            retry_period_secs: 3 * 24 * 3_600,
-            concurrency: 16,
-            timeout_secs: 10,
-        }
-    }
-}
-
 /// A webhook endpoint as the API shows it (the secret only on creation).
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct WebhookObject {
@@ -177,7 +148,7 @@ pub fn check_url(url: &str, allow_private: bool) -> Result<url::Url, String> {
     };
     let local_name =
         parsed.host_str().is_some_and(|h| h.eq_ignore_ascii_case("localhost") || h.ends_with(".localhost"));
-    if !allow_private && (literal.is_some_and(crate::skills::fetch::is_private) || local_name) {
+    if !allow_private && (literal.is_some_and(crate::egress::is_private) || local_name) {
         return Err("`url` points to a private or loopback address (set HERMES_ALLOW_PRIVATE_URLS=1 to allow)".into());
     }
     Ok(parsed)

@@ -7,22 +7,24 @@ use tokio_util::sync::CancellationToken;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use super::limits::TrackedLimits;
-use super::{CappedOutput, RuntimeError};
-use crate::services::Services;
+use crate::limits::TrackedLimits;
+use crate::ports::Ports;
+use crate::{CappedOutput, RuntimeError};
+use hermes_secrets::Scrubber;
 use hermes_types::spec::DeploymentSpec;
 
-/// Who and what a run is: the context every host import works in.
+/// Who and what a run is: the context every host import works in. It holds the
+/// run's ports and nothing else of the host.
 pub struct RunEnv {
-    /// The host's shared services.
-    pub(crate) services: Arc<Services>,
+    /// The host-side implementations of the imported interfaces, for this run.
+    pub ports: Ports,
     /// `dep_…`
     pub deployment_id: String,
     /// The account charged for the run's model calls.
     pub account_id: String,
     /// The deployment's secret values, host-side only: scrubbed from everything the
     /// guest or the model produces before it is persisted or logged.
-    pub(crate) secrets: Arc<crate::secrets::Scrubber>,
+    pub secrets: Arc<Scrubber>,
     /// The vendor's customer id.
     pub customer_id: String,
     /// `thr_…`

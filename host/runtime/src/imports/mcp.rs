@@ -1,18 +1,13 @@
-//! `mcp`: the customer's MCP tools, through the host's connection pool
-//! ([`crate::mcp`]). The guest names tools `<server>__<tool>`; the allowlist, the
-//! secret headers and `_meta.customer_id` are the host's business. Whatever comes
-//! back is scrubbed of the deployment's secret values before the guest sees it.
+//! `mcp`: the customer's MCP tools, through the run's MCP port. The guest names
+//! tools `<server>__<tool>`; the allowlist, the secret headers and
+//! `_meta.customer_id` are the port's business. Whatever comes back is scrubbed of
+//! the deployment's secret values before the guest sees it.
 
-use super::{MAX_TEXT, bounded};
-use crate::mcp::Target;
-use crate::runtime::RunState;
-use crate::runtime::wit::hermes::agent::mcp::Host;
-use crate::runtime::wit::hermes::agent::types::{ToolDefinition, ToolOutput};
-
-fn target(state: &RunState) -> Target {
-    let env = &state.env;
-    Target { deployment_id: env.deployment_id.clone(), account_id: env.account_id.clone(), spec: env.spec.clone() }
-}
+use super::{MAX_TEXT, bounded, trap};
+use crate::RunState;
+use crate::ports::PortError;
+use crate::wit::hermes::agent::mcp::Host;
+use crate::wit::hermes::agent::types::{ToolDefinition, ToolOutput};
 
 impl Host for RunState {
     async fn list_tools(&mut self) -> wasmtime::Result<Result<Vec<ToolDefinition>, String>> {
@@ -20,7 +15,7 @@ impl Host for RunState {
             return Ok(Ok(Vec::new()));
         }
         let env = self.env.clone();
-        let (tools, failures) = env.services.mcp.list_tools(&env.services, &target(self)).await;
+        let (tools, failures) = env.ports.mcp.list_tools().await.map_err(trap)?;
         for failure in &failures {
             tracing::warn!(deployment = %env.deployment_id, run = %env.run_id, "{}", env.secrets.scrub(failure));
         }
@@ -44,16 +39,15 @@ impl Host for RunState {
         if self.env.spec.mcp_servers.is_empty() {
             return Ok(Err(format!("no tool named {name:?}: the deployment has no MCP servers")));
         }
-        let (env, target) = (self.env.clone(), target(self));
+        let env = self.env.clone();
         let called = tokio::select! {
-            called = env.services.mcp.call(&env.services, &target, &name, &arguments) => called,
+            called = env.ports.mcp.call_tool(&name, &arguments) => called,
             _ = env.cancel.cancelled() => return Ok(Err("the run was cancelled during the MCP call".into())),
         };
-        Ok(match called {
-            Ok((_server, _tool, outcome)) => {
-                Ok(ToolOutput { content: env.secrets.scrub_owned(outcome.content), is_error: outcome.is_error })
-            }
-            Err(refusal) => Err(env.secrets.scrub_owned(refusal)),
-        })
+        match called {
+            Ok(out) => Ok(Ok(ToolOutput { content: env.secrets.scrub_owned(out.content), is_error: out.is_error })),
+            Err(PortError::Guest(refusal)) => Ok(Err(env.secrets.scrub_owned(refusal))),
+            Err(e) => Err(trap(e)),
+        }
     }
 }

@@ -1,11 +1,21 @@
-//! `skills`: the skill index and skill files, read from the workspace through cap-std.
+//! The skills port: the skill index and skill files, read from the workspace
+//! through cap-std (never past it).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use crate::runtime::RunState;
-use crate::runtime::wit::hermes::agent::skills::{Host, SkillSummary};
+use async_trait::async_trait;
+use hermes_runtime::ports::{PortError, PortResult, SkillsPort};
+use hermes_runtime::wit::hermes::agent::skills::SkillSummary;
+
+use crate::run_scope::RunScope;
 use crate::skills::{SKILLS_DIR, parse_meta, valid_name};
 use crate::workspace;
+
+/// The skills of one run's workspace.
+pub(crate) struct SkillShelf {
+    pub scope: Arc<RunScope>,
+}
 
 /// Largest skill file handed to the guest.
 const MAX_SKILL_FILE: u64 = 1 << 20;
@@ -51,14 +61,18 @@ fn read_skill(root: PathBuf, name: &str, file: Option<&str>) -> Result<String, S
     ws.read_to_string(&path).map_err(|e| format!("reading {}: {e}", path.display()))
 }
 
-impl Host for RunState {
-    async fn list_skills(&mut self) -> wasmtime::Result<Vec<SkillSummary>> {
-        let root = self.env.workspace.clone();
-        Ok(tokio::task::spawn_blocking(move || list_skills(root)).await?)
+#[async_trait]
+impl SkillsPort for SkillShelf {
+    async fn list(&self) -> PortResult<Vec<SkillSummary>> {
+        let root = self.scope.workspace.clone();
+        tokio::task::spawn_blocking(move || list_skills(root)).await.map_err(PortError::host)
     }
 
-    async fn read(&mut self, name: String, file: Option<String>) -> wasmtime::Result<Result<String, String>> {
-        let root = self.env.workspace.clone();
-        Ok(tokio::task::spawn_blocking(move || read_skill(root, &name, file.as_deref())).await?)
+    async fn read(&self, name: &str, file: Option<&str>) -> PortResult<String> {
+        let (root, name, file) = (self.scope.workspace.clone(), name.to_string(), file.map(str::to_string));
+        tokio::task::spawn_blocking(move || read_skill(root, &name, file.as_deref()))
+            .await
+            .map_err(PortError::host)?
+            .map_err(PortError::Guest)
     }
 }

@@ -1,11 +1,22 @@
 //! Host configuration: `hermes.toml` plus environment.
 
+mod automations;
+mod dreaming;
+mod mcp;
+mod pricing;
+mod webhooks;
+
 use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::runtime::SandboxLimits;
+pub use automations::AutomationsConfig;
+pub use dreaming::DreamingConfig;
 use hermes_providers::{ProvidersConfig, RetryPolicy};
+pub use hermes_runtime::SandboxLimits;
+pub use mcp::McpConfig;
+pub use pricing::{Price, Pricing};
+pub use webhooks::WebhooksConfig;
 
 /// Everything a host is configured with.
 #[derive(Clone, Debug)]
@@ -27,18 +38,18 @@ pub struct HostConfig {
     /// Let skill URLs, MCP servers and webhooks reach loopback/private addresses
     /// (`HERMES_ALLOW_PRIVATE_URLS=1`); off by default (SSRF).
     pub allow_private_urls: bool,
-    /// Credits charged per model call (`[pricing]`; see [`crate::billing`]).
-    pub pricing: crate::billing::Pricing,
+    /// Credits charged per model call (`[pricing]`; see [`Pricing`]).
+    pub pricing: Pricing,
     /// Event retention and slow-subscriber limits (`[events]`).
     pub events: hermes_events::EventsConfig,
     /// Idle-time dreaming (`[dreaming]`).
-    pub dreaming: crate::dreaming::DreamingConfig,
+    pub dreaming: DreamingConfig,
     /// The automation scheduler (`[automations]`).
-    pub automations: crate::automations::AutomationsConfig,
+    pub automations: AutomationsConfig,
     /// Webhook delivery retries and concurrency (`[webhooks]`).
-    pub webhooks: crate::webhooks::WebhooksConfig,
+    pub webhooks: WebhooksConfig,
     /// MCP client timeouts, concurrency and backoff (`[mcp]`).
-    pub mcp: crate::mcp::McpConfig,
+    pub mcp: McpConfig,
 }
 
 impl Default for HostConfig {
@@ -52,12 +63,12 @@ impl Default for HostConfig {
             max_output_tokens: 8192,
             starting_credits: 1_000_000,
             allow_private_urls: false,
-            pricing: crate::billing::Pricing::default(),
+            pricing: Pricing::default(),
             events: hermes_events::EventsConfig::default(),
-            dreaming: crate::dreaming::DreamingConfig::default(),
-            automations: crate::automations::AutomationsConfig::default(),
-            webhooks: crate::webhooks::WebhooksConfig::default(),
-            mcp: crate::mcp::McpConfig::default(),
+            dreaming: DreamingConfig::default(),
+            automations: AutomationsConfig::default(),
+            webhooks: WebhooksConfig::default(),
+            mcp: McpConfig::default(),
         }
     }
 }
@@ -77,17 +88,17 @@ struct FileConfig {
     #[serde(default)]
     starting_credits: Option<i64>,
     #[serde(default)]
-    pricing: Option<crate::billing::Pricing>,
+    pricing: Option<Pricing>,
     #[serde(default)]
     events: Option<hermes_events::EventsConfig>,
     #[serde(default)]
-    dreaming: Option<crate::dreaming::DreamingConfig>,
+    dreaming: Option<DreamingConfig>,
     #[serde(default)]
-    automations: Option<crate::automations::AutomationsConfig>,
+    automations: Option<AutomationsConfig>,
     #[serde(default)]
-    webhooks: Option<crate::webhooks::WebhooksConfig>,
+    webhooks: Option<WebhooksConfig>,
     #[serde(default)]
-    mcp: Option<crate::mcp::McpConfig>,
+    mcp: Option<McpConfig>,
 }
 
 #[derive(Debug, Default, Deserialize)]

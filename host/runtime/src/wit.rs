@@ -2,7 +2,7 @@
 //! next version gets its own module beside this one so old guests stay loadable.
 
 wasmtime::component::bindgen!({
-    path: "../wit",
+    path: "../../wit",
     world: "hermes:agent/harness",
     imports: { default: async | trappable },
     exports: { default: async },

@@ -1,5 +1,7 @@
-//! Fetching a `url` skill: 10 s timeout, 1 MiB cap, redirects only within the same
-//! host, and private/loopback addresses refused unless explicitly allowed (SSRF).
+//! Outbound HTTP under the SSRF guard: private, loopback and link-local addresses are
+//! refused (also after DNS, by a resolver that drops them) unless the host allows
+//! private URLs; fetched text is size- and time-capped. Skill URLs, MCP servers and
+//! webhooks all leave through here.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

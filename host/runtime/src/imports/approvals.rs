@@ -2,18 +2,17 @@
 //! approval of a gated call. The guest never blocks here: a pending decision makes it
 //! return `waiting`, and the host parks the run without an instance.
 
-use super::{MAX_TEXT, bounded};
-use crate::approvals::{Ask, policy};
-use crate::runtime::RunState;
-use crate::runtime::wit::hermes::agent::approvals::{ApprovalRequest, Decision, Host};
-use hermes_store::approvals::ApprovalStatus;
+use super::{MAX_TEXT, bounded, for_guest, preview};
+use crate::RunState;
+use crate::ports::Ask;
+use crate::wit::hermes::agent::approvals::{ApprovalRequest, Decision, Host};
 
 /// Longest summary kept (one line a human reads).
 const MAX_SUMMARY: usize = 500;
 
 impl Host for RunState {
     async fn requires_approval(&mut self, tool: String) -> wasmtime::Result<bool> {
-        Ok(policy::requires(&self.env.spec, &tool))
+        Ok(self.env.ports.approvals.requires_approval(&tool))
     }
 
     async fn request(&mut self, request: ApprovalRequest) -> wasmtime::Result<Result<Decision, String>> {
@@ -32,21 +31,13 @@ impl Host for RunState {
         let env = self.env.clone();
         // One line, bounded, and — like everything the guest produces — scrubbed.
         let line = request.summary.split_whitespace().collect::<Vec<_>>().join(" ");
-        let summary = env.secrets.scrub_owned(super::preview(&line, MAX_SUMMARY));
+        let summary = env.secrets.scrub_owned(preview(&line, MAX_SUMMARY));
         let ask = Ask {
             call_id: request.call_id,
             tool: request.tool,
             arguments: env.secrets.scrub_owned(request.arguments),
             summary,
         };
-        let row = crate::approvals::open(&env, ask).await?;
-        Ok(Ok(match row.status {
-            ApprovalStatus::Pending => Decision::Pending(row.id),
-            ApprovalStatus::Approved => Decision::Approved(row.comment),
-            ApprovalStatus::Rejected
-            | ApprovalStatus::Superseded
-            | ApprovalStatus::Expired
-            | ApprovalStatus::Cancelled => Decision::Rejected(row.comment),
-        }))
+        for_guest(env.ports.approvals.request(ask).await)
     }
 }

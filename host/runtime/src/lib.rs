@@ -1,16 +1,23 @@
 //! The Wasm runtime: one engine, compiled components cached on disk, a fresh store
-//! and instance per run.
+//! and instance per run ([`Runtime::launch`]), and the guest-import boundary
+//! (`imports/`) that validates, bounds and scrubs everything crossing WIT before it
+//! calls the run's [`ports`].
 
 mod cache;
 mod engine;
+mod imports;
+mod launch;
 mod limits;
 mod output;
+pub mod ports;
 mod state;
 pub mod wit;
 
 pub use engine::{Interrupt, Runtime};
+pub use launch::{Entry, InstanceOutcome, Launch};
 pub use limits::SandboxLimits;
 pub use output::CappedOutput;
+pub use ports::{PortError, PortResult, Ports};
 pub use state::{RunEnv, RunState};
 
 /// Errors of the runtime layer, each naming its phase.

@@ -1,0 +1,100 @@
+//! Starting an instance of a deployment's harness, for a run or a dream: the one
+//! path both take. It resolves the harness and the secrets, assembles the run's
+//! ports, and hands the launch to the runtime's launcher.
+
+use std::sync::Arc;
+
+use hermes_runtime::wit::exports::hermes::agent::agent::{Features, RunContext};
+use hermes_runtime::{Entry, InstanceOutcome, Launch, RunEnv};
+use hermes_types::spec::DeploymentSpec;
+use tokio_util::sync::CancellationToken;
+
+use crate::run_scope::RunScope;
+use crate::services::Services;
+use crate::workspace;
+
+/// Which export the instance runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    /// A run of a thread (`resumed` when it was started before).
+    Run { resumed: bool },
+    /// A dream of an idle deployment.
+    Dream,
+}
+
+/// One instance to start.
+pub(crate) struct Instance<'a> {
+    /// `dep_…`
+    pub deployment_id: &'a str,
+    /// The account charged.
+    pub account_id: &'a str,
+    /// The deployment's configuration as of now.
+    pub spec: &'a DeploymentSpec,
+    /// The run's thread (empty for a dream).
+    pub thread_id: &'a str,
+    /// The run's (or dream's) id.
+    pub run_id: &'a str,
+    /// Run or dream.
+    pub purpose: Purpose,
+    /// Cancels this instance.
+    pub cancel: CancellationToken,
+}
+
+/// Starts the instance and waits for it to end. The caller holds an instance slot.
+pub(crate) async fn launch(
+    services: &Arc<Services>,
+    i: Instance<'_>,
+    on_instantiated: Option<Box<dyn FnOnce(u64) + Send>>,
+) -> InstanceOutcome {
+    let Some(harness) = services.harnesses.get(&i.spec.runtime).cloned() else {
+        return InstanceOutcome::Failed(format!("unknown runtime {:?}", i.spec.runtime));
+    };
+    let secrets = match crate::secrets::resolve(services, i.account_id, &i.spec.secrets).await {
+        Ok(s) => Arc::new(s),
+        Err(e) => return InstanceOutcome::Failed(format!("the deployment's secrets are unavailable: {e}")),
+    };
+    let spec = Arc::new(i.spec.clone());
+    let scope = Arc::new(RunScope {
+        deployment_id: i.deployment_id.to_string(),
+        account_id: i.account_id.to_string(),
+        customer_id: spec.customer_id.clone(),
+        thread_id: i.thread_id.to_string(),
+        run_id: i.run_id.to_string(),
+        spec: spec.clone(),
+        secrets: secrets.clone(),
+        workspace: workspace::path(&services.data_dir, i.deployment_id),
+        cancel: i.cancel.clone(),
+        shutdown: services.shutdown.clone(),
+    });
+    let env = Arc::new(RunEnv {
+        ports: crate::ports::for_run(services, &scope),
+        deployment_id: scope.deployment_id.clone(),
+        account_id: scope.account_id.clone(),
+        secrets,
+        customer_id: scope.customer_id.clone(),
+        thread_id: scope.thread_id.clone(),
+        run_id: scope.run_id.clone(),
+        spec: spec.clone(),
+        workspace: scope.workspace.clone(),
+        cancel: i.cancel,
+        shutdown: services.shutdown.clone(),
+    });
+    let f = &spec.features;
+    let ctx = RunContext {
+        deployment_id: scope.deployment_id.clone(),
+        customer_id: scope.customer_id.clone(),
+        thread_id: scope.thread_id.clone(),
+        run_id: scope.run_id.clone(),
+        system_prompt: spec.system_prompt.clone(),
+        secret_names: spec.secrets.keys().cloned().collect(),
+        features: Features { memory: f.memory, dreaming: f.dreaming, automations: f.automations, steering: f.steering },
+        disabled_tools: spec.disabled_tools.clone(),
+        max_iterations: services.config.max_iterations,
+        resumed: matches!(i.purpose, Purpose::Run { resumed: true }),
+    };
+    let entry = match i.purpose {
+        Purpose::Run { .. } => Entry::Run(ctx),
+        Purpose::Dream => Entry::Dream(ctx),
+    };
+    services.runtime.launch(Launch { harness: &harness, env, entry, on_instantiated }).await
+}

@@ -1,0 +1,67 @@
+//! The domain's side of the guest-import boundary: one small implementation of each
+//! `hermes-runtime` port per run, each holding only the handles its interface needs
+//! (the store, the hub, the MCP pool, the providers), never the run manager or the
+//! runtime. [`for_run`] assembles them for one instance.
+
+mod approvals;
+mod automations;
+mod events;
+mod mcp;
+mod memory;
+mod model;
+mod skills;
+mod threads;
+
+use std::sync::Arc;
+
+use hermes_runtime::{PortError, Ports};
+
+use crate::HostError;
+use crate::run_scope::RunScope;
+use crate::services::Services;
+
+/// A domain error as a port failure: what the guest can act on (bad input, not
+/// found, conflict) it sees; anything else is the host's and ends the run.
+fn refusal(e: HostError) -> PortError {
+    match e {
+        HostError::Validation { message, .. } | HostError::NotFound(message) | HostError::Conflict(message) => {
+            PortError::Guest(message)
+        }
+        other => PortError::host(other),
+    }
+}
+
+/// The ports of one run (or dream) of `scope`.
+pub(crate) fn for_run(services: &Arc<Services>, scope: &Arc<RunScope>) -> Ports {
+    let target = crate::mcp::Target {
+        deployment_id: scope.deployment_id.clone(),
+        account_id: scope.account_id.clone(),
+        spec: scope.spec.clone(),
+    };
+    Ports {
+        model: Arc::new(model::ModelGate {
+            providers: services.providers.clone(),
+            db: services.db.clone(),
+            hub: services.hub.clone(),
+            default_model: services.config.default_model.clone(),
+            max_output_tokens: services.config.max_output_tokens,
+            pricing: Arc::new(services.config.pricing.clone()),
+            scope: scope.clone(),
+        }),
+        threads: Arc::new(threads::Transcript {
+            db: services.db.clone(),
+            hub: services.hub.clone(),
+            scope: scope.clone(),
+        }),
+        memory: Arc::new(memory::MemoryDesk {
+            db: services.db.clone(),
+            hub: services.hub.clone(),
+            scope: scope.clone(),
+        }),
+        mcp: Arc::new(mcp::McpDesk { pool: services.mcp.clone(), target }),
+        approvals: Arc::new(approvals::ApprovalDesk { hub: services.hub.clone(), scope: scope.clone() }),
+        automations: Arc::new(automations::AutomationDesk { services: services.clone(), scope: scope.clone() }),
+        events: Arc::new(events::EventDesk { hub: services.hub.clone(), scope: scope.clone() }),
+        skills: Arc::new(skills::SkillShelf { scope: scope.clone() }),
+    }
+}

@@ -1,0 +1,157 @@
+//! The model port: the deployment's provider and model, a credit check before each
+//! call and the charge after it, streamed deltas persisted as `token` events.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use hermes_events::{EventHub, NewEvent};
+use hermes_providers::{ChatRequest, Completion, ProviderError, Providers};
+use hermes_runtime::ports::{ModelFailure, ModelPort, ModelRequest};
+use hermes_store::Db;
+use hermes_store::runs;
+use hermes_store::usage::{self, UsageRow};
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use crate::HostError;
+use crate::config::Pricing;
+use crate::run_scope::RunScope;
+
+/// Most deltas persisted in one commit while streaming.
+const TOKEN_BATCH: usize = 256;
+
+/// Model calls of one run.
+pub(crate) struct ModelGate {
+    pub providers: Providers,
+    pub db: Db,
+    pub hub: EventHub,
+    pub default_model: String,
+    pub max_output_tokens: u32,
+    pub pricing: Arc<Pricing>,
+    pub scope: Arc<RunScope>,
+}
+
+/// Persists streamed deltas as `token` events, batching what has queued up.
+async fn write_tokens(
+    hub: EventHub,
+    scope: Arc<RunScope>,
+    mut rx: mpsc::UnboundedReceiver<String>,
+) -> Result<(), hermes_store::StoreError> {
+    // Secret values are scrubbed from the deltas, even when split across several.
+    let mut scrub = scope.secrets.stream();
+    let mut open = true;
+    while open {
+        let mut batch = Vec::new();
+        match rx.recv().await {
+            Some(first) => batch.push(scrub.push(&first)),
+            None => open = false,
+        }
+        while open && batch.len() < TOKEN_BATCH {
+            match rx.try_recv() {
+                Ok(d) => batch.push(scrub.push(&d)),
+                Err(_) => break,
+            }
+        }
+        if !open {
+            batch.push(scrub.finish());
+        }
+        batch.retain(|d| !d.is_empty());
+        if batch.is_empty() {
+            continue;
+        }
+        let events = batch
+            .into_iter()
+            .map(|delta| {
+                NewEvent::new("token", &scope.deployment_id, json!({"delta": delta}))
+                    .scoped(Some(&scope.thread_id), Some(&scope.run_id))
+            })
+            .collect();
+        hub.append_all(events).await?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl ModelPort for ModelGate {
+    async fn complete(&self, request: ModelRequest) -> Result<Completion, ModelFailure> {
+        let scope = &self.scope;
+        let model = scope.spec.model.clone().unwrap_or_else(|| self.default_model.clone());
+        let (provider, model_name) = match self.providers.resolve(&model) {
+            Ok(p) => p,
+            Err(e) => return Err(ModelFailure::InvalidRequest(e.to_string())),
+        };
+        // A run stops once its account is out of credits (the harness reports the
+        // error as the run's): checked before each call, charged after it.
+        match crate::billing::require_credits(&self.db, &scope.account_id).await {
+            Ok(()) => {}
+            Err(HostError::InsufficientCredits(m)) => return Err(ModelFailure::InsufficientCredits(m)),
+            Err(e) => return Err(ModelFailure::Host(e.into())),
+        }
+        let max_tokens = request.max_tokens.map_or(self.max_output_tokens, |m| m.min(self.max_output_tokens));
+        let stream = request.stream_tokens;
+        let chat = ChatRequest {
+            model: model_name,
+            system: request.system,
+            messages: request.messages,
+            tools: request.tools,
+            max_tokens,
+        };
+
+        let (tx, rx) = mpsc::unbounded_channel::<String>();
+        let writer = tokio::spawn(write_tokens(self.hub.clone(), scope.clone(), rx));
+        let result = {
+            let mut on_delta = |d: &str| {
+                if stream && !d.is_empty() {
+                    let _ = tx.send(d.to_string());
+                }
+            };
+            tokio::select! {
+                r = provider.complete(&chat, &mut on_delta) => Some(r),
+                _ = scope.cancel.cancelled() => None,
+                _ = scope.shutdown.cancelled() => None,
+            }
+        };
+        drop(tx);
+        // Every token event is durable before the guest can announce the message.
+        match writer.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(ModelFailure::Host(e.into())),
+            Err(e) => return Err(ModelFailure::Host(e.into())),
+        }
+
+        let completion = match result {
+            None => return Err(ModelFailure::Cancelled),
+            Some(Err(ProviderError::InvalidRequest(m))) => return Err(ModelFailure::InvalidRequest(m)),
+            Some(Err(ProviderError::Unavailable(m))) => return Err(ModelFailure::Unavailable(m)),
+            Some(Ok(c)) => c,
+        };
+
+        let (input, output) = (completion.usage.input_tokens, completion.usage.output_tokens);
+        let credits = self.pricing.price(&model).cost(input as u64, output as u64);
+        let usage_event = NewEvent::new(
+            "usage",
+            &scope.deployment_id,
+            json!({"model": model, "input_tokens": input, "output_tokens": output, "credits": credits}),
+        )
+        .scoped(Some(&scope.thread_id), Some(&scope.run_id));
+        let charge = UsageRow {
+            run_id: scope.run_id.clone(),
+            deployment_id: scope.deployment_id.clone(),
+            account_id: scope.account_id.clone(),
+            model,
+            input_tokens: input as u64,
+            output_tokens: output as u64,
+            credits,
+        };
+        // The run's counters, the usage ledger and the account's debit: one commit.
+        self.hub
+            .commit(&scope.deployment_id, move |conn| {
+                runs::add_usage(conn, &charge.run_id, charge.input_tokens, charge.output_tokens)?;
+                usage::charge(conn, &charge)?;
+                Ok(((), vec![usage_event]))
+            })
+            .await
+            .map_err(|e| ModelFailure::Host(e.into()))?;
+        Ok(completion)
+    }
+}

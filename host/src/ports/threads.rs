@@ -1,0 +1,162 @@
+//! The threads port: the run's transcript in the store. An appended message and
+//! the events announcing it (`message`, `tool_call`, `tool_result`) commit together.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use hermes_events::{EventHub, NewEvent};
+use hermes_runtime::ports::{Append, PortError, PortResult, ThreadsPort};
+use hermes_runtime::wit::hermes::agent::threads::Entry;
+use hermes_runtime::wit::hermes::agent::types::{Message, Role as WitRole, ToolCall};
+use hermes_store::Db;
+use hermes_store::runs;
+use hermes_store::threads::{self as store, MessageRow, Role, StoredToolCall};
+use hermes_types::text::preview;
+use serde_json::{Value, json};
+
+use crate::run_scope::RunScope;
+
+/// Bytes of a tool result shown in its `tool_result` event.
+const RESULT_PREVIEW: usize = 2048;
+
+/// The transcript of one run's thread.
+pub(crate) struct Transcript {
+    pub db: Db,
+    pub hub: EventHub,
+    pub scope: Arc<RunScope>,
+}
+
+fn to_wit(m: MessageRow) -> Entry {
+    // Attachments are shown to the model as a short list after the user's text.
+    let content = m.model_content();
+    Entry {
+        id: m.id,
+        run_id: m.run_id,
+        message: Message {
+            role: match m.role {
+                Role::User => WitRole::User,
+                Role::Assistant => WitRole::Assistant,
+                Role::Tool => WitRole::Tool,
+            },
+            content,
+            tool_calls: m
+                .tool_calls
+                .into_iter()
+                .map(|c| ToolCall { id: c.id, name: c.name, arguments: c.arguments })
+                .collect(),
+            tool_call_id: m.tool_call_id,
+            is_error: m.is_error,
+        },
+    }
+}
+
+/// The events announcing an appended message.
+fn announce(scope: &RunScope, row: &MessageRow, answered_tool: Option<&str>) -> Vec<NewEvent> {
+    let scoped = |kind: &str, payload: Value| {
+        NewEvent::new(kind, &scope.deployment_id, payload).scoped(Some(&scope.thread_id), Some(&scope.run_id))
+    };
+    let servers = &scope.spec.mcp_servers;
+    let mut events = Vec::new();
+    match row.role {
+        Role::Assistant => {
+            if !row.content.is_empty() {
+                events.push(scoped("message", json!({"message_id": row.id, "role": "agent", "content": row.content})));
+            }
+            for c in &row.tool_calls {
+                let args = serde_json::from_str::<Value>(&c.arguments).unwrap_or(Value::String(c.arguments.clone()));
+                let mut payload = json!({"call_id": c.id, "tool": c.name, "arguments": args});
+                if let Some((server, tool)) = crate::mcp::split_name(servers, &c.name) {
+                    payload["server"] = json!(server);
+                    payload["mcp_tool"] = json!(tool);
+                }
+                events.push(scoped("tool_call", payload));
+            }
+        }
+        Role::Tool => {
+            let mut payload = json!({
+                "call_id": row.tool_call_id,
+                "is_error": row.is_error,
+                "preview": preview(&row.content, RESULT_PREVIEW),
+                "bytes": row.content.len(),
+            });
+            if let Some(name) = answered_tool {
+                payload["tool"] = json!(name);
+                if let Some((server, tool)) = crate::mcp::split_name(servers, name) {
+                    payload["server"] = json!(server);
+                    payload["mcp_tool"] = json!(tool);
+                }
+            }
+            events.push(scoped("tool_result", payload))
+        }
+        Role::User => {}
+    }
+    events
+}
+
+#[async_trait]
+impl ThreadsPort for Transcript {
+    async fn history(&self, limit: u32) -> PortResult<Vec<Entry>> {
+        let thread = self.scope.thread_id.clone();
+        let rows = self.db.read(move |conn| store::history(conn, &thread, limit)).await.map_err(PortError::host)?;
+        Ok(rows.into_iter().map(to_wit).collect())
+    }
+
+    async fn append(&self, append: Append) -> PortResult<String> {
+        let Append { message, answered_tool } = append;
+        let role = match message.role {
+            WitRole::Assistant => Role::Assistant,
+            WitRole::Tool => Role::Tool,
+            // The boundary refuses these; a port is not the place to trust that.
+            WitRole::User => return Err(PortError::Guest("a guest cannot write user messages".into())),
+        };
+        let scope = self.scope.clone();
+        let row = MessageRow {
+            id: hermes_types::ids::new_id("msg"),
+            thread_id: scope.thread_id.clone(),
+            run_id: Some(scope.run_id.clone()),
+            role,
+            content: message.content,
+            tool_calls: message
+                .tool_calls
+                .into_iter()
+                .map(|c| StoredToolCall { id: c.id, name: c.name, arguments: c.arguments })
+                .collect(),
+            tool_call_id: message.tool_call_id,
+            is_error: message.is_error,
+            delivered: true,
+            created_at: hermes_types::ids::now(),
+            attachments: Vec::new(),
+        };
+        let events = announce(&scope, &row, answered_tool.as_deref());
+        let run_id = scope.run_id.clone();
+        let (id, _) = self
+            .hub
+            .commit(&scope.deployment_id, move |conn| {
+                store::insert_message(conn, &row)?;
+                if let Some(call) = &row.tool_call_id {
+                    runs::tool_finished(conn, &run_id, call)?;
+                }
+                Ok((row.id, events))
+            })
+            .await
+            .map_err(PortError::host)?;
+        Ok(id)
+    }
+
+    async fn tool_started(&self, call_id: &str, tool: &str) -> PortResult<()> {
+        let (run_id, call_id, tool) = (self.scope.run_id.clone(), call_id.to_string(), tool.to_string());
+        self.db.write(move |conn| runs::tool_started(conn, &run_id, &call_id, &tool)).await.map_err(PortError::host)
+    }
+
+    async fn interrupted_calls(&self) -> PortResult<Vec<String>> {
+        let run_id = self.scope.run_id.clone();
+        self.db.read(move |conn| runs::interrupted_calls(conn, &run_id)).await.map_err(PortError::host)
+    }
+
+    async fn take_steering(&self) -> PortResult<Vec<String>> {
+        let (thread, run) = (self.scope.thread_id.clone(), self.scope.run_id.clone());
+        let taken =
+            self.db.write(move |conn| store::take_undelivered(conn, &thread, &run)).await.map_err(PortError::host)?;
+        Ok(taken.iter().map(MessageRow::model_content).collect())
+    }
+}
