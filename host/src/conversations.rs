@@ -3,7 +3,8 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::{Host, HostError};
+use crate::HostError;
+use crate::handle::Core;
 use hermes_store::threads::{self, Attachment, MessageRow, Role, ThreadRow};
 use hermes_types::paging::Page;
 
@@ -113,7 +114,7 @@ pub fn validate_attachments(attachments: &[Attachment]) -> Result<(), HostError>
     Ok(())
 }
 
-impl Host {
+impl Core {
     fn thread_object(&self, row: ThreadRow, default_thread: &str) -> Thread {
         Thread {
             is_default: row.id == default_thread,

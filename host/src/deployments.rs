@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::HostError;
 use crate::egress as fetch;
+use crate::handle::Core;
 use crate::services::Services;
 use crate::skills::{SKILLS_DIR, valid_name, validate};
 use crate::workspace;
@@ -510,5 +511,21 @@ pub(crate) async fn delete(
         Ok(()) => Ok(None),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(HostError::io("removing the workspace")(e)),
+    }
+}
+
+impl Core {
+    /// Loads a deployment of `account_id`; another account's is "not found".
+    pub async fn deployment_in(&self, account_id: &str, deployment_id: &str) -> Result<Deployment, HostError> {
+        let d = self.deployment(deployment_id).await?;
+        if d.account_id != account_id {
+            return Err(HostError::NotFound(format!("deployment {deployment_id} not found")));
+        }
+        Ok(d)
+    }
+
+    /// Loads a deployment.
+    pub async fn deployment(&self, deployment_id: &str) -> Result<Deployment, HostError> {
+        get(&self.services, deployment_id).await
     }
 }

@@ -19,10 +19,11 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::deployments::Deployment;
+use crate::handle::Core;
 use crate::instances::{self, Instance, Purpose};
 use crate::services::Services;
-use crate::skills::api::{self as skills_api, SkillObject};
-use crate::{Host, HostError, workspace};
+use crate::skills_api::{self, SkillObject};
+use crate::{HostError, workspace};
 use hermes_events::NewEvent;
 use hermes_runtime::InstanceOutcome;
 use hermes_store::deployments::DeploymentStatus;
@@ -362,7 +363,7 @@ async fn check_idle(services: &Arc<Services>) -> Result<(), HostError> {
     Ok(())
 }
 
-impl Host {
+impl Core {
     /// Starts a dream now (ops and tests); with `wait`, returns once it has ended.
     /// Refused (409) while the deployment has an active run or is already dreaming.
     pub async fn dream(&self, account_id: &str, deployment_id: &str, wait: bool) -> Result<DreamObject, HostError> {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::host::Host;
+use crate::handle::Core;
 use crate::{HostError, workspace};
 use hermes_types::paging::Page;
 
@@ -82,7 +82,7 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| HostError::Io { context: "workspace file task".into(), source: io::Error::other(e) })?
 }
 
-impl Host {
+impl Core {
     /// A folder of a deployment's workspace (`None` = its top), by name, one page
     /// of `limit` entries after the entry named `cursor`.
     pub async fn list_files(

@@ -9,9 +9,10 @@ use tokio_util::sync::CancellationToken;
 use crate::accounts::Accounts;
 use crate::config::HostConfig;
 use crate::deployments::{self, Deployment};
+use crate::handle::Core;
 use crate::runs::{RunManager, RunTicket, ThreadTarget};
 use crate::services::Services;
-use crate::skills::api::{self as skills_api, SkillObject};
+use crate::skills_api::{self, SkillObject};
 use crate::{HostError, builtin, workspace};
 use hermes_events::{EventHub, Subscription};
 use hermes_providers::Providers;
@@ -140,8 +141,10 @@ impl HostBuilder {
             services.shutdown.clone(),
         );
         crate::dreaming::spawn(services.clone());
-        crate::automations::scheduler::spawn(services.clone(), runs.clone());
-        crate::approvals::sweeper::spawn(services.clone(), runs.clone());
+        let starter: Arc<dyn crate::handle::RunStarter> =
+            Arc::new(crate::runs::Starter { runs: runs.clone(), services: services.clone() });
+        crate::automations::scheduler::spawn(services.clone(), starter.clone());
+        crate::approvals::sweeper::spawn(services.clone(), starter);
         crate::fsevents::spawn(Arc::new(crate::fsevents::Reporter {
             db: services.db.clone(),
             hub: services.hub.clone(),
@@ -152,19 +155,33 @@ impl HostBuilder {
         crate::webhooks::delivery::spawn(services.clone(), outbox);
         let accounts = Accounts::new(services.db.clone());
         let stop = Arc::new(StopOnDrop(services.shutdown.clone()));
-        Ok(Host { services, runs, accounts, _stop: stop })
+        let core = Core {
+            services: services.clone(),
+            starter: Arc::new(crate::runs::Starter { runs: runs.clone(), services: services.clone() }),
+        };
+        Ok(Host { core, services, runs, accounts, _stop: stop })
     }
 }
 
 /// A running Hermes host: deployments, runs, events — no HTTP required.
 #[derive(Clone)]
 pub struct Host {
+    core: Core,
     services: Arc<Services>,
     runs: RunManager,
     accounts: Accounts,
     /// Shared by every clone: when the last handle goes, the host's background tasks
     /// (scheduler, sweeper, deliveries, dreams, retention) and live runs stop.
     _stop: Arc<StopOnDrop>,
+}
+
+impl std::ops::Deref for Host {
+    type Target = Core;
+
+    /// The domain API ([`Core`]): every operation that needs no run manager.
+    fn deref(&self) -> &Core {
+        &self.core
+    }
 }
 
 /// Cancels the host's shutdown token when dropped (an embedder that drops its last
@@ -182,14 +199,6 @@ impl Host {
     /// Shorthand for [`HostBuilder::new`].
     pub fn builder(data_dir: impl Into<PathBuf>) -> HostBuilder {
         HostBuilder::new(data_dir)
-    }
-
-    pub(crate) fn services(&self) -> &Arc<Services> {
-        &self.services
-    }
-
-    pub(crate) fn runs_manager(&self) -> &RunManager {
-        &self.runs
     }
 
     /// Accounts, API keys and credits.
@@ -329,25 +338,6 @@ impl Host {
     ) -> Result<crate::tools::ToolInfo, HostError> {
         let d = self.deployment_in(account_id, deployment_id).await?;
         crate::tools::set_enabled(&self.services, &d, name, enabled).await
-    }
-
-    /// Loads a deployment of `account_id`; another account's is "not found".
-    pub async fn deployment_in(&self, account_id: &str, deployment_id: &str) -> Result<Deployment, HostError> {
-        let d = self.deployment(deployment_id).await?;
-        if d.account_id != account_id {
-            return Err(HostError::NotFound(format!("deployment {deployment_id} not found")));
-        }
-        Ok(d)
-    }
-
-    /// Loads a deployment.
-    pub async fn deployment(&self, deployment_id: &str) -> Result<Deployment, HostError> {
-        deployments::get(&self.services, deployment_id).await
-    }
-
-    /// Host directory of a deployment's workspace (`/workspace` inside the sandbox).
-    pub fn workspace_dir(&self, deployment_id: &str) -> PathBuf {
-        workspace::path(&self.services.data_dir, deployment_id)
     }
 
     /// Sends a user message: starts a run, or steers the thread's active run.

@@ -21,6 +21,7 @@ mod error;
 
 mod files;
 mod fsevents;
+mod handle;
 mod host;
 pub mod instance;
 mod instances;
@@ -34,6 +35,7 @@ pub mod runs;
 pub mod secrets;
 mod services;
 pub mod skills;
+mod skills_api;
 pub mod tools;
 pub mod webhooks;
 pub mod workspace;

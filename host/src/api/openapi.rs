@@ -84,7 +84,7 @@ impl Modify for BearerAuth {
         super::webhooks::delete,
     ),
     components(schemas(
-        ErrorBody, DeploymentObject, DeploymentList, Deleted, ToolObject, ToolList, StatusBody, DeploymentUpload, DeploymentPatch, super::tools::SetEnabled, crate::skills::api::SkillObject, SkillList,
+        ErrorBody, DeploymentObject, DeploymentList, Deleted, ToolObject, ToolList, StatusBody, DeploymentUpload, DeploymentPatch, super::tools::SetEnabled, crate::skills_api::SkillObject, SkillList,
         AccountObject, super::secrets::CreateSecret, super::secrets::SecretObject, super::secrets::SecretList,
         super::secrets::SecretDeleted, super::secrets::UsageReport, super::secrets::UsageLine, super::secrets::UsageTotals,
         DeploymentSpec, Sandbox, McpServerSpec, SkillSpec, Features,

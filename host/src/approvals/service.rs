@@ -1,6 +1,7 @@
 //! The approvals API of [`Host`]: list, read, decide.
 
-use crate::{Host, HostError};
+use crate::HostError;
+use crate::handle::Core;
 use hermes_store::StoreError;
 use hermes_store::approvals::{self as store, ApprovalStatus};
 use hermes_types::paging::Page;
@@ -19,7 +20,7 @@ pub enum Verdict {
     Reject,
 }
 
-impl Host {
+impl Core {
     /// A page of a deployment's approvals, oldest first, optionally only those with
     /// `status` (`pending`, …); `cursor` is the last approval id of the previous page.
     pub async fn list_approvals(
@@ -121,7 +122,7 @@ impl Host {
             })?;
         tracing::info!(approval_id = %row.id, run_id = %row.run_id, decision = row.status.as_str(), "approval decided");
         if requeued {
-            self.runs_manager().spawn(self.services(), row.run_id.clone());
+            self.start_run(row.run_id.clone());
         }
         Ok(Approval::from_row(row))
     }

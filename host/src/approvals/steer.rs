@@ -3,13 +3,14 @@
 
 use serde_json::json;
 
-use crate::{Host, HostError, RunTicket};
+use crate::handle::Core;
+use crate::{HostError, RunTicket};
 use hermes_events::NewEvent;
 use hermes_store::StoreError;
 use hermes_store::runs::{self, RunStatus};
 use hermes_store::threads::{self, MessageRow, Role};
 
-impl Host {
+impl Core {
     /// Injects `content` into run `run_id` as steering input. Works while it is
     /// queued, running or `waiting_on_human` (where the message answers the pending
     /// approval: the gated call is not executed and the run resumes); a finished run
@@ -76,7 +77,7 @@ impl Host {
         // Only a run this message re-queued needs an executor: a queued or running
         // one already has its own, and a second would run it twice.
         if requeued {
-            self.runs_manager().spawn(self.services(), ticket.run_id.clone());
+            self.start_run(ticket.run_id.clone());
         }
         Ok(ticket)
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::HostError;
-use crate::runs::RunManager;
+use crate::handle::RunStarter;
 use crate::services::Services;
 use hermes_store::approvals::{self as store, ApprovalStatus};
 
@@ -16,7 +16,7 @@ const SWEEP_EVERY: Duration = Duration::from_millis(500);
 const BATCH: u32 = 200;
 
 /// Starts the sweeper; it stops with the host.
-pub(crate) fn spawn(services: Arc<Services>, runs: RunManager) {
+pub(crate) fn spawn(services: Arc<Services>, runs: Arc<dyn RunStarter>) {
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(SWEEP_EVERY);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -25,7 +25,7 @@ pub(crate) fn spawn(services: Arc<Services>, runs: RunManager) {
                 _ = services.shutdown.cancelled() => break,
                 _ = interval.tick() => {}
             }
-            if let Err(e) = sweep(&services, &runs).await {
+            if let Err(e) = sweep(&services, runs.as_ref()).await {
                 if services.shutdown.is_cancelled() {
                     break;
                 }
@@ -36,7 +36,7 @@ pub(crate) fn spawn(services: Arc<Services>, runs: RunManager) {
 }
 
 /// Closes every approval expired by now as `expired` and re-queues its run; how many.
-pub(crate) async fn sweep(services: &Arc<Services>, runs: &RunManager) -> Result<usize, HostError> {
+pub(crate) async fn sweep(services: &Arc<Services>, runs: &dyn RunStarter) -> Result<usize, HostError> {
     let mut closed = 0;
     loop {
         let now_ms = chrono::Utc::now().timestamp_millis();
@@ -59,7 +59,7 @@ pub(crate) async fn sweep(services: &Arc<Services>, runs: &RunManager) -> Result
             closed += 1;
             tracing::info!(approval_id = %id, "approval expired; rejected");
             if let Some(run_id) = requeued {
-                runs.spawn(services, run_id);
+                runs.start(run_id);
             }
         }
         if !full {

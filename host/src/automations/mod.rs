@@ -19,8 +19,9 @@ use serde_json::json;
 pub use crate::clock::{Clock, ManualClock};
 pub use schedule::Schedule;
 
+use crate::HostError;
+use crate::handle::Core;
 use crate::services::Services;
-use crate::{Host, HostError};
 use hermes_events::NewEvent;
 use hermes_store::StoreError;
 use hermes_store::automations::{self as store, AutomationRow, FireRow};
@@ -593,7 +594,7 @@ fn check_limit(limit: u32) -> Result<(), HostError> {
     Ok(())
 }
 
-impl Host {
+impl Core {
     /// Creates an automation on a deployment of `account_id`.
     pub async fn create_automation(
         &self,
@@ -694,7 +695,7 @@ impl Host {
             .await?
             .ok_or_else(|| HostError::Conflict("the automation changed meanwhile; retry".into()))?;
         if let Some(run_id) = &fired.run_id {
-            self.runs_manager().spawn(self.services(), run_id.clone());
+            self.start_run(run_id.clone());
         }
         Ok(fired)
     }
@@ -703,6 +704,6 @@ impl Host {
     /// (what the host's scheduler does each `[automations] tick_ms`); returns how
     /// many slots this call claimed (fired or skipped).
     pub async fn run_due_automations(&self) -> Result<usize, HostError> {
-        scheduler::tick(self.services(), self.runs_manager()).await
+        scheduler::tick(self.services(), self.starter.as_ref()).await
     }
 }

@@ -11,7 +11,7 @@ use futures::StreamExt;
 
 use super::{Schedule, Trigger};
 use crate::HostError;
-use crate::runs::RunManager;
+use crate::handle::RunStarter;
 use crate::services::Services;
 use hermes_store::automations as store;
 
@@ -25,7 +25,7 @@ const CONCURRENCY: usize = 64;
 const MIN_TICK: Duration = Duration::from_millis(20);
 
 /// Starts the scheduler task; it ends when the host shuts down.
-pub(crate) fn spawn(services: Arc<Services>, runs: RunManager) {
+pub(crate) fn spawn(services: Arc<Services>, runs: Arc<dyn RunStarter>) {
     let tick = Duration::from_millis(services.config.automations.tick_ms).max(MIN_TICK);
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(tick);
@@ -35,7 +35,7 @@ pub(crate) fn spawn(services: Arc<Services>, runs: RunManager) {
                 _ = services.shutdown.cancelled() => break,
                 _ = interval.tick() => {}
             }
-            if let Err(e) = self::tick(&services, &runs).await {
+            if let Err(e) = self::tick(&services, runs.as_ref()).await {
                 if services.shutdown.is_cancelled() {
                     break;
                 }
@@ -49,7 +49,7 @@ pub(crate) fn spawn(services: Arc<Services>, runs: RunManager) {
 /// Slots are claimed in chunks of one deployment's automations (one writer round trip
 /// each); the runs are spawned once the whole pass has claimed, so claiming is never
 /// slowed down by the runs it starts.
-pub(crate) async fn tick(services: &Arc<Services>, runs: &RunManager) -> Result<usize, HostError> {
+pub(crate) async fn tick(services: &Arc<Services>, runs: &dyn RunStarter) -> Result<usize, HostError> {
     let now = services.clock.now();
     let now_ms = now.timestamp_millis();
     let mut claimed = 0;
@@ -120,7 +120,7 @@ pub(crate) async fn tick(services: &Arc<Services>, runs: &RunManager) -> Result<
     };
     // Claimed runs start even when a later query failed: they are committed.
     for run_id in started {
-        runs.spawn(services, run_id);
+        runs.start(run_id);
     }
     outcome.map(|()| claimed)
 }

@@ -15,8 +15,9 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::json;
 
+use crate::HostError;
+use crate::handle::Core;
 use crate::secrets::Scrubber;
-use crate::{Host, HostError};
 use hermes_events::EventHub;
 use hermes_events::NewEvent;
 use hermes_store::Db;
@@ -253,7 +254,7 @@ impl From<Origin<'_>> for OwnedOrigin {
     }
 }
 
-impl Host {
+impl Core {
     /// The secret values of a deployment, to refuse memories that contain one.
     async fn memory_scrubber(&self, d: &crate::Deployment) -> Result<Arc<Scrubber>, HostError> {
         Ok(Arc::new(crate::secrets::resolve(self.services(), &d.account_id, &d.spec.secrets).await?))

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::HostError;
+use crate::handle::RunStarter;
 use crate::services::Services;
 use hermes_events::NewEvent;
 use hermes_store::deployments::DeploymentStatus;
@@ -40,6 +41,20 @@ pub struct RunTicket {
     /// `queued` for a new run; the active run's status when the message became
     /// steering input for it.
     pub status: &'static str,
+}
+
+/// The run manager as the domain's [`RunStarter`]: spawns with the host's services.
+pub(crate) struct Starter {
+    /// The manager tracking live runs.
+    pub runs: RunManager,
+    /// What executors run with.
+    pub services: Arc<Services>,
+}
+
+impl RunStarter for Starter {
+    fn start(&self, run_id: String) {
+        self.runs.spawn(&self.services, run_id);
+    }
 }
 
 /// Tracks live runs so they can be cancelled.

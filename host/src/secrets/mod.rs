@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::HostError;
+use crate::handle::Core;
 use crate::services::Services;
-use crate::{Host, HostError};
 use hermes_store::secrets::{self as store, SecretRow};
 use hermes_types::paging::Page;
 
@@ -81,7 +82,7 @@ pub(crate) async fn resolve(
     Ok(services.secrets.scrubber(account_id, refs).await?)
 }
 
-impl Host {
+impl Core {
     /// Stores a secret (encrypted) in `account_id`; `id` may be chosen by the caller
     /// (`sec_` + `[A-Za-z0-9_]{1,64}`), e.g. to keep references stable across hosts.
     pub async fn create_secret(

@@ -1,7 +1,5 @@
 //! SKILL.md: YAML frontmatter + Markdown body; where skills live in a workspace.
 
-pub mod api;
-
 pub mod validate;
 
 use serde::Deserialize;

@@ -18,7 +18,7 @@ use serde::Serialize;
 pub use sign::{generate_secret, signature};
 
 use crate::HostError;
-use crate::host::Host;
+use crate::handle::Core;
 use crate::secrets::SecretValue;
 use hermes_events::Event;
 use hermes_store::webhooks::{self as store, WebhookRow};
@@ -176,7 +176,7 @@ fn check_events(events: &[String]) -> Result<Vec<String>, HostError> {
     Ok(out)
 }
 
-impl Host {
+impl Core {
     /// Registers a webhook endpoint; the answer carries its `whsec_…` signing
     /// secret, the only time it is shown.
     pub async fn create_webhook(

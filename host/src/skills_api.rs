@@ -6,9 +6,9 @@ use std::sync::Arc;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::{SKILLS_DIR, parse_meta};
 use crate::deployments::{self, Deployment, MAX_SKILLS};
 use crate::services::Services;
+use crate::skills::{SKILLS_DIR, parse_meta};
 use crate::{HostError, workspace};
 use hermes_types::spec::SkillSpec;
 
