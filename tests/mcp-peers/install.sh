@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the pinned MCP peers host/tests/mcp.rs runs against:
+# Installs the pinned MCP peers host/hermes-host/tests/mcp.rs runs against:
 #   - Python `mcp` 2.3.0 (its MCPServer, streamable HTTP) in .venv/ here;
 #   - npm: @modelcontextprotocol/server-everything 2026.8.31, the conformance
 #     suite @modelcontextprotocol/conformance 0.1.16, and Node 22 (npm's `node`

@@ -1,5 +1,5 @@
 #!/usr/bin/env sh
-# Installs the third-party SSE clients the host/tests/sse_clients.rs tests drive:
+# Installs the third-party SSE clients the host/hermes-host/tests/sse_clients.rs tests drive:
 # Node's `eventsource` package (pinned, into tests/sse-clients/node_modules) and
 # headless Chromium (apt). Idempotent: does nothing that is already done.
 set -eu

@@ -12,7 +12,7 @@ use super::json::Body;
 use super::paging::PageQuery;
 use super::schema::{CommonErrors, ErrorBody};
 use super::{ApiError, AppState, Caller};
-use crate::webhooks::WebhookObject;
+use hermes_core::webhooks::WebhookObject;
 
 /// Create Webhook body.
 #[derive(Deserialize, ToSchema)]

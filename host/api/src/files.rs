@@ -13,7 +13,7 @@ use super::extract::{Path, Query};
 use super::json::Body;
 use super::schema::{CommonErrors, ErrorBody};
 use super::{ApiError, AppState, Caller};
-use crate::files::{FileEntry, FileWritten};
+use hermes_core::files::{FileEntry, FileWritten};
 
 /// Query of the list endpoint.
 #[derive(Deserialize)]

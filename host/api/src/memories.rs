@@ -11,8 +11,8 @@ use super::json::Body;
 use super::paging::PageQuery;
 use super::schema::{CommonErrors, ErrorBody};
 use super::{ApiError, AppState, Caller};
-use crate::dreaming::DreamObject;
-use crate::memory::MemoryObject;
+use hermes_core::dreaming::DreamObject;
+use hermes_core::memory::MemoryObject;
 
 /// Create Memory / Update Memory body.
 #[derive(Deserialize, utoipa::ToSchema)]

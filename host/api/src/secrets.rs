@@ -12,7 +12,7 @@ use super::json::Body;
 use super::paging::PageQuery;
 use super::schema::{CommonErrors, ErrorBody};
 use super::{ApiError, AppState, Caller};
-use crate::secrets::SecretValue;
+use hermes_core::secrets::SecretValue;
 
 /// Create Secret body.
 #[derive(Deserialize, ToSchema)]

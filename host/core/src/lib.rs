@@ -5,7 +5,6 @@
 //! runs in a fresh wasmtime instance per run, with only its workspace granted.
 
 pub mod accounts;
-pub mod api;
 pub mod approvals;
 pub mod automations;
 pub mod billing;
@@ -19,10 +18,11 @@ pub mod dreaming;
 mod egress;
 mod error;
 
-mod files;
+pub mod files;
 mod fsevents;
 mod handle;
 mod host;
+pub mod idempotency;
 pub mod instance;
 mod instances;
 pub mod keys;
@@ -35,7 +35,7 @@ pub mod runs;
 pub mod secrets;
 mod services;
 pub mod skills;
-mod skills_api;
+pub mod skills_api;
 pub mod tools;
 pub mod webhooks;
 pub mod workspace;

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::json::Body;
 use super::schema::{CommonErrors, ErrorBody};
 use super::{ApiError, AppState, Caller};
-use crate::ThreadTarget;
+use hermes_core::ThreadTarget;
 use hermes_store::runs::RunRow;
 
 /// Send Message body.

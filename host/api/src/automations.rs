@@ -12,7 +12,7 @@ use super::json::Body;
 use super::paging::PageQuery;
 use super::schema::{CommonErrors, ErrorBody};
 use super::{ApiError, AppState, Caller};
-use crate::automations::{Automation, AutomationPatch, Fired, NewAutomation};
+use hermes_core::automations::{Automation, AutomationPatch, Fired, NewAutomation};
 
 /// Create Automation body.
 #[derive(Deserialize, ToSchema)]

@@ -1,4 +1,4 @@
-//! The REST API: a thin axum layer over [`crate::Host`].
+//! The REST API: a thin axum layer over [`hermes_core::Host`].
 
 mod approvals;
 mod auth;
@@ -32,7 +32,7 @@ use tower_http::trace::TraceLayer;
 pub use auth::Caller;
 pub use error::ApiError;
 
-use crate::Host;
+use hermes_core::Host;
 
 /// State shared by every handler.
 #[derive(Clone)]

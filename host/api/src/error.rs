@@ -5,7 +5,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::HostError;
+use hermes_core::HostError;
 
 /// An error answered to a REST client.
 #[derive(Debug)]

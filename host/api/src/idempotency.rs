@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
 use super::{ApiError, AppState, Caller};
-use hermes_store::Db;
-use hermes_store::idempotency::{self, Claim};
+use hermes_core::idempotency::Idempotency;
+use hermes_store::idempotency::Claim;
 
 /// The request header.
 pub const HEADER: &str = "idempotency-key";
@@ -30,7 +30,7 @@ fn conflict(message: &str) -> Response {
 
 /// Frees a claimed key if the request never completes (client gone, panic).
 struct Claimed {
-    db: Db,
+    store: Idempotency,
     account: String,
     key: String,
     armed: bool,
@@ -39,8 +39,7 @@ struct Claimed {
 impl Claimed {
     async fn release(mut self) {
         self.armed = false;
-        let (a, k) = (self.account.clone(), self.key.clone());
-        if let Err(e) = self.db.write(move |conn| idempotency::release(conn, &a, &k)).await {
+        if let Err(e) = self.store.release(&self.account, &self.key).await {
             tracing::warn!(error = %e, "freeing an idempotency key failed");
         }
     }
@@ -51,9 +50,9 @@ impl Drop for Claimed {
         if !self.armed {
             return;
         }
-        let (db, a, k) = (self.db.clone(), self.account.clone(), self.key.clone());
+        let (store, a, k) = (self.store.clone(), self.account.clone(), self.key.clone());
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move { db.write(move |conn| idempotency::release(conn, &a, &k)).await });
+            rt.spawn(async move { store.release(&a, &k).await });
         }
     }
 }
@@ -96,11 +95,10 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     let cutoff = (chrono::Utc::now() - chrono::Duration::hours(RETENTION_HOURS))
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
 
-    let db = state.host.services().db.clone();
-    let (account, k) = (caller.account_id.clone(), key.clone());
-    let claim = db.write(move |conn| idempotency::claim(conn, &account, &k, &hash, &cutoff)).await;
+    let store = state.host.idempotency();
+    let claim = store.claim(&caller.account_id, &key, &hash, &cutoff).await;
     match claim {
-        Err(e) => ApiError::from(crate::HostError::from(e)).into_response(),
+        Err(e) => ApiError::from(e).into_response(),
         Ok(Claim::Mismatch) => conflict("Idempotency-Key reused with a different request body"),
         Ok(Claim::InProgress) => conflict("a request with this Idempotency-Key is in progress"),
         Ok(Claim::Replay(status, content_type, body)) => {
@@ -113,7 +111,7 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
             resp
         }
         Ok(Claim::Claimed) => {
-            let claimed = Claimed { db: db.clone(), account: caller.account_id.clone(), key, armed: true };
+            let claimed = Claimed { store: store.clone(), account: caller.account_id.clone(), key, armed: true };
             let resp = next.run(Request::from_parts(parts, Body::from(bytes))).await;
             let status = resp.status();
             if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
@@ -135,12 +133,8 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
             };
             let content_type =
                 rparts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
-            let (a, k, stored) = (claimed.account.clone(), claimed.key.clone(), answer.clone());
-            let saved = db
-                .write(move |conn| {
-                    idempotency::complete(conn, &a, &k, status.as_u16(), content_type.as_deref(), &stored)
-                })
-                .await;
+            let saved =
+                store.complete(&claimed.account, &claimed.key, status.as_u16(), content_type, answer.clone()).await;
             match saved {
                 Ok(()) => {
                     let mut claimed = claimed;

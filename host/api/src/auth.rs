@@ -5,7 +5,7 @@ use axum::http::header;
 use axum::http::request::Parts;
 
 use super::{ApiError, AppState};
-use crate::keys;
+use hermes_core::keys;
 
 /// The authenticated caller.
 #[derive(Clone, Debug)]

@@ -21,11 +21,11 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-const PAGE: &str = include_str!("../../tests/sse-clients/chromium-page.html");
+const PAGE: &str = include_str!("../../../tests/sse-clients/chromium-page.html");
 
 fn clients_dir() -> PathBuf {
     PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
-        .join("../tests/sse-clients")
+        .join("../../tests/sse-clients")
 }
 
 /// A loopback HTTP proxy to the server that can cut every open event stream.

@@ -84,15 +84,15 @@ impl Modify for BearerAuth {
         super::webhooks::delete,
     ),
     components(schemas(
-        ErrorBody, DeploymentObject, DeploymentList, Deleted, ToolObject, ToolList, StatusBody, DeploymentUpload, DeploymentPatch, super::tools::SetEnabled, crate::skills_api::SkillObject, SkillList,
+        ErrorBody, DeploymentObject, DeploymentList, Deleted, ToolObject, ToolList, StatusBody, DeploymentUpload, DeploymentPatch, super::tools::SetEnabled, hermes_core::skills_api::SkillObject, SkillList,
         AccountObject, super::secrets::CreateSecret, super::secrets::SecretObject, super::secrets::SecretList,
         super::secrets::SecretDeleted, super::secrets::UsageReport, super::secrets::UsageLine, super::secrets::UsageTotals,
         DeploymentSpec, Sandbox, McpServerSpec, SkillSpec, Features,
-        crate::memory::MemoryObject, super::memories::MemoryBody, crate::dreaming::DreamObject,
-        crate::dreaming::MemoryChanges, crate::dreaming::SkillChange,
-        hermes_types::spec::Steering, crate::approvals::Approval, super::approvals::Decide, super::approvals::ApprovalList,
+        hermes_core::memory::MemoryObject, super::memories::MemoryBody, hermes_core::dreaming::DreamObject,
+        hermes_core::dreaming::MemoryChanges, hermes_core::dreaming::SkillChange,
+        hermes_types::spec::Steering, hermes_core::approvals::Approval, super::approvals::Decide, super::approvals::ApprovalList,
         super::approvals::Steer,
-        crate::automations::Automation, crate::automations::AutomationFire, super::automations::CreateAutomation,
+        hermes_core::automations::Automation, hermes_core::automations::AutomationFire, super::automations::CreateAutomation,
         super::automations::PatchAutomation, super::automations::AutomationList,
     ))
 )]

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 /// The receiver's directory, found at run time (cargo sets the variable for tests).
 fn peers() -> String {
     let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
-    format!("{manifest}/../tests/webhook-peers")
+    format!("{manifest}/../../tests/webhook-peers")
 }
 
 /// Fast retries so the tests see several attempts in seconds.

@@ -170,7 +170,7 @@ pub struct DeploymentPatch {
 #[derive(Serialize, ToSchema)]
 pub struct SkillList {
     /// Declared skills first, then the agent's own.
-    pub data: Vec<crate::skills_api::SkillObject>,
+    pub data: Vec<hermes_core::skills_api::SkillObject>,
 }
 
 /// A simple status document.

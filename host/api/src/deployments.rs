@@ -13,8 +13,8 @@ use super::schema::{
     CommonErrors, Deleted, DeploymentList, DeploymentObject, DeploymentPatch, DeploymentUpload, ErrorBody,
 };
 use super::{ApiError, AppState, Caller};
-use crate::deployments::Upload;
-use crate::{Deployment, DeploymentSpec};
+use hermes_core::deployments::Upload;
+use hermes_core::{Deployment, DeploymentSpec};
 use hermes_store::deployments::{DeploymentStatus, ListFilter};
 
 fn render(d: &Deployment, base: &str) -> Value {
@@ -263,9 +263,8 @@ pub async fn get(
     caller.require("deployments:read")?;
     let d = state.host.deployment_in(&caller.account_id, &id).await?;
     let mut body = render(&d, &base_url(&headers));
-    // Live MCP state; servers never tried start connecting now, in the background.
-    let services = state.host.services();
-    let statuses = services.mcp.statuses(&d.mcp_target());
+    // Live MCP state.
+    let statuses = state.host.mcp_statuses(&d);
     if let Some(servers) = body["mcp_servers"].as_array_mut() {
         for (server, (_, st)) in servers.iter_mut().zip(statuses) {
             server["status"] = json!(st.state);

@@ -26,7 +26,7 @@ const SECRET: &str = "tok-SEKRET-4b9f2c71e0";
 
 fn peers_dir() -> PathBuf {
     Path::new(&std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
-        .join("../tests/mcp-peers")
+        .join("../../tests/mcp-peers")
 }
 
 /// Installs the pinned peers (idempotent, flock-guarded).

@@ -13,7 +13,7 @@ use super::json::Body;
 use super::paging::PageQuery;
 use super::schema::{CommonErrors, ErrorBody};
 use super::{ApiError, AppState, Caller};
-use crate::approvals::{Approval, Verdict};
+use hermes_core::approvals::{Approval, Verdict};
 
 /// List query: `status` plus the usual paging.
 #[derive(Deserialize)]

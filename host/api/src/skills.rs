@@ -9,7 +9,7 @@ use super::extract::Path;
 use super::json::Body;
 use super::schema::{CommonErrors, ErrorBody, SkillList};
 use super::{ApiError, AppState, Caller};
-use crate::skills_api::SkillObject;
+use hermes_core::skills_api::SkillObject;
 use hermes_types::spec::SkillSpec;
 
 /// `GET …/skills`.

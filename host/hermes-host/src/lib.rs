@@ -1,0 +1,41 @@
+//! Hermes Host: a Wasm-sandboxed host for AI agents.
+//!
+//! Embed it with [`HostBuilder`] / [`Host`]: create a deployment from a
+//! [`DeploymentSpec`], send it a message, and follow its [`Event`]s — the harness
+//! runs in a fresh wasmtime instance per run, with only its workspace granted.
+//! [`api::router`] mounts the REST API inside your own axum server.
+//!
+//! This crate is the public face of the floors below it (`hermes-core`, `hermes-api`
+//! and the rest): what is re-exported here is the embedding API; everything else is
+//! an implementation detail that may change.
+#![deny(missing_docs)]
+
+pub use hermes_core::{
+    DEFAULT_ACCOUNT, Deployment, DeploymentSpec, Event, Host, HostBuilder, HostConfig, HostError, NewEvent, RunTicket,
+    Subscription, ThreadTarget, spec,
+};
+
+/// The REST API as an axum `Router` ([`api::router`]), to serve or to mount.
+pub mod api {
+    pub use hermes_api::{AppState, router};
+}
+
+/// Host configuration (`hermes.toml`) and its sections.
+pub mod config {
+    pub use hermes_core::config::*;
+}
+
+/// Accounts, API keys and credits, for embedders that manage their own.
+pub mod accounts {
+    pub use hermes_core::accounts::Accounts;
+}
+
+/// Scheduled runs: what an embedder creates and the clock tests drive.
+pub mod automations {
+    pub use hermes_core::automations::{Automation, AutomationPatch, Clock, ManualClock, NewAutomation};
+}
+
+/// The SKILL.md validator (also `hermes-host skills validate`).
+pub mod skills {
+    pub use hermes_core::skills::validate;
+}
