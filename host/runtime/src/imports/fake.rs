@@ -20,15 +20,18 @@ use crate::wit::hermes::agent::skills::SkillSummary;
 use crate::wit::hermes::agent::threads::Entry;
 use crate::wit::hermes::agent::types::{ToolDefinition, ToolOutput};
 
+/// One `emit`: the event type and its payload.
+type Emitted = (String, Map<String, Value>);
+
 /// Every port at once; `emitted` records the events port's calls.
 #[derive(Clone, Default)]
 pub(crate) struct FakePorts {
-    events: Arc<Mutex<Vec<(String, Map<String, Value>)>>>,
+    events: Arc<Mutex<Vec<Emitted>>>,
 }
 
 impl FakePorts {
     /// The events emitted so far: `(type, payload)`.
-    pub(crate) fn emitted(&self) -> Vec<(String, Map<String, Value>)> {
+    pub(crate) fn emitted(&self) -> Vec<Emitted> {
         self.events.lock().map(|e| e.clone()).unwrap_or_default()
     }
 }
