@@ -59,6 +59,42 @@ const BUILTINS: &[Builtin] = &[
     automations::DELETE,
 ];
 
+/// Bytes of [`BUILTIN_TOOLS_SECTION`]: every name and a newline after each.
+const NAMES_LEN: usize = {
+    let (mut n, mut i) = (0, 0);
+    while i < BUILTINS.len() {
+        n += BUILTINS[i].name.len() + 1;
+        i += 1;
+    }
+    n
+};
+
+/// The built-in tool names, newline-separated, computed at compile time.
+const fn names_section() -> [u8; NAMES_LEN] {
+    let mut out = [0u8; NAMES_LEN];
+    let (mut at, mut i) = (0, 0);
+    while i < BUILTINS.len() {
+        let name = BUILTINS[i].name.as_bytes();
+        let mut j = 0;
+        while j < name.len() {
+            out[at] = name[j];
+            at += 1;
+            j += 1;
+        }
+        out[at] = b'\n';
+        at += 1;
+        i += 1;
+    }
+    out
+}
+
+/// The names of the built-in tools as a custom section of the component, so a host
+/// lists a harness's tools from its bytes (the Tools API) without linking this crate.
+#[cfg(all(target_arch = "wasm32", feature = "component"))]
+#[unsafe(link_section = "hermes:builtin-tools")]
+#[used]
+static BUILTIN_TOOLS_SECTION: [u8; NAMES_LEN] = names_section();
+
 /// Names of every built-in tool.
 pub fn builtin_names() -> impl Iterator<Item = &'static str> {
     BUILTINS.iter().map(|b| b.name)
@@ -164,6 +200,13 @@ pub(crate) mod tests {
     /// Every feature on.
     pub(crate) fn all_features() -> Features {
         Features { memory: true, dreaming: true, automations: true, steering: true }
+    }
+
+    #[test]
+    fn the_tools_section_lists_every_builtin_once_per_line() {
+        let section = names_section();
+        let text = std::str::from_utf8(&section).unwrap();
+        assert_eq!(text.lines().collect::<Vec<_>>(), builtin_names().collect::<Vec<_>>());
     }
 
     #[test]

@@ -103,7 +103,10 @@ impl HostBuilder {
         // Compiled (or loaded from the disk cache) and pre-linked once, here: a run
         // only instantiates.
         let mut harnesses = HashMap::with_capacity(components.len());
+        let mut harness_tools = HashMap::with_capacity(components.len());
         for (name, wasm) in components {
+            // The Tools API lists what the component itself declares.
+            harness_tools.insert(name.clone(), hermes_runtime::builtin_tools(&wasm));
             let (pre, _) = runtime.load_harness(Arc::new(wasm)).await?;
             harnesses.insert(name, pre);
         }
@@ -121,6 +124,7 @@ impl HostBuilder {
             config,
             data_dir: self.data_dir,
             harnesses,
+            harness_tools,
             fsevents,
             mcp: Arc::new(mcp),
             secrets,

@@ -26,6 +26,8 @@ pub(crate) struct Services {
     pub data_dir: PathBuf,
     /// Pre-linked harness components by runtime name (`hermes` is built in).
     pub harnesses: HashMap<String, HarnessPre<RunState>>,
+    /// The built-in tools each harness declares (its `hermes:builtin-tools` section).
+    pub harness_tools: HashMap<String, Vec<String>>,
     /// Seals and opens secret values (the one holder of the master key).
     pub secrets: hermes_secrets::Secrets,
     /// Cancelled when the host shuts down.

@@ -24,12 +24,11 @@ pub struct ToolInfo {
     pub enabled: bool,
 }
 
-/// The deployment's built-in tools (those of the `hermes` runtime).
-pub fn list(d: &Deployment) -> Vec<ToolInfo> {
-    if d.runtime != "hermes" {
-        return Vec::new();
-    }
-    hermes_harness::tools::builtin_names()
+/// The deployment's built-in tools: those its harness declares.
+fn builtins(services: &Services, d: &Deployment) -> Vec<ToolInfo> {
+    let names = services.harness_tools.get(&d.spec.runtime).map(Vec::as_slice).unwrap_or_default();
+    names
+        .iter()
         .map(|name| ToolInfo {
             name: name.to_string(),
             origin: "builtin",
@@ -42,7 +41,7 @@ pub fn list(d: &Deployment) -> Vec<ToolInfo> {
 /// The built-ins and the MCP tools (allowlisted, `<server>__<tool>`) of the servers
 /// that answer now; a server that does not is left out (GET deployment says why).
 pub(crate) async fn list_all(services: &Arc<Services>, d: &Deployment) -> Vec<ToolInfo> {
-    let mut tools = list(d);
+    let mut tools = builtins(services, d);
     if d.spec.mcp_servers.is_empty() {
         return tools;
     }

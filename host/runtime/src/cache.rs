@@ -49,3 +49,26 @@ pub fn load_or_compile(engine: &Engine, dir: &Path, wasm: &[u8]) -> Result<(Comp
         unsafe { Component::deserialize(engine, &bytes) }.map_err(|e| RuntimeError::Compile(format!("{e:#}")))?;
     Ok((component, false))
 }
+
+/// The custom section a harness lists its built-in tools in (one name per line).
+pub const BUILTIN_TOOLS_SECTION: &str = "hermes:builtin-tools";
+
+/// The built-in tool names a component declares in its [`BUILTIN_TOOLS_SECTION`]
+/// (searched in the component and the core modules inside it), in the order
+/// declared; empty when it has none.
+pub fn builtin_tools(wasm: &[u8]) -> Vec<String> {
+    let mut names = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        let Ok(wasmparser::Payload::CustomSection(section)) = payload else { continue };
+        if section.name() != BUILTIN_TOOLS_SECTION {
+            continue;
+        }
+        let text = String::from_utf8_lossy(section.data());
+        for name in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            if !names.iter().any(|n| n == name) {
+                names.push(name.to_string());
+            }
+        }
+    }
+    names
+}

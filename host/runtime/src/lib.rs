@@ -13,6 +13,7 @@ pub mod ports;
 mod state;
 pub mod wit;
 
+pub use cache::{BUILTIN_TOOLS_SECTION, builtin_tools};
 pub use engine::{Interrupt, Runtime};
 pub use launch::{Entry, InstanceOutcome, Launch};
 pub use limits::SandboxLimits;
