@@ -59,7 +59,8 @@ const BUILTINS: &[Builtin] = &[
     automations::DELETE,
 ];
 
-/// Bytes of [`BUILTIN_TOOLS_SECTION`]: every name and a newline after each.
+/// Bytes of the tools section: every name and a newline after each.
+#[cfg(any(test, all(target_arch = "wasm32", feature = "component")))]
 const NAMES_LEN: usize = {
     let (mut n, mut i) = (0, 0);
     while i < BUILTINS.len() {
@@ -70,6 +71,7 @@ const NAMES_LEN: usize = {
 };
 
 /// The built-in tool names, newline-separated, computed at compile time.
+#[cfg(any(test, all(target_arch = "wasm32", feature = "component")))]
 const fn names_section() -> [u8; NAMES_LEN] {
     let mut out = [0u8; NAMES_LEN];
     let (mut at, mut i) = (0, 0);

@@ -1,6 +1,7 @@
 //! Accounts, API keys and credits — usable without a running host (the CLI's
 //! `keys` and `credits` commands open only the database).
 
+use hermes_types::sync::Locked;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -101,14 +102,14 @@ impl Accounts {
     /// The live key matching a presented secret.
     pub async fn authenticate(&self, secret: &str) -> Result<Option<accounts::KeyRow>, HostError> {
         let hash = crate::keys::hash(secret);
-        if let Some((row, at)) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(&hash)
+        if let Some((row, at)) = self.cache.locked().get(&hash)
             && at.elapsed() < KEY_CACHE_TTL
         {
             return Ok(Some(row.clone()));
         }
         let key = hash.clone();
         let row = self.db.read(move |conn| accounts::key_by_hash(conn, &key)).await?;
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        let mut cache = self.cache.locked();
         if cache.len() >= KEY_CACHE_MAX {
             cache.clear();
         }
@@ -129,7 +130,7 @@ impl Accounts {
     pub async fn revoke_key(&self, account_id: &str, key_id: &str) -> Result<(), HostError> {
         let (a, k) = (account_id.to_string(), key_id.to_string());
         if self.db.write(move |conn| accounts::revoke_key(conn, &a, &k)).await? {
-            self.cache.lock().unwrap_or_else(|p| p.into_inner()).retain(|_, (row, _)| row.id != key_id);
+            self.cache.locked().retain(|_, (row, _)| row.id != key_id);
             Ok(())
         } else {
             Err(HostError::NotFound(format!("key {key_id} not found (or already revoked)")))

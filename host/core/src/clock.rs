@@ -1,6 +1,7 @@
 //! The scheduler's notion of "now", injectable so tests move time instead of
 //! sleeping through it.
 
+use hermes_types::sync::Locked;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -37,19 +38,19 @@ impl ManualClock {
 
     /// Moves the clock to `now`.
     pub fn set(&self, now: DateTime<Utc>) {
-        *self.now.lock().unwrap_or_else(|p| p.into_inner()) = now;
+        *self.now.locked() = now;
     }
 
     /// Moves the clock forward by `by`.
     pub fn advance(&self, by: chrono::Duration) {
-        let mut now = self.now.lock().unwrap_or_else(|p| p.into_inner());
+        let mut now = self.now.locked();
         *now += by;
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
-        *self.now.lock().unwrap_or_else(|p| p.into_inner())
+        *self.now.locked()
     }
 }
 

@@ -183,7 +183,7 @@ impl Core {
             })
             .await?
             .ok_or_else(|| HostError::invalid("cursor", "unknown cursor; pass the `next_cursor` of a previous page"))?;
-        Ok(page(rows, limit, |r| r.id.clone(), |r| self.thread_object(r, &default)))
+        Ok(Page::cut(rows, limit, |r| r.id.clone(), |r| self.thread_object(r, &default)))
     }
 
     /// One thread of a deployment of `account_id`.
@@ -225,7 +225,7 @@ impl Core {
             })
             .await?
             .ok_or_else(|| HostError::invalid("cursor", "unknown cursor; pass the `next_cursor` of a previous page"))?;
-        Ok(page(rows, limit, |m| m.id.clone(), ThreadMessage::from_row))
+        Ok(Page::cut(rows, limit, |m| m.id.clone(), ThreadMessage::from_row))
     }
 
     /// Renames a thread (`None` or blank clears the title).
@@ -252,12 +252,4 @@ impl Core {
             .ok_or_else(|| HostError::NotFound(format!("thread {thread_id} not found")))?;
         Ok(self.thread_object(row, &default))
     }
-}
-
-/// Cuts `limit + 1` rows into a page and the cursor of the next one.
-fn page<R, T>(mut rows: Vec<R>, limit: u32, key: impl Fn(&R) -> String, map: impl FnMut(R) -> T) -> Page<T> {
-    let more = rows.len() > limit as usize;
-    rows.truncate(limit as usize);
-    let next_cursor = if more { rows.last().map(&key) } else { None };
-    Page { data: rows.into_iter().map(map).collect(), next_cursor }
 }

@@ -1,6 +1,7 @@
 //! The live dream of each deployment (at most one), cancellable: dreaming claims a
 //! slot, a user message or a deletion cancels it.
 
+use hermes_types::sync::Locked;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -21,13 +22,13 @@ pub(crate) struct Claim {
 
 impl Drop for Claim {
     fn drop(&mut self) {
-        self.dreams.live.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.deployment_id);
+        self.dreams.live.locked().remove(&self.deployment_id);
     }
 }
 
 impl Dreams {
     pub(crate) fn claim(&self, deployment_id: &str) -> Option<Claim> {
-        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        let mut live = self.live.locked();
         if live.contains_key(deployment_id) {
             return None;
         }
@@ -38,14 +39,14 @@ impl Dreams {
 
     /// Cancels the deployment's live dream, if any (the deployment is being deleted).
     pub(crate) fn cancel(&self, deployment_id: &str) {
-        if let Some(token) = self.live.lock().unwrap_or_else(|p| p.into_inner()).get(deployment_id) {
+        if let Some(token) = self.live.locked().get(deployment_id) {
             token.cancel();
         }
     }
 
     /// A user message arrived: the deployment's live dream (if any) is cancelled.
     pub(crate) fn yield_to_user(&self, deployment_id: &str) {
-        if let Some(token) = self.live.lock().unwrap_or_else(|p| p.into_inner()).get(deployment_id) {
+        if let Some(token) = self.live.locked().get(deployment_id) {
             tracing::info!(deployment_id, "a user message arrived; cancelling the dream");
             token.cancel();
         }

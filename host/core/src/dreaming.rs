@@ -157,8 +157,8 @@ pub(crate) async fn start(
         .await?;
     let after = events.last().map_or(0, |e| e.sequence);
     let span = tracing::info_span!("dream", deployment_id = %deployment_id, dream_id = %dream.dream_id);
-    let (services, running) = (services.clone(), dream.clone());
-    let handle = tokio::spawn(
+    let (services, running, tasks) = (services.clone(), dream.clone(), services.tasks.clone());
+    let handle = tasks.spawn(
         async move {
             let cancel = claim.cancel.clone();
             let finished = execute(&services, d, running, cancel, after).await;
@@ -329,7 +329,7 @@ async fn record(services: &Services, dream: &DreamObject) -> Result<(), HostErro
 /// Starts the idle-dream loop (owned by the host; stops at shutdown). Dreams a
 /// previous process left running are marked cancelled first.
 pub(crate) fn spawn(services: Arc<Services>) {
-    tokio::spawn(async move {
+    services.clone().tasks.spawn(async move {
         let now = hermes_types::ids::now();
         if let Err(e) = services.db.write(move |conn| store::abandon_running_dreams(conn, &now)).await {
             tracing::warn!(error = %e, "could not close dreams interrupted by a restart");

@@ -40,9 +40,10 @@ pub enum HostError {
     /// The secrets store failed (bad master key, undecryptable value).
     #[error("{0}")]
     Secrets(String),
-    /// Persistence failed.
+    /// Persistence failed. (A store "not found" or "conflict" never lands here: it
+    /// becomes [`HostError::NotFound`] / [`HostError::Conflict`] by the `From` below.)
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
     /// The Wasm runtime failed.
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
@@ -54,6 +55,22 @@ pub enum HostError {
         /// The underlying error.
         source: std::io::Error,
     },
+}
+
+/// The one place a store error becomes the caller's: what does not exist is "not
+/// found", what conflicts with the current state is a conflict, an empty balance is
+/// out of credits; everything else is the store's failure.
+impl From<StoreError> for HostError {
+    fn from(e: StoreError) -> HostError {
+        match e {
+            StoreError::NotFound(what) => HostError::NotFound(format!("{what} not found")),
+            StoreError::Conflict(m) => HostError::Conflict(m),
+            StoreError::InsufficientCredits(balance) => {
+                HostError::InsufficientCredits(crate::billing::exhausted(balance))
+            }
+            other => HostError::Store(other),
+        }
+    }
 }
 
 impl From<hermes_secrets::SecretsError> for HostError {

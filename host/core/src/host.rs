@@ -22,6 +22,9 @@ use hermes_store::threads::{self, MessageRow};
 use hermes_store::{Db, events as event_log};
 use hermes_types::spec::{DeploymentSpec, SkillSpec};
 
+/// Longest a shutdown waits for background tasks and live runs to stop.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The account objects belong to when the embedding host has no accounts.
 pub const DEFAULT_ACCOUNT: &str = "acct_default";
 
@@ -129,6 +132,7 @@ impl HostBuilder {
             mcp: Arc::new(mcp),
             secrets,
             shutdown: CancellationToken::new(),
+            tasks: tokio_util::task::TaskTracker::new(),
             dreams: crate::dream_slots::Dreams::default(),
             clock,
         });
@@ -138,12 +142,12 @@ impl HostBuilder {
         services.hub.register(Arc::new(crate::webhooks::OutboxHook::new(outbox.clone())));
         let runs = RunManager::default();
         runs.recover(&services).await?;
-        hermes_events::retention::spawn(
+        services.tasks.spawn(hermes_events::retention::run(
             services.db.clone(),
             services.hub.clone(),
             services.config.events.clone(),
             services.shutdown.clone(),
-        );
+        ));
         crate::dreaming::spawn(services.clone());
         let starter: Arc<dyn crate::handle::RunStarter> =
             Arc::new(crate::runs::Starter { runs: runs.clone(), services: services.clone() });
@@ -154,6 +158,7 @@ impl HostBuilder {
             hub: services.hub.clone(),
             watcher: services.fsevents.clone(),
             shutdown: services.shutdown.clone(),
+            tasks: services.tasks.clone(),
         }))
         .await;
         crate::webhooks::delivery::spawn(services.clone(), outbox);
@@ -400,11 +405,7 @@ impl Host {
                 }
                 Ok(((), vec![event]))
             })
-            .await
-            .map_err(|e| match e {
-                hermes_store::StoreError::NotFound(m) => HostError::NotFound(format!("{m} not found")),
-                other => other.into(),
-            })?;
+            .await?;
         events.pop().ok_or_else(|| HostError::Store(hermes_store::StoreError::Corrupt("event not appended".into())))
     }
 
@@ -488,12 +489,12 @@ impl Host {
     /// Stops live runs (they resume on the next start) and closes the store.
     pub async fn shutdown(&self) {
         self.services.shutdown.cancel();
-        // Give live instances a moment to observe the interrupt at their next tick.
-        for _ in 0..200 {
-            if self.runs.live_count() == 0 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        // Every task and run executor watches the token: wait for them to end (an
+        // instance traps at its next epoch tick), but never hang on a stuck host call.
+        let tasks = &self.services.tasks;
+        tasks.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, tasks.wait()).await.is_err() {
+            tracing::warn!(left = tasks.len(), "shutting down with background tasks still running");
         }
         self.services.db.close();
     }

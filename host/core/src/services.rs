@@ -32,6 +32,9 @@ pub(crate) struct Services {
     pub secrets: hermes_secrets::Secrets,
     /// Cancelled when the host shuts down.
     pub shutdown: CancellationToken,
+    /// Every background task and run executor the host starts: shutdown waits for
+    /// them to end instead of polling.
+    pub tasks: tokio_util::task::TaskTracker,
     /// The live dream of each deployment (a user message cancels it).
     pub dreams: crate::dream_slots::Dreams,
     /// "Now" for the automation scheduler (injectable for tests).

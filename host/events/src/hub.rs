@@ -1,5 +1,6 @@
 //! Append-then-broadcast, and subscriptions that replay the log before going live.
 
+use hermes_types::sync::{Locked, RwLocked};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
@@ -72,7 +73,7 @@ impl EventHub {
 
     /// Adds work to every later event commit (see [`CommitHook`]).
     pub fn register(&self, hook: Arc<dyn CommitHook>) {
-        self.hooks.write().unwrap_or_else(|p| p.into_inner()).push(hook);
+        self.hooks.write_locked().push(hook);
     }
 
     /// How many events a live subscriber may fall behind the head before its stream
@@ -85,7 +86,7 @@ impl EventHub {
     /// The oldest position (last sequence taken) among the deployment's connected
     /// subscribers that are not being cut off; `None` when nobody listens.
     pub fn oldest_subscriber(&self, deployment_id: &str) -> Option<u64> {
-        let mut map = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = self.channels.locked();
         let ch = map.get_mut(deployment_id)?;
         let head = ch.head.load(Ordering::Relaxed);
         ch.cursors.retain(|c| c.strong_count() > 0);
@@ -125,7 +126,7 @@ impl EventHub {
         F: FnOnce(&rusqlite::Connection) -> Result<(T, Vec<NewEvent>), StoreError> + Send + 'static,
     {
         let channels = self.channels.clone();
-        let hooks: Vec<Arc<dyn CommitHook>> = self.hooks.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let hooks: Vec<Arc<dyn CommitHook>> = self.hooks.read_locked().clone();
         let after: Vec<Arc<dyn CommitHook>> = hooks.clone();
         let dep = deployment_id.to_string();
         self.db
@@ -146,7 +147,7 @@ impl EventHub {
                     }
                     // A deployment nobody listens to has no channel: idle deployments
                     // cost no memory here. The last subscriber gone, the channel goes.
-                    let mut map = channels.lock().unwrap_or_else(|p| p.into_inner());
+                    let mut map = channels.locked();
                     let Some(ch) = map.get(&dep) else { return };
                     if ch.tx.receiver_count() == 0 {
                         map.remove(&dep);
@@ -176,7 +177,7 @@ impl EventHub {
             allowance: AtomicU64::new(u64::MAX),
             cut: AtomicBool::new(false),
         });
-        let mut map = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = self.channels.locked();
         let ch = map.entry(deployment_id.to_string()).or_insert_with(|| Channel {
             tx: broadcast::channel(LIVE_BUFFER).0,
             head: Arc::new(AtomicU64::new(0)),
@@ -198,7 +199,7 @@ impl EventHub {
 
     /// Forgets the broadcast channel of a deleted deployment.
     pub fn forget(&self, deployment_id: &str) {
-        self.channels.lock().unwrap_or_else(|p| p.into_inner()).remove(deployment_id);
+        self.channels.locked().remove(deployment_id);
     }
 }
 

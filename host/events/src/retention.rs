@@ -77,22 +77,20 @@ pub async fn prune(db: &Db, hub: &EventHub, cfg: &EventsConfig) -> Result<u64, S
     Ok(removed)
 }
 
-/// Runs [`prune`] every `prune_interval_secs` until `stop` is cancelled; the handle
-/// resolves once the task has stopped.
-pub fn spawn(db: Db, hub: EventHub, cfg: EventsConfig, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
+/// Runs [`prune`] every `prune_interval_secs` until `stop` is cancelled (spawn it
+/// where the host tracks its tasks).
+pub async fn run(db: Db, hub: EventHub, cfg: EventsConfig, stop: CancellationToken) {
     let every = Duration::from_secs(cfg.prune_interval_secs.max(1));
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(every) => {}
-            }
-            if let Err(e) = prune(&db, &hub, &cfg).await {
-                if matches!(e, StoreError::Closed) {
-                    return;
-                }
-                tracing::warn!(error = %e, "event retention failed; retrying next interval");
-            }
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
         }
-    })
+        if let Err(e) = prune(&db, &hub, &cfg).await {
+            if matches!(e, StoreError::Closed) {
+                return;
+            }
+            tracing::warn!(error = %e, "event retention failed; retrying next interval");
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! Engine configuration (in one place, so cached artifacts stay valid) and the
 //! per-run store factory.
 
+use hermes_types::sync::Locked;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -137,7 +138,7 @@ impl Runtime {
     /// Returns whether the compiled form came from the cache.
     pub async fn load_harness(&self, wasm: Arc<Vec<u8>>) -> Result<(HarnessPre<RunState>, bool), RuntimeError> {
         let hash = cache::component_hash(&wasm);
-        if let Some(pre) = self.loaded.lock().unwrap_or_else(|p| p.into_inner()).get(&hash) {
+        if let Some(pre) = self.loaded.locked().get(&hash) {
             return Ok((pre.clone(), true));
         }
         let engine = self.engine.clone();
@@ -147,7 +148,7 @@ impl Runtime {
             .map_err(|e| RuntimeError::Compile(e.to_string()))??;
         let instance_pre = self.linker.instantiate_pre(&component).map_err(|e| RuntimeError::Link(format!("{e:#}")))?;
         let pre = HarnessPre::new(instance_pre).map_err(|e| RuntimeError::Link(format!("{e:#}")))?;
-        self.loaded.lock().unwrap_or_else(|p| p.into_inner()).insert(hash, pre.clone());
+        self.loaded.locked().insert(hash, pre.clone());
         Ok((pre, cached))
     }
 

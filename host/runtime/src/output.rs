@@ -1,5 +1,6 @@
 //! Guest stdout/stderr: kept up to a cap, the excess counted and dropped (never a trap).
 
+use hermes_types::sync::Locked;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -28,7 +29,7 @@ impl CappedOutput {
 
     /// What was kept (lossy UTF-8) and how many bytes were dropped.
     pub fn contents(&self) -> (String, usize) {
-        let b = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let b = self.inner.locked();
         (String::from_utf8_lossy(&b.bytes).into_owned(), b.dropped)
     }
 }
@@ -47,7 +48,7 @@ impl StdoutStream for CappedOutput {
 
 impl AsyncWrite for CappedOutput {
     fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        let mut b = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut b = self.inner.locked();
         let room = b.cap.saturating_sub(b.bytes.len());
         let keep = room.min(buf.len());
         b.bytes.extend_from_slice(&buf[..keep]);

@@ -6,4 +6,5 @@ pub mod event;
 pub mod ids;
 pub mod paging;
 pub mod spec;
+pub mod sync;
 pub mod text;

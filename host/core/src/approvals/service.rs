@@ -45,7 +45,7 @@ impl Core {
         };
         self.deployment_in(account_id, deployment_id).await?;
         let (dep, cur) = (deployment_id.to_string(), cursor.map(str::to_string));
-        let mut rows = self
+        let rows = self
             .services()
             .db
             .read(move |conn| {
@@ -58,10 +58,7 @@ impl Core {
             })
             .await?
             .ok_or_else(|| HostError::invalid("cursor", "unknown cursor; pass the `next_cursor` of a previous page"))?;
-        let more = rows.len() > limit as usize;
-        rows.truncate(limit as usize);
-        let next_cursor = if more { rows.last().map(|r| r.id.clone()) } else { None };
-        Ok(Page { data: rows.into_iter().map(Approval::from_row).collect(), next_cursor })
+        Ok(Page::cut(rows, limit, |r| r.id.clone(), Approval::from_row))
     }
 
     /// One approval of a deployment.
@@ -102,7 +99,7 @@ impl Core {
             .services()
             .db
             .write(move |conn| {
-                let row = store::get(conn, &dep, &id)?.ok_or_else(|| StoreError::NotFound(id.clone()))?;
+                let row = store::get(conn, &dep, &id)?.ok_or_else(|| StoreError::NotFound(format!("approval {id}")))?;
                 if row.status != ApprovalStatus::Pending {
                     return Err(StoreError::Conflict(format!(
                         "approval {id} is already {}; a decision cannot be changed",
@@ -114,12 +111,7 @@ impl Core {
                 let row = store::get(conn, &dep, &id)?.ok_or_else(|| StoreError::NotFound(id.clone()))?;
                 Ok((row, requeued))
             })
-            .await
-            .map_err(|e| match e {
-                StoreError::NotFound(id) => HostError::NotFound(format!("approval {id} not found")),
-                StoreError::Conflict(m) => HostError::Conflict(m),
-                other => HostError::Store(other),
-            })?;
+            .await?;
         tracing::info!(approval_id = %row.id, run_id = %row.run_id, decision = row.status.as_str(), "approval decided");
         if requeued {
             self.start_run(row.run_id.clone());

@@ -68,12 +68,7 @@ impl Core {
                 let ticket = RunTicket { run_id: rid, thread_id: run.thread_id, status: status.as_str() };
                 Ok(((ticket, requeued), vec![event]))
             })
-            .await
-            .map_err(|e| match e {
-                StoreError::NotFound(m) => HostError::NotFound(format!("{m} not found")),
-                StoreError::Conflict(m) => HostError::Conflict(m),
-                other => HostError::Store(other),
-            })?;
+            .await?;
         // Only a run this message re-queued needs an executor: a queued or running
         // one already has its own, and a second would run it twice.
         if requeued {

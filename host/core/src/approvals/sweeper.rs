@@ -17,7 +17,7 @@ const BATCH: u32 = 200;
 
 /// Starts the sweeper; it stops with the host.
 pub(crate) fn spawn(services: Arc<Services>, runs: Arc<dyn RunStarter>) {
-    tokio::spawn(async move {
+    services.clone().tasks.spawn(async move {
         let mut interval = tokio::time::interval(SWEEP_EVERY);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {

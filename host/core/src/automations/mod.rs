@@ -215,15 +215,6 @@ fn next_slot(schedule: &Schedule, enabled: bool, now: DateTime<Utc>, anchor_ms: 
     enabled.then(|| schedule.next_after(now, anchor)).flatten().map(|t| t.timestamp_millis())
 }
 
-fn store_error(e: StoreError) -> HostError {
-    match e {
-        StoreError::NotFound(m) => HostError::NotFound(format!("{m} not found")),
-        StoreError::Conflict(m) => HostError::Conflict(m),
-        StoreError::InsufficientCredits(b) => HostError::InsufficientCredits(crate::billing::exhausted(b)),
-        other => HostError::Store(other),
-    }
-}
-
 fn event(action: &str, a: &AutomationRow) -> NewEvent {
     NewEvent::new(
         "automation",
@@ -295,7 +286,7 @@ pub(crate) async fn create(
             Ok((row, vec![e]))
         })
         .await
-        .map_err(store_error)?;
+        .map_err(HostError::from)?;
     tracing::info!(automation_id = %row.id, deployment_id = %row.deployment_id, "automation created");
     Ok(Automation::from_row(row, None))
 }
@@ -381,7 +372,7 @@ pub(crate) async fn patch(
             Ok((row, vec![e]))
         })
         .await
-        .map_err(store_error)?;
+        .map_err(HostError::from)?;
     Ok(Automation::from_row(row, None))
 }
 
@@ -400,7 +391,7 @@ pub(crate) async fn delete(
             Ok(((), vec![event("deleted", &row)]))
         })
         .await
-        .map_err(store_error)?;
+        .map_err(HostError::from)?;
     Ok(())
 }
 
@@ -449,7 +440,7 @@ pub(crate) async fn fire_all(
             Ok((all, events))
         })
         .await
-        .map_err(store_error)?;
+        .map_err(HostError::from)?;
     for f in &fired {
         match &f.reason {
             Some(reason) => tracing::info!(automation_id = %f.automation_id, %reason, "automation slot skipped"),
@@ -618,7 +609,7 @@ impl Core {
         check_limit(limit)?;
         self.deployment_in(account_id, deployment_id).await?;
         let (dep, cur) = (deployment_id.to_string(), cursor.map(str::to_string));
-        let mut rows = self
+        let rows = self
             .services()
             .db
             .read(move |conn| {
@@ -631,10 +622,7 @@ impl Core {
             })
             .await?
             .ok_or_else(|| HostError::invalid("cursor", "unknown cursor; pass the `next_cursor` of a previous page"))?;
-        let more = rows.len() > limit as usize;
-        rows.truncate(limit as usize);
-        let next_cursor = if more { rows.last().map(|r| r.id.clone()) } else { None };
-        Ok(Page { data: rows.into_iter().map(|r| Automation::from_row(r, None)).collect(), next_cursor })
+        Ok(Page::cut(rows, limit, |r| r.id.clone(), |r| Automation::from_row(r, None)))
     }
 
     /// One automation with its recent runs.

@@ -27,7 +27,7 @@ const MIN_TICK: Duration = Duration::from_millis(20);
 /// Starts the scheduler task; it ends when the host shuts down.
 pub(crate) fn spawn(services: Arc<Services>, runs: Arc<dyn RunStarter>) {
     let tick = Duration::from_millis(services.config.automations.tick_ms).max(MIN_TICK);
-    tokio::spawn(async move {
+    services.clone().tasks.spawn(async move {
         let mut interval = tokio::time::interval(tick);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {

@@ -17,6 +17,7 @@
 //! the workspace the customer sees. Files already present when the watch starts
 //! (uploads at creation, a PATCH turning the feature on) are not reported.
 
+use hermes_types::sync::Locked;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -81,10 +82,10 @@ impl FsWatcher {
         let dep = deployment_id.to_string();
         let done = tokio::task::spawn_blocking(move || {
             let dir = this.root.join(&dep);
-            let mut guard = this.watcher.lock().unwrap_or_else(|p| p.into_inner());
+            let mut guard = this.watcher.locked();
             let Some(w) = guard.as_mut() else { return };
             let result = if on { w.watch(&dir, RecursiveMode::Recursive) } else { w.unwatch(&dir) };
-            let mut watched = this.watched.lock().unwrap_or_else(|p| p.into_inner());
+            let mut watched = this.watched.locked();
             match result {
                 Ok(()) if on => {
                     watched.insert(dep);
@@ -118,12 +119,14 @@ pub(crate) struct Reporter {
     pub watcher: Arc<FsWatcher>,
     /// Cancelled when the host shuts down.
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// Where the reporting task is tracked.
+    pub tasks: tokio_util::task::TaskTracker,
 }
 
 /// Watches the workspaces of every deployment with `features.filesystem_webhooks`
 /// and starts the task reporting their changes; it stops at shutdown.
 pub(crate) async fn spawn(services: Arc<Reporter>) {
-    let rx = services.watcher.raw.lock().unwrap_or_else(|p| p.into_inner()).take();
+    let rx = services.watcher.raw.locked().take();
     let Some(rx) = rx else { return };
     match services.db.read(hermes_store::webhooks::watched_deployments).await {
         Ok(ids) => {
@@ -133,7 +136,7 @@ pub(crate) async fn spawn(services: Arc<Reporter>) {
         }
         Err(e) => tracing::error!(error = %e, "listing deployments with filesystem events"),
     }
-    tokio::spawn(debounce(services, rx));
+    services.tasks.clone().spawn(debounce(services, rx));
 }
 
 /// Changes seen for one path since it was last reported.

@@ -10,6 +10,7 @@
 //! `customer_id` in every call's `_meta`.
 
 use hermes_mcp_client::content;
+use hermes_types::sync::Locked;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -95,7 +96,7 @@ struct Server {
 
 impl Server {
     fn scrub(&self, text: String) -> String {
-        let scrubber = lock(&self.scrubber).clone();
+        let scrubber = self.scrubber.locked().clone();
         scrubber.scrub_owned(text)
     }
 }
@@ -164,10 +165,6 @@ fn sanitize(name: &str) -> String {
     name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect()
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 impl McpPool {
     /// A pool with `config`, substituting header secrets through `secrets`; private
     /// addresses only when `allow_private`.
@@ -185,7 +182,7 @@ impl McpPool {
     }
 
     fn deployment(&self, target: &Target) -> Arc<DeploymentMcp> {
-        let mut map = lock(&self.deployments);
+        let mut map = self.deployments.locked();
         if let Some(d) = map.get(&target.deployment_id).filter(|d| target.matches(d)) {
             return d.clone();
         }
@@ -221,7 +218,7 @@ impl McpPool {
 
     /// Forgets a deployment's connections (deleted deployment).
     pub fn forget(&self, deployment_id: &str) {
-        lock(&self.deployments).remove(deployment_id);
+        self.deployments.locked().remove(deployment_id);
     }
 
     /// Each server's status; servers never tried are connected in the background
@@ -230,7 +227,7 @@ impl McpPool {
         let d = self.deployment(target);
         let mut out = Vec::with_capacity(d.servers.len());
         for server in &d.servers {
-            let status = lock(&server.status).clone();
+            let status = server.status.locked().clone();
             if status.state == "connecting" && !server.warming.swap(true, std::sync::atomic::Ordering::Relaxed) {
                 let (pool, target, server) = (self.clone(), target.clone(), server.clone());
                 tokio::spawn(async move {
@@ -268,7 +265,7 @@ impl McpPool {
         let listed = match listed {
             Ok(l) => l,
             Err(e) => {
-                let mut st = lock(&server.status);
+                let mut st = server.status.locked();
                 st.state = "error";
                 st.error = Some(e.clone());
                 return Err(e);
@@ -297,8 +294,8 @@ impl McpPool {
             });
             names.insert(exposed, t.name);
         }
-        *lock(&server.names) = names;
-        let mut st = lock(&server.status);
+        *server.names.locked() = names;
+        let mut st = server.status.locked();
         st.tool_count = Some(tools.len());
         st.state = "connected";
         st.error = None;
@@ -319,7 +316,7 @@ impl McpPool {
         }
         let attempt = async {
             let (client, scrubber) = self.build(target, &server.spec).await?;
-            *lock(&server.scrubber) = Arc::new(scrubber);
+            *server.scrubber.locked() = Arc::new(scrubber);
             let version = tokio::time::timeout(Duration::from_millis(self.config.connect_timeout_ms), client.connect())
                 .await
                 .map_err(|_| McpError::Timeout(self.config.connect_timeout_ms))??;
@@ -328,9 +325,9 @@ impl McpPool {
         match attempt.await {
             Ok((client, version)) => {
                 let client = Arc::new(client);
-                *lock(&server.failures) = 0;
+                *server.failures.locked() = 0;
                 {
-                    let mut st = lock(&server.status);
+                    let mut st = server.status.locked();
                     st.state = "connected";
                     st.error = None;
                     st.protocol_version = Some(version.clone());
@@ -341,7 +338,7 @@ impl McpPool {
             }
             Err(e) => {
                 let failures = {
-                    let mut f = lock(&server.failures);
+                    let mut f = server.failures.locked();
                     *f = f.saturating_add(1);
                     *f
                 };
@@ -353,7 +350,7 @@ impl McpPool {
                 let message = server.scrub(format!("connecting failed: {e}"));
                 tracing::warn!(deployment = %target.deployment_id, server = %server.spec.name, error = %e, failures, backoff_ms = backoff, "MCP server unavailable");
                 {
-                    let mut st = lock(&server.status);
+                    let mut st = server.status.locked();
                     st.state = "error";
                     st.error = Some(message.clone());
                 }
@@ -374,7 +371,7 @@ impl McpPool {
             {
                 *conn = Conn::Idle;
             }
-            let mut st = lock(&server.status);
+            let mut st = server.status.locked();
             st.state = "error";
             st.error = Some(message.clone());
         }
@@ -425,7 +422,7 @@ impl McpPool {
             .max_by_key(|s| s.spec.name.len())
             .ok_or_else(|| format!("no MCP tool named {name:?}: no server of this deployment is called that"))?;
         let exposed = &name[server.spec.name.len() + SEPARATOR.len()..];
-        let tool = lock(&server.names).get(exposed).cloned().unwrap_or_else(|| exposed.to_string());
+        let tool = server.names.locked().get(exposed).cloned().unwrap_or_else(|| exposed.to_string());
         if server.spec.tools.as_ref().is_some_and(|allow| !allow.contains(&tool)) {
             tracing::warn!(deployment = %target.deployment_id, server = %server.spec.name, tool = %tool, "MCP call refused: not in the allowlist");
             return Err(format!(

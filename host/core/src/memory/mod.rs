@@ -162,7 +162,7 @@ pub(crate) async fn add(
             Ok((Added::New(row), vec![ev]))
         })
         .await
-        .map_err(not_found)?;
+        .map_err(HostError::from)?;
     match added {
         Added::New(r) | Added::Existing(r) => Ok(r.into()),
         Added::Forgotten(when) => Err(HostError::invalid(
@@ -198,7 +198,7 @@ pub(crate) async fn update(
             Ok((Some(row), vec![ev]))
         })
         .await
-        .map_err(not_found)?;
+        .map_err(HostError::from)?;
     row.map(Into::into).ok_or_else(|| HostError::NotFound(format!("memory {id} not found")))
 }
 
@@ -213,7 +213,7 @@ pub(crate) async fn forget(hub: &EventHub, deployment_id: &str, id: &str, origin
             Ok((true, vec![event(&dep, origin_owned.borrow(), "forgotten", &row)]))
         })
         .await
-        .map_err(not_found)?;
+        .map_err(HostError::from)?;
     if found { Ok(()) } else { Err(HostError::NotFound(format!("memory {id} not found"))) }
 }
 
@@ -222,13 +222,6 @@ pub(crate) async fn forget(hub: &EventHub, deployment_id: &str, id: &str, origin
 pub(crate) async fn recall(db: &Db, deployment_id: &str, query: &str, limit: u32) -> Result<Vec<MemoryRow>, HostError> {
     let (dep, q, limit) = (deployment_id.to_string(), query.to_string(), limit.clamp(1, MAX_RECALL));
     Ok(db.read(move |conn| store::recall(conn, &dep, &q, limit, RECALL_BUDGET_BYTES)).await?)
-}
-
-fn not_found(e: StoreError) -> HostError {
-    match e {
-        StoreError::NotFound(m) => HostError::NotFound(format!("{m} not found")),
-        other => other.into(),
-    }
 }
 
 /// [`Origin`] moved into a write closure.
@@ -291,10 +284,7 @@ impl Core {
             })
             .await?
             .ok_or_else(|| HostError::invalid("cursor", "unknown cursor; pass the `next_cursor` of a previous page"))?;
-        let more = rows.len() > limit as usize;
-        let data: Vec<MemoryObject> = rows.into_iter().take(limit as usize).map(Into::into).collect();
-        let next_cursor = if more { data.last().map(|m| m.memory_id.clone()) } else { None };
-        Ok(Page { data, next_cursor })
+        Ok(Page::cut(rows, limit, |r| r.id.clone(), MemoryObject::from))
     }
 
     /// One memory.

@@ -3,6 +3,7 @@
 
 mod execute;
 
+use hermes_types::sync::Locked;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -144,10 +145,9 @@ impl RunManager {
             })
             .await
             .map_err(|e| match e {
-                StoreError::NotFound(m) => HostError::NotFound(format!("{m} not found")),
+                // The one conflict a send can meet: the deployment is not ready yet.
                 StoreError::Conflict(m) => HostError::NotReady(m),
-                StoreError::InsufficientCredits(b) => HostError::InsufficientCredits(crate::billing::exhausted(b)),
-                other => HostError::Store(other),
+                other => other.into(),
             })?
             .0;
         // Conversations come first: a dream in progress on this deployment yields.
@@ -161,16 +161,16 @@ impl RunManager {
     /// Starts executing a run on the tokio runtime.
     pub fn spawn(&self, services: &Arc<Services>, run_id: String) {
         let cancel = Arc::new(CancellationToken::new());
-        self.live.lock().unwrap_or_else(|p| p.into_inner()).insert(run_id.clone(), cancel.clone());
-        let services = services.clone();
+        self.live.locked().insert(run_id.clone(), cancel.clone());
+        let (services, tasks) = (services.clone(), services.tasks.clone());
         let live = self.live.clone();
         let span = tracing::info_span!("run", run_id = %run_id);
-        tokio::spawn(
+        tasks.spawn(
             async move {
                 execute::execute(services, run_id.clone(), (*cancel).clone()).await;
                 // A human may have resumed the run (a new executor, a new token) just
                 // after this one parked it: remove only our own entry.
-                let mut live = live.lock().unwrap_or_else(|p| p.into_inner());
+                let mut live = live.locked();
                 if live.get(&run_id).is_some_and(|t| Arc::ptr_eq(t, &cancel)) {
                     live.remove(&run_id);
                 }
@@ -182,7 +182,7 @@ impl RunManager {
     /// Cancels a run: a live instance is interrupted promptly; a queued or waiting
     /// run is marked cancelled directly.
     pub async fn cancel(&self, services: &Arc<Services>, run_id: &str) -> Result<RunStatus, HostError> {
-        let token = self.live.lock().unwrap_or_else(|p| p.into_inner()).get(run_id).cloned();
+        let token = self.live.locked().get(run_id).cloned();
         if let Some(token) = token {
             token.cancel();
             // A run parked a moment ago may still be listed while its executor exits:
@@ -243,13 +243,6 @@ impl RunManager {
 }
 
 impl RunManager {
-    /// Runs executing right now.
-    pub fn live_count(&self) -> usize {
-        self.live.lock().unwrap_or_else(|p| p.into_inner()).len()
-    }
-}
-
-impl RunManager {
     /// Cancels every unfinished run of a deployment (before it is deleted).
     pub async fn cancel_deployment(&self, services: &Arc<Services>, deployment_id: &str) -> Result<(), HostError> {
         let dep = deployment_id.to_string();
@@ -260,7 +253,7 @@ impl RunManager {
         // Give interrupted instances a moment to observe the cancel at their next tick.
         for _ in 0..100 {
             let still = {
-                let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+                let live = self.live.locked();
                 ids.iter().any(|id| live.contains_key(id))
             };
             if !still {

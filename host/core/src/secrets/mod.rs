@@ -118,10 +118,7 @@ impl Core {
         };
         drop(value);
         let info = SecretInfo::from(&row);
-        services.db.write(move |conn| store::insert(conn, &row)).await.map_err(|e| match e {
-            hermes_store::StoreError::Conflict(m) => HostError::Conflict(m),
-            other => other.into(),
-        })?;
+        services.db.write(move |conn| store::insert(conn, &row)).await?;
         Ok(info)
     }
 

@@ -55,7 +55,7 @@ pub(crate) fn spawn(services: Arc<Services>, signal: Arc<tokio::sync::Notify>) {
             return;
         }
     };
-    tokio::spawn(run(services, client, signal));
+    services.clone().tasks.spawn(run(services, client, signal));
 }
 
 async fn run(services: Arc<Services>, client: reqwest::Client, signal: Arc<tokio::sync::Notify>) {
@@ -104,7 +104,8 @@ async fn run(services: Arc<Services>, client: reqwest::Client, signal: Arc<tokio
             };
             let (services, client, finished, done) =
                 (services.clone(), client.clone(), finished.clone(), done_tx.clone());
-            tokio::spawn(async move {
+            let tasks = services.tasks.clone();
+            tasks.spawn(async move {
                 let outcome = attempt(&services, &client, &d).await;
                 record(&services, &d, outcome).await;
                 if let Ok(mut f) = finished.lock() {

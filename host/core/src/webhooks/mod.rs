@@ -237,12 +237,9 @@ impl Core {
             return Err(HostError::invalid("limit", "`limit` must be between 1 and 100"));
         }
         let account = account_id.to_string();
-        let mut rows =
+        let rows =
             self.services().db.read(move |conn| store::list(conn, &account, cursor.as_deref(), limit + 1)).await?;
-        let more = rows.len() > limit as usize;
-        rows.truncate(limit as usize);
-        let next_cursor = if more { rows.last().map(|r| r.id.clone()) } else { None };
-        Ok(Page { data: rows.iter().map(|r| WebhookObject::from_row(r, None)).collect(), next_cursor })
+        Ok(Page::cut(rows, limit, |r| r.id.clone(), |r| WebhookObject::from_row(&r, None)))
     }
 
     /// One webhook endpoint (never its secret).
