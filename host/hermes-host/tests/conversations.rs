@@ -233,6 +233,46 @@ async fn more_concurrent_runs_than_instance_slots_all_complete() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_message_to_a_queued_run_never_runs_it_twice() {
+    let llm = MockLlm::start().await;
+    llm.set_default(Reply::after_ms(300, Reply::text("ok")));
+    let cfg_dir = tempfile::tempdir().unwrap();
+    let cfg = config_file(&cfg_dir, "[sandbox]\nmax_concurrent_instances = 1\n");
+    let server = start_with(&llm, &[("HERMES_CONFIG", &cfg)]);
+    let dep = create_deployment(&server).await;
+    let post = |body: Value| {
+        let server = &server;
+        let path = format!("/v1/deployments/{dep}/messages");
+        async move { call(server, "POST", &path, &server.key, Some(body)).await }
+    };
+    // The only instance slot is busy with another thread's run, so the next run waits
+    // queued; a second message to its thread arrives while it is still queued.
+    let (s, busy) = post(json!({"content": "keep the slot busy", "thread_id": "new"})).await;
+    assert_eq!(s, 202, "{busy}");
+    let (s, first) = post(json!({"content": "first question"})).await;
+    assert_eq!(s, 202, "{first}");
+    let (s, second) = post(json!({"content": "second question"})).await;
+    assert_eq!(s, 202, "{second}");
+    assert_eq!(first["run_id"], second["run_id"], "the second message joins the queued run");
+    let run_id = first["run_id"].as_str().unwrap().to_string();
+    server.wait_run(&dep, busy["run_id"].as_str().unwrap()).await;
+    let run = server.wait_run(&dep, &run_id).await;
+    assert_eq!(run["status"], "completed", "{run}");
+    // Give a second executor, were there one, time to start and call the model.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+
+    let calls = llm.requests().iter().filter(|r| r.to_string().contains("first question")).count();
+    assert_eq!(calls, 1, "the queued run called the model once, not once per executor");
+    let statuses: Vec<String> = sse::log(&server.base, &server.key, &dep)
+        .await
+        .into_iter()
+        .filter(|f| f.event == "run_status" && f.data["run_id"] == run_id.as_str())
+        .map(|f| f.data["status"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(statuses, ["running", "completed"], "one executor: one running, one completed");
+}
+
 fn chrono_ms(rfc3339: &str) -> i64 {
     // 2025-01-01T00:00:00.123Z → milliseconds of the day (tests run well inside a day).
     let t = &rfc3339[11..23];

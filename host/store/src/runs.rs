@@ -116,6 +116,18 @@ pub fn set_status(conn: &Connection, id: &str, status: RunStatus, error: Option<
     Ok(())
 }
 
+/// Claims a queued run for the executor about to run it (`queued` → `running`);
+/// false when it is not queued (another executor has it, or it ended): exactly one
+/// executor runs a run.
+pub fn claim(conn: &Connection, id: &str, now: &str) -> Result<bool, StoreError> {
+    let n = conn.execute(
+        "UPDATE runs SET status = 'running', started_at = COALESCE(started_at, ?2)
+         WHERE id = ?1 AND status = 'queued'",
+        params![id, now],
+    )?;
+    Ok(n == 1)
+}
+
 /// Moves a run from `waiting_on_human` back to `queued` (a human answered); false
 /// when it was not waiting, so exactly one caller spawns its next instance.
 pub fn requeue_waiting(conn: &Connection, id: &str, owner: &str) -> Result<bool, StoreError> {
@@ -191,11 +203,12 @@ pub fn unfinished(conn: &Connection) -> Result<Vec<(String, Option<String>)>, St
     Ok(ids)
 }
 
-/// Makes `owner` take over an unfinished run from its (gone) `previous` owner; false
-/// when another process took it first or it finished meanwhile.
+/// Makes `owner` take over an unfinished run from its (gone) `previous` owner, queued
+/// again (nobody executes it now; the new owner's executor claims it); false when
+/// another process took it first or it finished meanwhile.
 pub fn take_over(conn: &Connection, id: &str, previous: Option<&str>, owner: &str) -> Result<bool, StoreError> {
     let n = conn.execute(
-        "UPDATE runs SET owner = ?2
+        "UPDATE runs SET owner = ?2, status = 'queued'
          WHERE id = ?1 AND owner IS ?3 AND status IN ('queued', 'running')",
         params![id, owner, previous],
     )?;

@@ -43,7 +43,10 @@ async fn execute_inner(services: &Arc<Services>, run_id: &str, cancel: Cancellat
     // Bounded concurrency: excess runs wait here, queued, never dropped.
     let _slot = services.runtime.slot().await;
     let mut resumed = run.started_at.is_some();
-    mark(services, &run, RunStatus::Running, None).await?;
+    if !claim(services, &run).await? {
+        // Another executor claimed it first, or it was cancelled while queued.
+        return Ok(());
+    }
 
     let mut rounds = 0;
     loop {
@@ -111,8 +114,22 @@ async fn run_guest(
     instances::launch(services, instance, Some(record_instantiation)).await
 }
 
-async fn mark(services: &Services, run: &RunRow, status: RunStatus, error: Option<&str>) -> Result<(), HostError> {
-    finish(services, &run.deployment_id, &run.thread_id, &run.id, status, error).await
+/// Claims the queued run for this executor and announces `running`, in one commit;
+/// false when it was not queued any more.
+async fn claim(services: &Services, run: &RunRow) -> Result<bool, HostError> {
+    let event = NewEvent::new("run_status", &run.deployment_id, json!({"status": RunStatus::Running.as_str()}))
+        .scoped(Some(&run.thread_id), Some(&run.id));
+    let id = run.id.clone();
+    let (claimed, _) = services
+        .hub
+        .commit(&run.deployment_id, move |conn| {
+            if !runs::claim(conn, &id, &hermes_types::ids::now())? {
+                return Ok((false, Vec::new()));
+            }
+            Ok((true, vec![event]))
+        })
+        .await?;
+    Ok(claimed)
 }
 
 /// Records a run's status and announces it with a `run_status` event, atomically.

@@ -108,17 +108,20 @@ impl RunManager {
                     }
                 };
                 let active = runs::active_on_thread(conn, &thread_id)?;
-                let (run_id, status, delivered) = match active {
+                // `start`: this call created or re-queued the run, so it (and only
+                // it) starts an executor; a message joining a queued or running run
+                // is steering input for the executor that run already has.
+                let (run_id, status, delivered, start) = match active {
                     // A message while the run waits for a human is the human's answer:
                     // it closes the pending approval and re-queues the run (spawned below).
                     Some((run_id, _)) if crate::approvals::answer(conn, &run_id)? => {
-                        (run_id, RunStatus::Queued.as_str(), false)
+                        (run_id, RunStatus::Queued.as_str(), false, true)
                     }
-                    Some((run_id, status)) => (run_id, status.as_str(), false),
+                    Some((run_id, status)) => (run_id, status.as_str(), false, false),
                     None => {
                         let id = hermes_types::ids::new_id("run");
                         runs::insert(conn, &id, &dep_id, &thread_id, crate::instance::id())?;
-                        (id, RunStatus::Queued.as_str(), true)
+                        (id, RunStatus::Queued.as_str(), true, true)
                     }
                 };
                 let msg = MessageRow {
@@ -141,7 +144,7 @@ impl RunManager {
                     payload["attachments"] = json!(msg.attachments);
                 }
                 let event = NewEvent::new("message", &dep_id, payload).scoped(Some(&thread_id), Some(&run_id));
-                Ok((RunTicket { run_id, thread_id, status }, vec![event]))
+                Ok(((RunTicket { run_id, thread_id, status }, start), vec![event]))
             })
             .await
             .map_err(|e| match e {
@@ -150,9 +153,10 @@ impl RunManager {
                 other => other.into(),
             })?
             .0;
+        let (ticket, start) = ticket;
         // Conversations come first: a dream in progress on this deployment yields.
         services.dreams.yield_to_user(deployment_id);
-        if ticket.status == RunStatus::Queued.as_str() {
+        if start {
             self.spawn(services, ticket.run_id.clone());
         }
         Ok(ticket)
