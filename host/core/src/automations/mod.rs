@@ -224,9 +224,31 @@ fn event(action: &str, a: &AutomationRow) -> NewEvent {
     .scoped(Some(&a.thread_id), None)
 }
 
+/// What changing a deployment's automations works with: the store, the hub, the
+/// clock and the `[automations]` limits (what a run's automations port holds).
+#[derive(Clone)]
+pub(crate) struct Desk {
+    pub db: hermes_store::Db,
+    pub hub: hermes_events::EventHub,
+    pub clock: Arc<dyn Clock>,
+    pub limits: crate::config::AutomationsConfig,
+}
+
+impl Desk {
+    /// The desk of a host.
+    pub(crate) fn of(services: &Services) -> Desk {
+        Desk {
+            db: services.db.clone(),
+            hub: services.hub.clone(),
+            clock: services.clock.clone(),
+            limits: services.config.automations.clone(),
+        }
+    }
+}
+
 /// Creates an automation (used by the API and by the agent's import).
 pub(crate) async fn create(
-    services: &Arc<Services>,
+    desk: &Desk,
     deployment_id: &str,
     new: NewAutomation,
     created_by_run: Option<String>,
@@ -235,7 +257,7 @@ pub(crate) async fn create(
     let instructions = validate_instructions(&new.instructions)?;
     let timezone = new.timezone.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
     let schedule = parse_schedule(&new.schedule, timezone.as_deref())?;
-    let now = services.clock.now();
+    let now = desk.clock.now();
     let enabled = new.enabled.unwrap_or(true);
     let anchor_ms = now.timestamp_millis();
     let stamp = hermes_types::ids::now();
@@ -257,9 +279,9 @@ pub(crate) async fn create(
         created_at: stamp.clone(),
         updated_at: stamp,
     };
-    let max = services.config.automations.max_per_deployment;
+    let max = desk.limits.max_per_deployment;
     let given_thread = new.thread_id;
-    let (row, _) = services
+    let (row, _) = desk
         .hub
         .commit(deployment_id, move |conn| {
             if !hermes_store::deployments::exists(conn, &row.deployment_id)? {
@@ -293,15 +315,15 @@ pub(crate) async fn create(
 
 /// Every automation of a deployment, newest first (the agent's list; at most the
 /// per-deployment maximum).
-pub(crate) async fn list_all(services: &Arc<Services>, deployment_id: &str) -> Result<Vec<Automation>, HostError> {
-    let (dep, limit) = (deployment_id.to_string(), services.config.automations.max_per_deployment.min(10_000) as u32);
-    let rows = services.db.read(move |conn| store::list(conn, &dep, None, limit)).await?;
+pub(crate) async fn list_all(desk: &Desk, deployment_id: &str) -> Result<Vec<Automation>, HostError> {
+    let (dep, limit) = (deployment_id.to_string(), desk.limits.max_per_deployment.min(10_000) as u32);
+    let rows = desk.db.read(move |conn| store::list(conn, &dep, None, limit)).await?;
     Ok(rows.into_iter().map(|r| Automation::from_row(r, None)).collect())
 }
 
 /// Applies a patch (`NotFound` when the automation is not the deployment's).
 pub(crate) async fn patch(
-    services: &Arc<Services>,
+    desk: &Desk,
     deployment_id: &str,
     automation_id: &str,
     patch: AutomationPatch,
@@ -309,7 +331,7 @@ pub(crate) async fn patch(
     let name = patch.name.as_deref().map(validate_name).transpose()?;
     let instructions = patch.instructions.as_deref().map(validate_instructions).transpose()?;
     let (dep, id) = (deployment_id.to_string(), automation_id.to_string());
-    let current = services
+    let current = desk
         .db
         .read(move |conn| store::get(conn, &dep, &id))
         .await?
@@ -328,7 +350,7 @@ pub(crate) async fn patch(
         row.schedule = s.trim().to_string();
     }
     let schedule = parse_schedule(&row.schedule, row.timezone.as_deref())?;
-    let now = services.clock.now();
+    let now = desk.clock.now();
     let retimed = row.schedule != current.schedule || row.timezone != current.timezone;
     if retimed {
         row.anchor_ms = now.timestamp_millis();
@@ -344,7 +366,7 @@ pub(crate) async fn patch(
         row.thread_id = t.clone();
         row.dedicated_thread = false;
     }
-    let (row, _) = services
+    let (row, _) = desk
         .hub
         .commit(deployment_id, move |conn| {
             if let Some(t) = &new_thread
@@ -377,14 +399,9 @@ pub(crate) async fn patch(
 }
 
 /// Deletes an automation; its dedicated thread (and the runs' history) stays.
-pub(crate) async fn delete(
-    services: &Arc<Services>,
-    deployment_id: &str,
-    automation_id: &str,
-) -> Result<(), HostError> {
+pub(crate) async fn delete(desk: &Desk, deployment_id: &str, automation_id: &str) -> Result<(), HostError> {
     let (dep, id) = (deployment_id.to_string(), automation_id.to_string());
-    services
-        .hub
+    desk.hub
         .commit(deployment_id, move |conn| {
             let row = store::get(conn, &dep, &id)?.ok_or_else(|| StoreError::NotFound(format!("automation {id}")))?;
             store::delete(conn, &dep, &id)?;
@@ -594,7 +611,7 @@ impl Core {
         new: NewAutomation,
     ) -> Result<Automation, HostError> {
         self.deployment_in(account_id, deployment_id).await?;
-        create(self.services(), deployment_id, new, None).await
+        create(&Desk::of(self.services()), deployment_id, new, None).await
     }
 
     /// Lists a deployment's automations, newest first; `cursor` is the last
@@ -656,7 +673,7 @@ impl Core {
         change: AutomationPatch,
     ) -> Result<Automation, HostError> {
         self.deployment_in(account_id, deployment_id).await?;
-        patch(self.services(), deployment_id, automation_id, change).await
+        patch(&Desk::of(self.services()), deployment_id, automation_id, change).await
     }
 
     /// Deletes an automation.
@@ -667,7 +684,7 @@ impl Core {
         automation_id: &str,
     ) -> Result<(), HostError> {
         self.deployment_in(account_id, deployment_id).await?;
-        delete(self.services(), deployment_id, automation_id).await
+        delete(&Desk::of(self.services()), deployment_id, automation_id).await
     }
 
     /// Runs an automation now, outside its schedule (its next slot is unchanged).

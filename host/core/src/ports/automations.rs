@@ -10,14 +10,12 @@ use hermes_runtime::ports::{AutomationsPort, PortError, PortResult};
 use hermes_runtime::wit::hermes::agent::automations::Automation;
 
 use super::refusal;
-use crate::automations::{self, AutomationPatch, NewAutomation};
+use crate::automations::{self, AutomationPatch, Desk, NewAutomation};
 use crate::run_scope::RunScope;
-use crate::services::Services;
 
-/// The automations of one run's deployment. Holds the host's lower handles because
-/// automations need the store, the clock and the `[automations]` limits alike.
+/// The automations of one run's deployment.
 pub(crate) struct AutomationDesk {
-    pub services: Arc<Services>,
+    pub desk: Desk,
     pub scope: Arc<RunScope>,
 }
 
@@ -38,12 +36,12 @@ impl AutomationsPort for AutomationDesk {
         if !self.scope.spec.features.automations {
             return Ok(Some("automations are disabled for this deployment (features.automations)".into()));
         }
-        if self.services.config.automations.allow_from_automation_runs {
+        if self.desk.limits.allow_from_automation_runs {
             return Ok(None);
         }
         let run_id = self.scope.run_id.clone();
         let from_automation = self
-            .services
+            .desk
             .db
             .read(move |conn| hermes_store::automations::is_automation_run(conn, &run_id))
             .await
@@ -58,20 +56,20 @@ impl AutomationsPort for AutomationDesk {
     async fn create(&self, name: String, schedule: String, instructions: String) -> PortResult<Automation> {
         let new = NewAutomation { name, schedule, instructions, ..NewAutomation::default() };
         let (dep, run) = (&self.scope.deployment_id, Some(self.scope.run_id.clone()));
-        automations::create(&self.services, dep, new, run).await.map(to_wit).map_err(refusal)
+        automations::create(&self.desk, dep, new, run).await.map(to_wit).map_err(refusal)
     }
 
     async fn list(&self) -> PortResult<Vec<Automation>> {
-        let all = automations::list_all(&self.services, &self.scope.deployment_id).await.map_err(refusal)?;
+        let all = automations::list_all(&self.desk, &self.scope.deployment_id).await.map_err(refusal)?;
         Ok(all.into_iter().map(to_wit).collect())
     }
 
     async fn set_enabled(&self, id: &str, enabled: bool) -> PortResult<Automation> {
         let change = AutomationPatch { enabled: Some(enabled), ..AutomationPatch::default() };
-        automations::patch(&self.services, &self.scope.deployment_id, id, change).await.map(to_wit).map_err(refusal)
+        automations::patch(&self.desk, &self.scope.deployment_id, id, change).await.map(to_wit).map_err(refusal)
     }
 
     async fn delete(&self, id: &str) -> PortResult<()> {
-        automations::delete(&self.services, &self.scope.deployment_id, id).await.map_err(refusal)
+        automations::delete(&self.desk, &self.scope.deployment_id, id).await.map_err(refusal)
     }
 }

@@ -60,7 +60,10 @@ pub(crate) fn for_run(services: &Arc<Services>, scope: &Arc<RunScope>) -> Ports 
         }),
         mcp: Arc::new(mcp::McpDesk { pool: services.mcp.clone(), target }),
         approvals: Arc::new(approvals::ApprovalDesk { hub: services.hub.clone(), scope: scope.clone() }),
-        automations: Arc::new(automations::AutomationDesk { services: services.clone(), scope: scope.clone() }),
+        automations: Arc::new(automations::AutomationDesk {
+            desk: crate::automations::Desk::of(services),
+            scope: scope.clone(),
+        }),
         events: Arc::new(events::EventDesk { hub: services.hub.clone(), scope: scope.clone() }),
         skills: Arc::new(skills::SkillShelf { scope: scope.clone() }),
     }
