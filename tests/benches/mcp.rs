@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use axum::http::header;
 use axum::response::IntoResponse;
+use hermes_host::RunStatus;
 use hermes_host::{DeploymentSpec, Host, ThreadTarget};
 use hermes_mcp_client::McpClient;
-use hermes_store::runs::RunStatus;
 use hermes_tests::mock_llm::MockLlm;
 use serde_json::{Map, Value, json};
 

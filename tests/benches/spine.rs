@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use hermes_host::RunStatus;
 use hermes_host::{DeploymentSpec, Host, ThreadTarget};
-use hermes_store::runs::RunStatus;
 use hermes_tests::mock_llm::{MockLlm, Reply};
 use serde_json::json;
 

@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use hermes_host::Event;
+use hermes_host::RunStatus;
 use hermes_host::config::SandboxLimits;
 use hermes_host::{DeploymentSpec, Host, HostConfig, ThreadTarget};
-use hermes_store::runs::RunStatus;
 use hermes_tests::mock_llm::{MockLlm, Reply};
 use serde_json::json;
 
@@ -160,7 +160,7 @@ fn sandbox_config() -> HostConfig {
 }
 
 /// Starts a bad guest and, while it misbehaves, proves a healthy deployment still works.
-async fn bad_guest_fails_alone(behaviour: &str) -> hermes_store::runs::RunRow {
+async fn bad_guest_fails_alone(behaviour: &str) -> hermes_host::Run {
     let llm = MockLlm::start().await;
     llm.set_default(Reply::text("healthy"));
     let dir = tempfile::tempdir().unwrap();

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use super::json::Body;
 use super::schema::{CommonErrors, ErrorBody};
 use super::{ApiError, AppState, Caller};
+use hermes_core::Run;
 use hermes_core::ThreadTarget;
-use hermes_store::runs::RunRow;
 
 /// Send Message body.
 #[derive(Deserialize)]
@@ -54,7 +54,7 @@ pub async fn send(
     Ok((StatusCode::ACCEPTED, Json(json!(ticket))))
 }
 
-async fn run_of(state: &AppState, caller: &Caller, dep: &str, run_id: &str) -> Result<RunRow, ApiError> {
+async fn run_of(state: &AppState, caller: &Caller, dep: &str, run_id: &str) -> Result<Run, ApiError> {
     state.host.deployment_in(&caller.account_id, dep).await?;
     let run = state.host.run(run_id).await?;
     if run.deployment_id != dep {
@@ -63,7 +63,7 @@ async fn run_of(state: &AppState, caller: &Caller, dep: &str, run_id: &str) -> R
     Ok(run)
 }
 
-fn render(run: &RunRow) -> Value {
+fn render(run: &Run) -> Value {
     json!({
         "run_id": run.id,
         "deployment_id": run.deployment_id,

@@ -58,8 +58,7 @@ impl Accounts {
         let created = self
             .db
             .write(move |conn| {
-                let any: i64 = conn.query_row("SELECT COUNT(*) FROM accounts", [], |r| r.get(0))?;
-                if any > 0 {
+                if accounts::count(conn)? > 0 {
                     return Ok(false);
                 }
                 accounts::ensure_account(conn, DEFAULT_ACCOUNT, credits)?;

@@ -10,14 +10,14 @@ use crate::accounts::Accounts;
 use crate::config::HostConfig;
 use crate::deployments::{self, Deployment};
 use crate::handle::Core;
-use crate::runs::{RunManager, RunTicket, ThreadTarget};
+use crate::runs::{Run, RunManager, RunTicket, ThreadTarget};
 use crate::services::Services;
 use crate::skills_api::{self, SkillObject};
 use crate::{HostError, builtin, workspace};
 use hermes_events::{EventHub, Subscription};
 use hermes_providers::Providers;
 use hermes_runtime::Runtime;
-use hermes_store::runs::{self, RunRow, RunStatus};
+use hermes_store::runs::{self, RunStatus};
 use hermes_store::threads::{self, MessageRow};
 use hermes_store::{Db, events as event_log};
 use hermes_types::spec::{DeploymentSpec, SkillSpec};
@@ -429,17 +429,18 @@ impl Host {
     }
 
     /// Loads a run.
-    pub async fn run(&self, run_id: &str) -> Result<RunRow, HostError> {
+    pub async fn run(&self, run_id: &str) -> Result<Run, HostError> {
         let id = run_id.to_string();
         self.services
             .db
             .read(move |conn| runs::get(conn, &id))
             .await?
+            .map(Run::from)
             .ok_or_else(|| HostError::NotFound(format!("run {run_id} not found")))
     }
 
     /// Waits until a run is no longer queued or running.
-    pub async fn wait_for_run(&self, run_id: &str) -> Result<RunRow, HostError> {
+    pub async fn wait_for_run(&self, run_id: &str) -> Result<Run, HostError> {
         let run = self.run(run_id).await?;
         let dep = run.deployment_id.clone();
         let latest = self.services.db.read(move |conn| event_log::latest(conn, &dep)).await?;

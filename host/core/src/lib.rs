@@ -45,5 +45,6 @@ pub use deployments::Deployment;
 pub use error::HostError;
 pub use hermes_events::{Event, NewEvent, Subscription};
 pub use hermes_types::spec::{self, DeploymentSpec};
+pub use hermes_types::status::RunStatus;
 pub use host::{DEFAULT_ACCOUNT, Host, HostBuilder};
-pub use runs::{RunTicket, ThreadTarget};
+pub use runs::{Run, RunTicket, ThreadTarget};

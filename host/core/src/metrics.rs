@@ -9,14 +9,7 @@ use crate::services::Services;
 pub(crate) async fn render(services: &Services) -> Result<String, HostError> {
     let (deployments, runs) = services
         .db
-        .read(|conn| {
-            let deployments: i64 = conn.query_row("SELECT COUNT(*) FROM deployments", [], |r| r.get(0))?;
-            let mut stmt = conn.prepare("SELECT status, COUNT(*) FROM runs GROUP BY status ORDER BY status")?;
-            let runs = stmt
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok((deployments, runs))
-        })
+        .read(|conn| Ok((hermes_store::deployments::count(conn)?, hermes_store::runs::count_by_status(conn)?)))
         .await?;
     let limits = services.runtime.limits();
     let mut out = String::new();

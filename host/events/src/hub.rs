@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use tokio::sync::broadcast;
 
 use crate::{Event, NewEvent};
-use hermes_store::{Db, StoreError, events as log};
+use hermes_store::{Db, StoreError, Tx, events as log};
 
 /// Live events buffered per deployment before a slow subscriber falls back to the log.
 const LIVE_BUFFER: usize = 1024;
@@ -23,7 +23,7 @@ pub const DEFAULT_MAX_LAG: u64 = 10_000;
 pub trait CommitHook: Send + Sync + 'static {
     /// Runs inside the transaction that appends `events`; an error rolls the whole
     /// change back, so the hook's rows and the events commit together or not at all.
-    fn in_transaction(&self, conn: &rusqlite::Connection, events: &[Event]) -> Result<(), StoreError>;
+    fn in_transaction(&self, tx: &Tx<'_>, events: &[Event]) -> Result<(), StoreError>;
     /// Runs on the writer thread right after the commit, before the broadcast.
     fn committed(&self, events: &[Event]);
 }
@@ -123,7 +123,7 @@ impl EventHub {
     pub async fn commit<T, F>(&self, deployment_id: &str, change: F) -> Result<(T, Vec<Event>), StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&rusqlite::Connection) -> Result<(T, Vec<NewEvent>), StoreError> + Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<(T, Vec<NewEvent>), StoreError> + Send + 'static,
     {
         let channels = self.channels.clone();
         let hooks: Vec<Arc<dyn CommitHook>> = self.hooks.read_locked().clone();

@@ -11,8 +11,8 @@
 #![deny(missing_docs)]
 
 pub use hermes_core::{
-    DEFAULT_ACCOUNT, Deployment, DeploymentSpec, Event, Host, HostBuilder, HostConfig, HostError, NewEvent, RunTicket,
-    Subscription, ThreadTarget, spec,
+    DEFAULT_ACCOUNT, Deployment, DeploymentSpec, Event, Host, HostBuilder, HostConfig, HostError, NewEvent, Run,
+    RunStatus, RunTicket, Subscription, ThreadTarget, spec,
 };
 
 /// The REST API as an axum `Router` ([`api::router`]), to serve or to mount.

@@ -1,9 +1,10 @@
 //! The `accounts` and `api_keys` aggregates.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::StoreError;
+use crate::Tx;
 
 /// A stored API key (never its secret).
 #[derive(Clone, Debug, Serialize)]
@@ -25,7 +26,8 @@ pub struct KeyRow {
 }
 
 /// Creates an account if it does not exist yet; returns whether it was created.
-pub fn ensure_account(conn: &Connection, id: &str, credits: i64) -> Result<bool, StoreError> {
+pub fn ensure_account(tx: &Tx<'_>, id: &str, credits: i64) -> Result<bool, StoreError> {
+    let conn = tx.sql();
     let n = conn.execute(
         "INSERT OR IGNORE INTO accounts (id, credits, created_at) VALUES (?1, ?2, ?3)",
         params![id, credits, hermes_types::ids::now()],
@@ -34,12 +36,14 @@ pub fn ensure_account(conn: &Connection, id: &str, credits: i64) -> Result<bool,
 }
 
 /// An account's credit balance.
-pub fn credits(conn: &Connection, id: &str) -> Result<Option<i64>, StoreError> {
+pub fn credits(tx: &Tx<'_>, id: &str) -> Result<Option<i64>, StoreError> {
+    let conn = tx.sql();
     Ok(conn.query_row("SELECT credits FROM accounts WHERE id = ?1", params![id], |r| r.get(0)).optional()?)
 }
 
 /// Sets (or, with `add`, adjusts) the balance; returns the new balance.
-pub fn set_credits(conn: &Connection, id: &str, amount: i64, add: bool) -> Result<i64, StoreError> {
+pub fn set_credits(tx: &Tx<'_>, id: &str, amount: i64, add: bool) -> Result<i64, StoreError> {
+    let conn = tx.sql();
     let sql = if add {
         "UPDATE accounts SET credits = credits + ?2 WHERE id = ?1"
     } else {
@@ -52,7 +56,8 @@ pub fn set_credits(conn: &Connection, id: &str, amount: i64, add: bool) -> Resul
 }
 
 /// Stores a key by its hash.
-pub fn insert_key(conn: &Connection, row: &KeyRow, hash: &str) -> Result<(), StoreError> {
+pub fn insert_key(tx: &Tx<'_>, row: &KeyRow, hash: &str) -> Result<(), StoreError> {
+    let conn = tx.sql();
     conn.execute(
         "INSERT INTO api_keys (id, account_id, name, hash, prefix, scopes, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![row.id, row.account_id, row.name, hash, row.prefix, row.scopes.join(","), row.created_at],
@@ -74,7 +79,8 @@ fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRow> {
 }
 
 /// The live key with this hash.
-pub fn key_by_hash(conn: &Connection, hash: &str) -> Result<Option<KeyRow>, StoreError> {
+pub fn key_by_hash(tx: &Tx<'_>, hash: &str) -> Result<Option<KeyRow>, StoreError> {
+    let conn = tx.sql();
     Ok(conn
         .prepare_cached(
             "SELECT id, account_id, name, prefix, scopes, created_at, revoked_at FROM api_keys
@@ -85,7 +91,8 @@ pub fn key_by_hash(conn: &Connection, hash: &str) -> Result<Option<KeyRow>, Stor
 }
 
 /// Keys of an account, newest first.
-pub fn list_keys(conn: &Connection, account_id: &str) -> Result<Vec<KeyRow>, StoreError> {
+pub fn list_keys(tx: &Tx<'_>, account_id: &str) -> Result<Vec<KeyRow>, StoreError> {
+    let conn = tx.sql();
     let mut stmt = conn.prepare(
         "SELECT id, account_id, name, prefix, scopes, created_at, revoked_at FROM api_keys
          WHERE account_id = ?1 ORDER BY created_at DESC, id",
@@ -95,9 +102,15 @@ pub fn list_keys(conn: &Connection, account_id: &str) -> Result<Vec<KeyRow>, Sto
 }
 
 /// Revokes a key; false if there was no such live key.
-pub fn revoke_key(conn: &Connection, account_id: &str, id: &str) -> Result<bool, StoreError> {
+pub fn revoke_key(tx: &Tx<'_>, account_id: &str, id: &str) -> Result<bool, StoreError> {
+    let conn = tx.sql();
     Ok(conn.execute(
         "UPDATE api_keys SET revoked_at = ?3 WHERE id = ?1 AND account_id = ?2 AND revoked_at IS NULL",
         params![id, account_id, hermes_types::ids::now()],
     )? == 1)
+}
+
+/// How many accounts exist (the first start creates the default one).
+pub fn count(tx: &Tx<'_>) -> Result<i64, StoreError> {
+    Ok(tx.sql().query_row("SELECT COUNT(*) FROM accounts", [], |r| r.get(0))?)
 }

@@ -2,10 +2,11 @@
 //! of a run, unique per `(run_id, call_id)` so a fresh instance asking again for the
 //! same call finds the same approval instead of opening a second one.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::StoreError;
+use crate::Tx;
 
 /// Where an approval stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -108,7 +109,8 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<ApprovalRow, Store
 }
 
 /// Inserts a pending approval.
-pub fn insert(conn: &Connection, a: &ApprovalRow) -> Result<(), StoreError> {
+pub fn insert(tx: &Tx<'_>, a: &ApprovalRow) -> Result<(), StoreError> {
+    let conn = tx.sql();
     conn.execute(
         &format!("INSERT INTO approvals ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
         params![
@@ -131,7 +133,8 @@ pub fn insert(conn: &Connection, a: &ApprovalRow) -> Result<(), StoreError> {
 }
 
 /// One approval of a deployment.
-pub fn get(conn: &Connection, deployment_id: &str, id: &str) -> Result<Option<ApprovalRow>, StoreError> {
+pub fn get(tx: &Tx<'_>, deployment_id: &str, id: &str) -> Result<Option<ApprovalRow>, StoreError> {
+    let conn = tx.sql();
     conn.query_row(
         &format!("SELECT {COLUMNS} FROM approvals WHERE id = ?1 AND deployment_id = ?2"),
         params![id, deployment_id],
@@ -142,7 +145,8 @@ pub fn get(conn: &Connection, deployment_id: &str, id: &str) -> Result<Option<Ap
 }
 
 /// The approval of a run's tool call, if one was opened.
-pub fn by_call(conn: &Connection, run_id: &str, call_id: &str) -> Result<Option<ApprovalRow>, StoreError> {
+pub fn by_call(tx: &Tx<'_>, run_id: &str, call_id: &str) -> Result<Option<ApprovalRow>, StoreError> {
+    let conn = tx.sql();
     conn.query_row(
         &format!("SELECT {COLUMNS} FROM approvals WHERE run_id = ?1 AND call_id = ?2"),
         params![run_id, call_id],
@@ -155,12 +159,13 @@ pub fn by_call(conn: &Connection, run_id: &str, call_id: &str) -> Result<Option<
 /// A page of a deployment's approvals, oldest first (a work queue), optionally only
 /// those with `status`; `cursor` is the last id of the previous page.
 pub fn list(
-    conn: &Connection,
+    tx: &Tx<'_>,
     deployment_id: &str,
     status: Option<ApprovalStatus>,
     cursor: Option<&str>,
     limit: u32,
 ) -> Result<Vec<ApprovalRow>, StoreError> {
+    let conn = tx.sql();
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM approvals
          WHERE deployment_id = ?1
@@ -178,7 +183,8 @@ pub fn list(
 
 /// Closes a pending approval with `status` and `comment`; false when it was no longer
 /// pending (someone decided first).
-pub fn close(conn: &Connection, id: &str, status: ApprovalStatus, comment: Option<&str>) -> Result<bool, StoreError> {
+pub fn close(tx: &Tx<'_>, id: &str, status: ApprovalStatus, comment: Option<&str>) -> Result<bool, StoreError> {
+    let conn = tx.sql();
     let n = conn.execute(
         "UPDATE approvals SET status = ?2, comment = ?3, decided_at = ?4 WHERE id = ?1 AND status = 'pending'",
         params![id, status.as_str(), comment, hermes_types::ids::now()],
@@ -188,11 +194,12 @@ pub fn close(conn: &Connection, id: &str, status: ApprovalStatus, comment: Optio
 
 /// Closes every pending approval of a run with `status` and `comment`; how many.
 pub fn close_for_run(
-    conn: &Connection,
+    tx: &Tx<'_>,
     run_id: &str,
     status: ApprovalStatus,
     comment: Option<&str>,
 ) -> Result<usize, StoreError> {
+    let conn = tx.sql();
     Ok(conn.execute(
         "UPDATE approvals SET status = ?2, comment = ?3, decided_at = ?4 WHERE run_id = ?1 AND status = 'pending'",
         params![run_id, status.as_str(), comment, hermes_types::ids::now()],
@@ -200,7 +207,8 @@ pub fn close_for_run(
 }
 
 /// Whether the run has an approval still pending under `id`.
-pub fn is_pending(conn: &Connection, run_id: &str, id: &str) -> Result<Option<bool>, StoreError> {
+pub fn is_pending(tx: &Tx<'_>, run_id: &str, id: &str) -> Result<Option<bool>, StoreError> {
+    let conn = tx.sql();
     Ok(conn
         .query_row("SELECT status FROM approvals WHERE id = ?1 AND run_id = ?2", params![id, run_id], |r| {
             r.get::<_, String>(0)
@@ -210,7 +218,8 @@ pub fn is_pending(conn: &Connection, run_id: &str, id: &str) -> Result<Option<bo
 }
 
 /// Pending approvals whose timeout passed at `now_ms`: `(id, run_id)`, at most `limit`.
-pub fn expired(conn: &Connection, now_ms: i64, limit: u32) -> Result<Vec<(String, String)>, StoreError> {
+pub fn expired(tx: &Tx<'_>, now_ms: i64, limit: u32) -> Result<Vec<(String, String)>, StoreError> {
+    let conn = tx.sql();
     let mut stmt = conn.prepare_cached(
         "SELECT id, run_id FROM approvals
          WHERE status = 'pending' AND expires_at IS NOT NULL AND expires_at <= ?1

@@ -1,9 +1,10 @@
 //! The `automations` aggregate: schedules, and the record of every slot they fired
 //! (or skipped). `next_run_at` is unix milliseconds so the due query is one index range.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 
 use super::StoreError;
+use crate::Tx;
 
 /// A stored automation, with the status of its latest run joined in.
 #[derive(Clone, Debug)]
@@ -70,7 +71,8 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AutomationRow> {
 }
 
 /// Inserts a new automation.
-pub fn insert(conn: &Connection, a: &AutomationRow, created_by_run: Option<&str>) -> Result<(), StoreError> {
+pub fn insert(tx: &Tx<'_>, a: &AutomationRow, created_by_run: Option<&str>) -> Result<(), StoreError> {
+    let conn = tx.sql();
     conn.execute(
         "INSERT INTO automations (id, deployment_id, name, schedule, timezone, instructions, thread_id,
              dedicated_thread, enabled, next_run_at, anchor_ms, created_by_run, created_at, updated_at)
@@ -95,7 +97,8 @@ pub fn insert(conn: &Connection, a: &AutomationRow, created_by_run: Option<&str>
 }
 
 /// Loads one automation of a deployment.
-pub fn get(conn: &Connection, deployment_id: &str, id: &str) -> Result<Option<AutomationRow>, StoreError> {
+pub fn get(tx: &Tx<'_>, deployment_id: &str, id: &str) -> Result<Option<AutomationRow>, StoreError> {
+    let conn = tx.sql();
     Ok(conn
         .prepare_cached(&format!("SELECT {COLUMNS} FROM {FROM} WHERE a.id = ?1 AND a.deployment_id = ?2"))?
         .query_row(params![id, deployment_id], from_row)
@@ -103,7 +106,8 @@ pub fn get(conn: &Connection, deployment_id: &str, id: &str) -> Result<Option<Au
 }
 
 /// How many automations a deployment has.
-pub fn count(conn: &Connection, deployment_id: &str) -> Result<u64, StoreError> {
+pub fn count(tx: &Tx<'_>, deployment_id: &str) -> Result<u64, StoreError> {
+    let conn = tx.sql();
     Ok(conn.query_row("SELECT COUNT(*) FROM automations WHERE deployment_id = ?1", params![deployment_id], |r| {
         r.get::<_, i64>(0)
     })? as u64)
@@ -111,11 +115,12 @@ pub fn count(conn: &Connection, deployment_id: &str) -> Result<u64, StoreError> 
 
 /// One page of a deployment's automations, newest first, after the automation `cursor`.
 pub fn list(
-    conn: &Connection,
+    tx: &Tx<'_>,
     deployment_id: &str,
     cursor: Option<&str>,
     limit: u32,
 ) -> Result<Vec<AutomationRow>, StoreError> {
+    let conn = tx.sql();
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM {FROM}
          WHERE a.deployment_id = ?1
@@ -129,7 +134,8 @@ pub fn list(
 }
 
 /// Whether `id` is an automation of the deployment (cursor validation).
-pub fn exists(conn: &Connection, deployment_id: &str, id: &str) -> Result<bool, StoreError> {
+pub fn exists(tx: &Tx<'_>, deployment_id: &str, id: &str) -> Result<bool, StoreError> {
+    let conn = tx.sql();
     Ok(conn
         .query_row("SELECT 1 FROM automations WHERE id = ?1 AND deployment_id = ?2", params![id, deployment_id], |_| {
             Ok(())
@@ -139,7 +145,8 @@ pub fn exists(conn: &Connection, deployment_id: &str, id: &str) -> Result<bool, 
 }
 
 /// Replaces the editable fields (and the schedule's next slot and anchor).
-pub fn update(conn: &Connection, a: &AutomationRow) -> Result<bool, StoreError> {
+pub fn update(tx: &Tx<'_>, a: &AutomationRow) -> Result<bool, StoreError> {
+    let conn = tx.sql();
     let n = conn.execute(
         "UPDATE automations SET name = ?3, schedule = ?4, timezone = ?5, instructions = ?6, thread_id = ?7,
              dedicated_thread = ?8, enabled = ?9, next_run_at = ?10, anchor_ms = ?11, updated_at = ?12
@@ -163,7 +170,8 @@ pub fn update(conn: &Connection, a: &AutomationRow) -> Result<bool, StoreError> 
 }
 
 /// Deletes an automation (its fire records go with it); false when it did not exist.
-pub fn delete(conn: &Connection, deployment_id: &str, id: &str) -> Result<bool, StoreError> {
+pub fn delete(tx: &Tx<'_>, deployment_id: &str, id: &str) -> Result<bool, StoreError> {
+    let conn = tx.sql();
     Ok(conn.execute("DELETE FROM automations WHERE id = ?1 AND deployment_id = ?2", params![id, deployment_id])? == 1)
 }
 
@@ -185,7 +193,8 @@ pub struct Due {
 }
 
 /// Enabled automations whose next slot is at or before `now_ms`, oldest slot first.
-pub fn due(conn: &Connection, now_ms: i64, limit: u32) -> Result<Vec<Due>, StoreError> {
+pub fn due(tx: &Tx<'_>, now_ms: i64, limit: u32) -> Result<Vec<Due>, StoreError> {
+    let conn = tx.sql();
     let mut stmt = conn.prepare_cached(
         "SELECT id, deployment_id, schedule, timezone, next_run_at, anchor_ms FROM automations
          WHERE next_run_at IS NOT NULL AND next_run_at <= ?1 AND enabled = 1
@@ -209,7 +218,8 @@ pub fn due(conn: &Connection, now_ms: i64, limit: u32) -> Result<Vec<Due>, Store
 /// and records the slot under `UNIQUE (automation_id, slot)` as a second guard.
 /// Returns the slot's record id, or `None` when someone else claimed it (or the
 /// automation changed meanwhile).
-pub fn claim(conn: &Connection, id: &str, slot: i64, next: Option<i64>) -> Result<Option<i64>, StoreError> {
+pub fn claim(tx: &Tx<'_>, id: &str, slot: i64, next: Option<i64>) -> Result<Option<i64>, StoreError> {
+    let conn = tx.sql();
     let moved = conn
         .prepare_cached("UPDATE automations SET next_run_at = ?3 WHERE id = ?1 AND next_run_at = ?2 AND enabled = 1")?
         .execute(params![id, slot, next])?;
@@ -226,7 +236,8 @@ pub fn claim(conn: &Connection, id: &str, slot: i64, next: Option<i64>) -> Resul
 }
 
 /// Records a manual ("run now") fire; returns its record id.
-pub fn record_manual(conn: &Connection, id: &str) -> Result<i64, StoreError> {
+pub fn record_manual(tx: &Tx<'_>, id: &str) -> Result<i64, StoreError> {
+    let conn = tx.sql();
     conn.prepare_cached(
         "INSERT INTO automation_runs (automation_id, slot, trigger, status, created_at)
          VALUES (?1, NULL, 'manual', 'claimed', ?2)",
@@ -238,13 +249,14 @@ pub fn record_manual(conn: &Connection, id: &str) -> Result<i64, StoreError> {
 /// What a fire became: a run, or a skip and why; `now` (the scheduler clock's
 /// time) becomes the automation's `last_run_at`.
 pub fn settle(
-    conn: &Connection,
+    tx: &Tx<'_>,
     automation_id: &str,
     record: i64,
     run_id: Option<&str>,
     skip_reason: Option<&str>,
     now: &str,
 ) -> Result<(), StoreError> {
+    let conn = tx.sql();
     let outcome = if run_id.is_some() { "started" } else { "skipped" };
     conn.prepare_cached("UPDATE automation_runs SET run_id = ?2, status = ?3, reason = ?4 WHERE seq = ?1")?
         .execute(params![record, run_id, outcome, skip_reason])?;
@@ -266,7 +278,8 @@ pub struct DeploymentFacts {
 }
 
 /// The deployment's status, feature flag and its account's balance.
-pub fn deployment_facts(conn: &Connection, deployment_id: &str) -> Result<Option<DeploymentFacts>, StoreError> {
+pub fn deployment_facts(tx: &Tx<'_>, deployment_id: &str) -> Result<Option<DeploymentFacts>, StoreError> {
+    let conn = tx.sql();
     Ok(conn
         .prepare_cached(
             "SELECT d.status, COALESCE(json_extract(d.spec, '$.features.automations'), 1), a.credits
@@ -297,7 +310,8 @@ pub struct FireRow {
 }
 
 /// The latest `limit` fires of an automation, newest first.
-pub fn recent_fires(conn: &Connection, automation_id: &str, limit: u32) -> Result<Vec<FireRow>, StoreError> {
+pub fn recent_fires(tx: &Tx<'_>, automation_id: &str, limit: u32) -> Result<Vec<FireRow>, StoreError> {
+    let conn = tx.sql();
     let mut stmt = conn.prepare_cached(
         "SELECT f.run_id, f.trigger, f.slot, CASE WHEN f.status = 'started' THEN COALESCE(r.status, 'deleted')
                 ELSE f.status END, f.reason, f.created_at
@@ -318,7 +332,8 @@ pub fn recent_fires(conn: &Connection, automation_id: &str, limit: u32) -> Resul
 }
 
 /// Whether `run_id` was started by an automation.
-pub fn is_automation_run(conn: &Connection, run_id: &str) -> Result<bool, StoreError> {
+pub fn is_automation_run(tx: &Tx<'_>, run_id: &str) -> Result<bool, StoreError> {
+    let conn = tx.sql();
     Ok(conn
         .prepare_cached("SELECT 1 FROM automation_runs WHERE run_id = ?1")?
         .query_row(params![run_id], |_| Ok(()))

@@ -32,6 +32,18 @@ pub enum StoreError {
     InsufficientCredits(i64),
 }
 
+/// The open transaction (or read snapshot) a unit of work runs in. Everything above
+/// the store sees only this and the aggregate functions that take it: no SQLite type
+/// crosses the floor, so a second backend changes what is inside, not the callers.
+pub struct Tx<'a>(&'a Connection);
+
+impl Tx<'_> {
+    /// The SQLite connection, for the aggregate modules of this crate only.
+    pub(crate) fn sql(&self) -> &Connection {
+        self.0
+    }
+}
+
 type PostCommit = Box<dyn FnOnce(Result<(), String>) + Send>;
 /// A queued write: runs on the writer thread (with no connection when the
 /// transaction could not begin) and hands back what to do after the commit.
@@ -75,7 +87,7 @@ impl Db {
     pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<T, StoreError> + Send + 'static,
     {
         self.write_then(f, |_| ()).await
     }
@@ -85,13 +97,13 @@ impl Db {
     pub async fn write_then<T, F, A>(&self, f: F, announce: A) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<T, StoreError> + Send + 'static,
         A: FnOnce(&T) + Send + 'static,
     {
         let (tx, rx) = oneshot::channel::<Result<T, StoreError>>();
         let job: Job = Box::new(move |conn| {
             let result = match conn {
-                Some(conn) => f(conn),
+                Some(conn) => f(&Tx(conn)),
                 None => Err(StoreError::Corrupt("could not begin a transaction".into())),
             };
             let ok = result.is_ok();
@@ -117,7 +129,7 @@ impl Db {
     pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<T, StoreError> + Send + 'static,
     {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
@@ -125,7 +137,7 @@ impl Db {
                 Some(c) => c,
                 None => open_conn(&inner.path)?,
             };
-            let out = f(&conn);
+            let out = f(&Tx(&conn));
             if let Ok(mut pool) = inner.readers.lock() {
                 pool.push(conn);
             }

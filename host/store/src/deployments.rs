@@ -1,9 +1,10 @@
 //! The `deployments` aggregate.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::StoreError;
+use crate::Tx;
 use hermes_types::spec::DeploymentSpec;
 
 /// Lifecycle of a deployment.
@@ -59,7 +60,8 @@ pub struct DeploymentRow {
 }
 
 /// Inserts a new deployment and its default thread.
-pub fn insert(conn: &Connection, row: &DeploymentRow) -> Result<(), StoreError> {
+pub fn insert(tx: &Tx<'_>, row: &DeploymentRow) -> Result<(), StoreError> {
+    let conn = tx.sql();
     let spec = serde_json::to_string(&row.spec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     conn.execute(
         "INSERT INTO deployments (id, account_id, customer_id, name, spec, status, error, default_thread_id, created_at, updated_at)
@@ -84,12 +86,8 @@ pub fn insert(conn: &Connection, row: &DeploymentRow) -> Result<(), StoreError> 
 }
 
 /// Sets the status (and error message) of a deployment.
-pub fn set_status(
-    conn: &Connection,
-    id: &str,
-    status: DeploymentStatus,
-    error: Option<&str>,
-) -> Result<(), StoreError> {
+pub fn set_status(tx: &Tx<'_>, id: &str, status: DeploymentStatus, error: Option<&str>) -> Result<(), StoreError> {
+    let conn = tx.sql();
     let n = conn.execute(
         "UPDATE deployments SET status = ?2, error = ?3, updated_at = ?4 WHERE id = ?1",
         params![id, status.as_str(), error, hermes_types::ids::now()],
@@ -124,7 +122,8 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<DeploymentRow, Sto
 }
 
 /// Loads one deployment.
-pub fn get(conn: &Connection, id: &str) -> Result<Option<DeploymentRow>, StoreError> {
+pub fn get(tx: &Tx<'_>, id: &str) -> Result<Option<DeploymentRow>, StoreError> {
+    let conn = tx.sql();
     conn.prepare_cached(&format!("SELECT {COLUMNS} FROM deployments WHERE id = ?1"))?
         .query_row(params![id], from_row)
         .optional()?
@@ -132,7 +131,8 @@ pub fn get(conn: &Connection, id: &str) -> Result<Option<DeploymentRow>, StoreEr
 }
 
 /// Whether a deployment exists.
-pub fn exists(conn: &Connection, id: &str) -> Result<bool, StoreError> {
+pub fn exists(tx: &Tx<'_>, id: &str) -> Result<bool, StoreError> {
+    let conn = tx.sql();
     Ok(conn
         .prepare_cached("SELECT 1 FROM deployments WHERE id = ?1")?
         .query_row(params![id], |_| Ok(()))
@@ -153,7 +153,8 @@ pub struct ListFilter {
 
 /// One page of an account's deployments, newest first; `limit + 1` rows are read
 /// so the caller knows whether more follow.
-pub fn list(conn: &Connection, account_id: &str, f: &ListFilter, limit: u32) -> Result<Vec<DeploymentRow>, StoreError> {
+pub fn list(tx: &Tx<'_>, account_id: &str, f: &ListFilter, limit: u32) -> Result<Vec<DeploymentRow>, StoreError> {
+    let conn = tx.sql();
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM deployments
          WHERE account_id = ?1
@@ -175,7 +176,8 @@ pub fn list(conn: &Connection, account_id: &str, f: &ListFilter, limit: u32) -> 
 }
 
 /// Replaces a deployment's spec.
-pub fn update_spec(conn: &Connection, id: &str, spec: &DeploymentSpec) -> Result<(), StoreError> {
+pub fn update_spec(tx: &Tx<'_>, id: &str, spec: &DeploymentSpec) -> Result<(), StoreError> {
+    let conn = tx.sql();
     let json = serde_json::to_string(spec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let n = conn.execute(
         "UPDATE deployments SET spec = ?2, customer_id = ?3, name = ?4, updated_at = ?5 WHERE id = ?1",
@@ -189,7 +191,8 @@ pub fn update_spec(conn: &Connection, id: &str, spec: &DeploymentSpec) -> Result
 
 /// Deletes a deployment with its threads, messages, runs and events; disables the
 /// webhook endpoints scoped to it.
-pub fn delete(conn: &Connection, id: &str) -> Result<bool, StoreError> {
+pub fn delete(tx: &Tx<'_>, id: &str) -> Result<bool, StoreError> {
+    let conn = tx.sql();
     conn.execute("DELETE FROM events WHERE deployment_id = ?1", params![id])?;
     // Endpoints scoped to it can never fire again; they stay (disabled, saying why)
     // so their pending deliveries still go out and the vendor sees what happened.
@@ -199,4 +202,9 @@ pub fn delete(conn: &Connection, id: &str) -> Result<bool, StoreError> {
         params![id],
     )?;
     Ok(conn.execute("DELETE FROM deployments WHERE id = ?1", params![id])? == 1)
+}
+
+/// How many deployments exist (for the metrics page).
+pub fn count(tx: &Tx<'_>) -> Result<i64, StoreError> {
+    Ok(tx.sql().query_row("SELECT COUNT(*) FROM deployments", [], |r| r.get(0))?)
 }

@@ -1,12 +1,14 @@
 //! The per-deployment event log: a gap-free sequence per deployment.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 
 use super::StoreError;
+use crate::Tx;
 use hermes_types::event::{Event, NewEvent};
 
 /// Appends an event, assigning the next sequence number of its deployment.
-pub fn append(conn: &Connection, e: NewEvent) -> Result<Event, StoreError> {
+pub fn append(tx: &Tx<'_>, e: NewEvent) -> Result<Event, StoreError> {
+    let conn = tx.sql();
     let seq: u64 = conn
         .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE deployment_id = ?1")?
         .query_row(params![e.deployment_id], |r| r.get::<_, i64>(0))? as u64;
@@ -36,7 +38,8 @@ pub fn append(conn: &Connection, e: NewEvent) -> Result<Event, StoreError> {
 }
 
 /// Events of a deployment with sequence > `after`, oldest first, at most `limit`.
-pub fn after(conn: &Connection, deployment_id: &str, after: u64, limit: u32) -> Result<Vec<Event>, StoreError> {
+pub fn after(tx: &Tx<'_>, deployment_id: &str, after: u64, limit: u32) -> Result<Vec<Event>, StoreError> {
+    let conn = tx.sql();
     let mut stmt = conn.prepare_cached(
         "SELECT seq, type, thread_id, run_id, created_at, data FROM events
          WHERE deployment_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
@@ -69,7 +72,8 @@ pub fn after(conn: &Connection, deployment_id: &str, after: u64, limit: u32) -> 
 }
 
 /// The latest sequence of a deployment (0 when it has no events).
-pub fn latest(conn: &Connection, deployment_id: &str) -> Result<u64, StoreError> {
+pub fn latest(tx: &Tx<'_>, deployment_id: &str) -> Result<u64, StoreError> {
+    let conn = tx.sql();
     Ok(conn.query_row(
         "SELECT COALESCE(MAX(seq), 0) FROM events WHERE deployment_id = ?1",
         params![deployment_id],
@@ -78,7 +82,8 @@ pub fn latest(conn: &Connection, deployment_id: &str) -> Result<u64, StoreError>
 }
 
 /// The oldest sequence a deployment still has (`None` when it has no events).
-pub fn oldest(conn: &Connection, deployment_id: &str) -> Result<Option<u64>, StoreError> {
+pub fn oldest(tx: &Tx<'_>, deployment_id: &str) -> Result<Option<u64>, StoreError> {
+    let conn = tx.sql();
     Ok(conn
         .query_row("SELECT MIN(seq) FROM events WHERE deployment_id = ?1", params![deployment_id], |r| {
             r.get::<_, Option<i64>>(0)
@@ -87,7 +92,8 @@ pub fn oldest(conn: &Connection, deployment_id: &str) -> Result<Option<u64>, Sto
 }
 
 /// Every deployment with events: (deployment, oldest sequence, latest sequence).
-pub fn spans(conn: &Connection) -> Result<Vec<(String, u64, u64)>, StoreError> {
+pub fn spans(tx: &Tx<'_>) -> Result<Vec<(String, u64, u64)>, StoreError> {
+    let conn = tx.sql();
     let mut stmt = conn.prepare("SELECT deployment_id, MIN(seq), MAX(seq) FROM events GROUP BY deployment_id")?;
     let rows =
         stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64)))?;
@@ -96,7 +102,8 @@ pub fn spans(conn: &Connection) -> Result<Vec<(String, u64, u64)>, StoreError> {
 
 /// The first sequence of a deployment created at or after `cutoff` (RFC 3339),
 /// scanning from the oldest; `None` when every event is older.
-pub fn first_since(conn: &Connection, deployment_id: &str, cutoff: &str) -> Result<Option<u64>, StoreError> {
+pub fn first_since(tx: &Tx<'_>, deployment_id: &str, cutoff: &str) -> Result<Option<u64>, StoreError> {
+    let conn = tx.sql();
     Ok(conn
         .query_row(
             "SELECT seq FROM events WHERE deployment_id = ?1 AND created_at >= ?2 ORDER BY seq LIMIT 1",
@@ -108,7 +115,8 @@ pub fn first_since(conn: &Connection, deployment_id: &str, cutoff: &str) -> Resu
 }
 
 /// Deletes a deployment's events with `from <= seq < to`; returns how many.
-pub fn delete_range(conn: &Connection, deployment_id: &str, from: u64, to: u64) -> Result<u64, StoreError> {
+pub fn delete_range(tx: &Tx<'_>, deployment_id: &str, from: u64, to: u64) -> Result<u64, StoreError> {
+    let conn = tx.sql();
     Ok(conn.execute(
         "DELETE FROM events WHERE deployment_id = ?1 AND seq >= ?2 AND seq < ?3",
         params![deployment_id, from as i64, to as i64],

@@ -1,8 +1,9 @@
 //! Stored answers of requests sent with an `Idempotency-Key`.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 
 use super::StoreError;
+use crate::Tx;
 
 /// What a key holds when a request arrives.
 #[derive(Clone, Debug, PartialEq)]
@@ -19,7 +20,8 @@ pub enum Claim {
 
 /// Purges keys created before `cutoff`, then claims (`account_id`, `key`) for a
 /// request hashing to `hash`, or reports what holds it.
-pub fn claim(conn: &Connection, account_id: &str, key: &str, hash: &str, cutoff: &str) -> Result<Claim, StoreError> {
+pub fn claim(tx: &Tx<'_>, account_id: &str, key: &str, hash: &str, cutoff: &str) -> Result<Claim, StoreError> {
+    let conn = tx.sql();
     conn.execute("DELETE FROM idempotency_keys WHERE created_at < ?1", params![cutoff])?;
     let found = conn
         .query_row(
@@ -51,13 +53,14 @@ pub fn claim(conn: &Connection, account_id: &str, key: &str, hash: &str, cutoff:
 
 /// Stores the answer of a claimed key.
 pub fn complete(
-    conn: &Connection,
+    tx: &Tx<'_>,
     account_id: &str,
     key: &str,
     status: u16,
     content_type: Option<&str>,
     body: &[u8],
 ) -> Result<(), StoreError> {
+    let conn = tx.sql();
     conn.execute(
         "UPDATE idempotency_keys SET status = ?3, content_type = ?4, body = ?5 WHERE account_id = ?1 AND key = ?2",
         params![account_id, key, status as i64, content_type, body],
@@ -66,7 +69,8 @@ pub fn complete(
 }
 
 /// Frees a claimed key whose request did not produce a storable answer.
-pub fn release(conn: &Connection, account_id: &str, key: &str) -> Result<(), StoreError> {
+pub fn release(tx: &Tx<'_>, account_id: &str, key: &str) -> Result<(), StoreError> {
+    let conn = tx.sql();
     conn.execute(
         "DELETE FROM idempotency_keys WHERE account_id = ?1 AND key = ?2 AND status IS NULL",
         params![account_id, key],

@@ -20,4 +20,4 @@ pub mod threads;
 pub mod usage;
 pub mod webhooks;
 
-pub use db::{Db, StoreError};
+pub use db::{Db, StoreError, Tx};

@@ -13,6 +13,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
 use super::StoreError;
+use crate::Tx;
 
 /// Terms of a query used at most (the rest are ignored).
 pub const MAX_QUERY_TERMS: usize = 16;
@@ -161,7 +162,8 @@ fn match_expr(conn: &Connection, deployment_id: &str, text: &str) -> Result<Opti
 }
 
 /// Stores a new memory.
-pub fn insert(conn: &Connection, m: &MemoryRow) -> Result<(), StoreError> {
+pub fn insert(tx: &Tx<'_>, m: &MemoryRow) -> Result<(), StoreError> {
+    let conn = tx.sql();
     conn.execute(
         "INSERT INTO memories (id, deployment_id, content, source, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
@@ -173,7 +175,8 @@ pub fn insert(conn: &Connection, m: &MemoryRow) -> Result<(), StoreError> {
 }
 
 /// One memory of a deployment.
-pub fn get(conn: &Connection, deployment_id: &str, id: &str) -> Result<Option<MemoryRow>, StoreError> {
+pub fn get(tx: &Tx<'_>, deployment_id: &str, id: &str) -> Result<Option<MemoryRow>, StoreError> {
+    let conn = tx.sql();
     conn.query_row(
         &format!("SELECT {COLUMNS} FROM memories m WHERE m.id = ?1 AND m.deployment_id = ?2"),
         params![id, deployment_id],
@@ -185,7 +188,8 @@ pub fn get(conn: &Connection, deployment_id: &str, id: &str) -> Result<Option<Me
 }
 
 /// Replaces a memory's content; false when it does not exist.
-pub fn update(conn: &Connection, deployment_id: &str, id: &str, content: &str, now: &str) -> Result<bool, StoreError> {
+pub fn update(tx: &Tx<'_>, deployment_id: &str, id: &str, content: &str, now: &str) -> Result<bool, StoreError> {
+    let conn = tx.sql();
     let seq: Option<i64> = conn
         .query_row(
             "UPDATE memories SET content = ?3, updated_at = ?4 WHERE id = ?1 AND deployment_id = ?2 RETURNING seq",
@@ -202,8 +206,9 @@ pub fn update(conn: &Connection, deployment_id: &str, id: &str, content: &str, n
 }
 
 /// Deletes a memory and records a tombstone of its content; the deleted row, if any.
-pub fn forget(conn: &Connection, deployment_id: &str, id: &str, now: &str) -> Result<Option<MemoryRow>, StoreError> {
-    let Some(row) = get(conn, deployment_id, id)? else { return Ok(None) };
+pub fn forget(tx: &Tx<'_>, deployment_id: &str, id: &str, now: &str) -> Result<Option<MemoryRow>, StoreError> {
+    let conn = tx.sql();
+    let Some(row) = get(tx, deployment_id, id)? else { return Ok(None) };
     conn.execute("DELETE FROM memories WHERE id = ?1", params![id])?;
     conn.execute(
         "INSERT INTO memory_tombstones (deployment_id, content, deleted_at) VALUES (?1, ?2, ?3)",
@@ -213,7 +218,8 @@ pub fn forget(conn: &Connection, deployment_id: &str, id: &str, now: &str) -> Re
 }
 
 /// Number of memories of a deployment.
-pub fn count(conn: &Connection, deployment_id: &str) -> Result<u64, StoreError> {
+pub fn count(tx: &Tx<'_>, deployment_id: &str) -> Result<u64, StoreError> {
+    let conn = tx.sql();
     Ok(conn.query_row("SELECT count(*) FROM memories WHERE deployment_id = ?1", params![deployment_id], |r| {
         r.get::<_, i64>(0)
     })? as u64)
@@ -222,12 +228,13 @@ pub fn count(conn: &Connection, deployment_id: &str) -> Result<u64, StoreError> 
 /// The entries most relevant to `query` (bm25, best first), at most `limit` and at
 /// most `max_bytes` of content in total; an empty query gives the newest entries.
 pub fn recall(
-    conn: &Connection,
+    tx: &Tx<'_>,
     deployment_id: &str,
     query: &str,
     limit: u32,
     max_bytes: usize,
 ) -> Result<Vec<MemoryRow>, StoreError> {
+    let conn = tx.sql();
     let rows = match match_expr(conn, deployment_id, query)? {
         Some(expr) => {
             let mut stmt = conn.prepare_cached(&format!(
@@ -257,12 +264,8 @@ pub fn recall(
 }
 
 /// One page of a deployment's memories, newest first, after the memory `cursor`.
-pub fn list(
-    conn: &Connection,
-    deployment_id: &str,
-    cursor: Option<&str>,
-    limit: u32,
-) -> Result<Vec<MemoryRow>, StoreError> {
+pub fn list(tx: &Tx<'_>, deployment_id: &str, cursor: Option<&str>, limit: u32) -> Result<Vec<MemoryRow>, StoreError> {
+    let conn = tx.sql();
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM memories m WHERE m.deployment_id = ?1
            AND (?2 IS NULL OR m.seq < (SELECT seq FROM memories WHERE id = ?2 AND deployment_id = ?1))
@@ -275,12 +278,13 @@ pub fn list(
 /// One page of search results for `query`, best first, after the memory `cursor`
 /// (its rank in the same query); a query without usable terms matches nothing.
 pub fn search(
-    conn: &Connection,
+    tx: &Tx<'_>,
     deployment_id: &str,
     query: &str,
     cursor: Option<&str>,
     limit: u32,
 ) -> Result<Vec<MemoryRow>, StoreError> {
+    let conn = tx.sql();
     let Some(expr) = match_expr(conn, deployment_id, query)? else { return Ok(Vec::new()) };
     let mut stmt = conn.prepare_cached(&format!(
         "WITH hits AS (SELECT rowid AS seq, bm25(memories_fts) AS score
@@ -297,11 +301,12 @@ pub fn search(
 /// Contents of the deployment's tombstones that share a term with `content`, newest
 /// first, with their deletion time (at most `limit`).
 pub fn tombstones_like(
-    conn: &Connection,
+    tx: &Tx<'_>,
     deployment_id: &str,
     content: &str,
     limit: u32,
 ) -> Result<Vec<(String, String)>, StoreError> {
+    let conn = tx.sql();
     let terms = query_terms(content);
     if terms.is_empty() {
         return Ok(Vec::new());
@@ -326,7 +331,8 @@ pub fn tombstones_like(
 }
 
 /// Texts of the user messages of a run sent at or after `since` (RFC 3339).
-pub fn user_messages_of_run(conn: &Connection, run_id: &str, since: &str) -> Result<Vec<String>, StoreError> {
+pub fn user_messages_of_run(tx: &Tx<'_>, run_id: &str, since: &str) -> Result<Vec<String>, StoreError> {
+    let conn = tx.sql();
     let mut stmt = conn.prepare_cached(
         "SELECT content FROM messages WHERE run_id = ?1 AND role = 'user' AND created_at >= ?2 ORDER BY seq LIMIT 100",
     )?;
@@ -337,11 +343,12 @@ pub fn user_messages_of_run(conn: &Connection, run_id: &str, since: &str) -> Res
 /// The `action` of each `memory` event run `run_id` emitted after sequence `after`
 /// (a bounded range scan of the deployment's log).
 pub fn memory_actions_of_run(
-    conn: &Connection,
+    tx: &Tx<'_>,
     deployment_id: &str,
     run_id: &str,
     after: u64,
 ) -> Result<Vec<String>, StoreError> {
+    let conn = tx.sql();
     let mut stmt = conn.prepare_cached(
         "SELECT json_extract(data, '$.action') FROM events
          WHERE deployment_id = ?1 AND seq > ?2 AND run_id = ?3 AND type = 'memory' LIMIT 100000",
@@ -372,13 +379,8 @@ pub struct DreamRow {
 }
 
 /// Records a dream that starts now.
-pub fn insert_dream(
-    conn: &Connection,
-    id: &str,
-    deployment_id: &str,
-    trigger: &str,
-    now: &str,
-) -> Result<(), StoreError> {
+pub fn insert_dream(tx: &Tx<'_>, id: &str, deployment_id: &str, trigger: &str, now: &str) -> Result<(), StoreError> {
+    let conn = tx.sql();
     conn.execute(
         "INSERT INTO dreams (id, deployment_id, trigger, status, created_at) VALUES (?1, ?2, ?3, 'running', ?4)",
         params![id, deployment_id, trigger, now],
@@ -388,13 +390,14 @@ pub fn insert_dream(
 
 /// Records how a dream ended.
 pub fn finish_dream(
-    conn: &Connection,
+    tx: &Tx<'_>,
     id: &str,
     status: &str,
     summary: Option<&str>,
     error: Option<&str>,
     now: &str,
 ) -> Result<(), StoreError> {
+    let conn = tx.sql();
     conn.execute(
         "UPDATE dreams SET status = ?2, summary = ?3, error = ?4, finished_at = ?5 WHERE id = ?1",
         params![id, status, summary, error, now],
@@ -403,7 +406,8 @@ pub fn finish_dream(
 }
 
 /// Dreams left `running` by a previous process are marked `cancelled`.
-pub fn abandon_running_dreams(conn: &Connection, now: &str) -> Result<usize, StoreError> {
+pub fn abandon_running_dreams(tx: &Tx<'_>, now: &str) -> Result<usize, StoreError> {
+    let conn = tx.sql();
     Ok(conn.execute(
         "UPDATE dreams SET status = 'cancelled', error = 'interrupted by a host restart', finished_at = ?1
          WHERE status = 'running'",
@@ -412,7 +416,8 @@ pub fn abandon_running_dreams(conn: &Connection, now: &str) -> Result<usize, Sto
 }
 
 /// Loads one dream.
-pub fn get_dream(conn: &Connection, id: &str) -> Result<Option<DreamRow>, StoreError> {
+pub fn get_dream(tx: &Tx<'_>, id: &str) -> Result<Option<DreamRow>, StoreError> {
+    let conn = tx.sql();
     Ok(conn
         .query_row(
             "SELECT id, deployment_id, trigger, status, summary, error, created_at, finished_at FROM dreams WHERE id = ?1",
@@ -436,7 +441,8 @@ pub fn get_dream(conn: &Connection, id: &str) -> Result<Option<DreamRow>, StoreE
 /// Ready deployments with `features.dreaming` whose latest run was created before
 /// `idle_before`, have no unfinished run, and whose latest run is newer than their
 /// latest dream (new activity since it), at most `limit`.
-pub fn idle_dream_candidates(conn: &Connection, idle_before: &str, limit: u32) -> Result<Vec<String>, StoreError> {
+pub fn idle_dream_candidates(tx: &Tx<'_>, idle_before: &str, limit: u32) -> Result<Vec<String>, StoreError> {
+    let conn = tx.sql();
     let mut stmt = conn.prepare_cached(
         "SELECT d.id FROM deployments d
          WHERE d.status = 'ready' AND json_extract(d.spec, '$.features.dreaming') = 1

@@ -1,59 +1,11 @@
 //! The `runs` and `tool_calls` aggregates.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::StoreError;
-
-/// Where a run stands (the `run_status` event's values, plus `queued`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunStatus {
-    /// Accepted, waiting for a worker.
-    Queued,
-    /// A guest instance is executing it.
-    Running,
-    /// Paused until a human decides; holds no instance.
-    WaitingOnHuman,
-    /// Finished with an answer.
-    Completed,
-    /// Failed; `error` says why.
-    Error,
-    /// Cancelled by a client.
-    Cancelled,
-}
-
-impl RunStatus {
-    /// The stored (and API) spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Queued => "queued",
-            RunStatus::Running => "running",
-            RunStatus::WaitingOnHuman => "waiting_on_human",
-            RunStatus::Completed => "completed",
-            RunStatus::Error => "error",
-            RunStatus::Cancelled => "cancelled",
-        }
-    }
-
-    /// Parses the stored spelling.
-    pub fn parse(s: &str) -> Result<Self, StoreError> {
-        Ok(match s {
-            "queued" => RunStatus::Queued,
-            "running" => RunStatus::Running,
-            "waiting_on_human" => RunStatus::WaitingOnHuman,
-            "completed" => RunStatus::Completed,
-            "error" => RunStatus::Error,
-            "cancelled" => RunStatus::Cancelled,
-            other => return Err(StoreError::Corrupt(format!("run status {other:?}"))),
-        })
-    }
-
-    /// True once the run can never change again.
-    pub fn is_terminal(self) -> bool {
-        matches!(self, RunStatus::Completed | RunStatus::Error | RunStatus::Cancelled)
-    }
-}
+use crate::Tx;
+pub use hermes_types::status::RunStatus;
 
 /// A stored run.
 #[derive(Clone, Debug, Serialize)]
@@ -85,13 +37,8 @@ pub struct RunRow {
 }
 
 /// Inserts a queued run, owned by the host process `owner`.
-pub fn insert(
-    conn: &Connection,
-    id: &str,
-    deployment_id: &str,
-    thread_id: &str,
-    owner: &str,
-) -> Result<(), StoreError> {
+pub fn insert(tx: &Tx<'_>, id: &str, deployment_id: &str, thread_id: &str, owner: &str) -> Result<(), StoreError> {
+    let conn = tx.sql();
     conn.prepare_cached(
         "INSERT INTO runs (id, deployment_id, thread_id, status, created_at, owner)
          VALUES (?1, ?2, ?3, 'queued', ?4, ?5)",
@@ -101,7 +48,8 @@ pub fn insert(
 }
 
 /// Moves a run to `status`, stamping start/finish times.
-pub fn set_status(conn: &Connection, id: &str, status: RunStatus, error: Option<&str>) -> Result<(), StoreError> {
+pub fn set_status(tx: &Tx<'_>, id: &str, status: RunStatus, error: Option<&str>) -> Result<(), StoreError> {
+    let conn = tx.sql();
     let now = hermes_types::ids::now();
     let n = conn.execute(
         "UPDATE runs SET status = ?2, error = ?3,
@@ -119,7 +67,8 @@ pub fn set_status(conn: &Connection, id: &str, status: RunStatus, error: Option<
 /// Claims a queued run for the executor about to run it (`queued` → `running`);
 /// false when it is not queued (another executor has it, or it ended): exactly one
 /// executor runs a run.
-pub fn claim(conn: &Connection, id: &str, now: &str) -> Result<bool, StoreError> {
+pub fn claim(tx: &Tx<'_>, id: &str, now: &str) -> Result<bool, StoreError> {
+    let conn = tx.sql();
     let n = conn.execute(
         "UPDATE runs SET status = 'running', started_at = COALESCE(started_at, ?2)
          WHERE id = ?1 AND status = 'queued'",
@@ -130,7 +79,8 @@ pub fn claim(conn: &Connection, id: &str, now: &str) -> Result<bool, StoreError>
 
 /// Moves a run from `waiting_on_human` back to `queued` (a human answered); false
 /// when it was not waiting, so exactly one caller spawns its next instance.
-pub fn requeue_waiting(conn: &Connection, id: &str, owner: &str) -> Result<bool, StoreError> {
+pub fn requeue_waiting(tx: &Tx<'_>, id: &str, owner: &str) -> Result<bool, StoreError> {
+    let conn = tx.sql();
     // The process that re-queues it executes it: it becomes the owner.
     let n = conn.execute(
         "UPDATE runs SET status = 'queued', owner = ?2 WHERE id = ?1 AND status = 'waiting_on_human'",
@@ -140,19 +90,22 @@ pub fn requeue_waiting(conn: &Connection, id: &str, owner: &str) -> Result<bool,
 }
 
 /// Records a run's final answer.
-pub fn set_output(conn: &Connection, id: &str, output: &str) -> Result<(), StoreError> {
+pub fn set_output(tx: &Tx<'_>, id: &str, output: &str) -> Result<(), StoreError> {
+    let conn = tx.sql();
     conn.execute("UPDATE runs SET output = ?2 WHERE id = ?1", params![id, output])?;
     Ok(())
 }
 
 /// Records how long the latest instance took to create.
-pub fn set_instantiate_us(conn: &Connection, id: &str, micros: u64) -> Result<(), StoreError> {
+pub fn set_instantiate_us(tx: &Tx<'_>, id: &str, micros: u64) -> Result<(), StoreError> {
+    let conn = tx.sql();
     conn.execute("UPDATE runs SET instantiate_us = ?2 WHERE id = ?1", params![id, micros as i64])?;
     Ok(())
 }
 
 /// Adds token usage to a run.
-pub fn add_usage(conn: &Connection, id: &str, input: u64, output: u64) -> Result<(), StoreError> {
+pub fn add_usage(tx: &Tx<'_>, id: &str, input: u64, output: u64) -> Result<(), StoreError> {
+    let conn = tx.sql();
     conn.execute(
         "UPDATE runs SET input_tokens = input_tokens + ?2, output_tokens = output_tokens + ?3 WHERE id = ?1",
         params![id, input as i64, output as i64],
@@ -161,7 +114,8 @@ pub fn add_usage(conn: &Connection, id: &str, input: u64, output: u64) -> Result
 }
 
 /// Loads one run.
-pub fn get(conn: &Connection, id: &str) -> Result<Option<RunRow>, StoreError> {
+pub fn get(tx: &Tx<'_>, id: &str) -> Result<Option<RunRow>, StoreError> {
+    let conn = tx.sql();
     conn.query_row(
         "SELECT id, deployment_id, thread_id, status, error, input_tokens, output_tokens, created_at, started_at, finished_at, output, instantiate_us
          FROM runs WHERE id = ?1",
@@ -188,7 +142,7 @@ pub fn get(conn: &Connection, id: &str) -> Result<Option<RunRow>, StoreError> {
     )
     .optional()?
     .map(|(mut row, status)| {
-        row.status = RunStatus::parse(&status)?;
+        row.status = RunStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("run status {status:?}")))?;
         Ok(row)
     })
     .transpose()
@@ -196,7 +150,8 @@ pub fn get(conn: &Connection, id: &str) -> Result<Option<RunRow>, StoreError> {
 
 /// Runs queued or running, with the process that owns each (none for runs from
 /// before owners were recorded).
-pub fn unfinished(conn: &Connection) -> Result<Vec<(String, Option<String>)>, StoreError> {
+pub fn unfinished(tx: &Tx<'_>) -> Result<Vec<(String, Option<String>)>, StoreError> {
+    let conn = tx.sql();
     let mut stmt =
         conn.prepare("SELECT id, owner FROM runs WHERE status IN ('queued', 'running') ORDER BY created_at, rowid")?;
     let ids = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))?.collect::<Result<Vec<_>, _>>()?;
@@ -206,7 +161,8 @@ pub fn unfinished(conn: &Connection) -> Result<Vec<(String, Option<String>)>, St
 /// Makes `owner` take over an unfinished run from its (gone) `previous` owner, queued
 /// again (nobody executes it now; the new owner's executor claims it); false when
 /// another process took it first or it finished meanwhile.
-pub fn take_over(conn: &Connection, id: &str, previous: Option<&str>, owner: &str) -> Result<bool, StoreError> {
+pub fn take_over(tx: &Tx<'_>, id: &str, previous: Option<&str>, owner: &str) -> Result<bool, StoreError> {
+    let conn = tx.sql();
     let n = conn.execute(
         "UPDATE runs SET owner = ?2, status = 'queued'
          WHERE id = ?1 AND owner IS ?3 AND status IN ('queued', 'running')",
@@ -216,7 +172,8 @@ pub fn take_over(conn: &Connection, id: &str, previous: Option<&str>, owner: &st
 }
 
 /// Records that a tool call is about to execute (idempotent).
-pub fn tool_started(conn: &Connection, run_id: &str, call_id: &str, tool: &str) -> Result<(), StoreError> {
+pub fn tool_started(tx: &Tx<'_>, run_id: &str, call_id: &str, tool: &str) -> Result<(), StoreError> {
+    let conn = tx.sql();
     conn.execute(
         "INSERT OR IGNORE INTO tool_calls (run_id, call_id, tool, status, started_at) VALUES (?1, ?2, ?3, 'started', ?4)",
         params![run_id, call_id, tool, hermes_types::ids::now()],
@@ -225,7 +182,8 @@ pub fn tool_started(conn: &Connection, run_id: &str, call_id: &str, tool: &str) 
 }
 
 /// Records that a tool call has its result.
-pub fn tool_finished(conn: &Connection, run_id: &str, call_id: &str) -> Result<(), StoreError> {
+pub fn tool_finished(tx: &Tx<'_>, run_id: &str, call_id: &str) -> Result<(), StoreError> {
+    let conn = tx.sql();
     conn.execute(
         "UPDATE tool_calls SET status = 'finished', finished_at = ?3 WHERE run_id = ?1 AND call_id = ?2",
         params![run_id, call_id, hermes_types::ids::now()],
@@ -234,7 +192,8 @@ pub fn tool_finished(conn: &Connection, run_id: &str, call_id: &str) -> Result<(
 }
 
 /// Calls of a run that started but never finished.
-pub fn interrupted_calls(conn: &Connection, run_id: &str) -> Result<Vec<String>, StoreError> {
+pub fn interrupted_calls(tx: &Tx<'_>, run_id: &str) -> Result<Vec<String>, StoreError> {
+    let conn = tx.sql();
     let mut stmt = conn.prepare_cached(
         "SELECT call_id FROM tool_calls WHERE run_id = ?1 AND status = 'started' ORDER BY started_at",
     )?;
@@ -243,22 +202,31 @@ pub fn interrupted_calls(conn: &Connection, run_id: &str) -> Result<Vec<String>,
 }
 
 /// The run currently holding the thread (queued, running or waiting), if any.
-pub fn active_on_thread(conn: &Connection, thread_id: &str) -> Result<Option<(String, RunStatus)>, StoreError> {
+pub fn active_on_thread(tx: &Tx<'_>, thread_id: &str) -> Result<Option<(String, RunStatus)>, StoreError> {
+    let conn = tx.sql();
     conn.prepare_cached(
         "SELECT id, status FROM runs WHERE thread_id = ?1 AND status IN ('queued', 'running', 'waiting_on_human')
          ORDER BY created_at LIMIT 1",
     )?
     .query_row(params![thread_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
     .optional()?
-    .map(|(id, s)| Ok((id, RunStatus::parse(&s)?)))
+    .map(|(id, s)| Ok((id, RunStatus::parse(&s).ok_or_else(|| StoreError::Corrupt(format!("run status {s:?}")))?)))
     .transpose()
 }
 
 /// Runs of a deployment that are not finished.
-pub fn active_of_deployment(conn: &Connection, deployment_id: &str) -> Result<Vec<String>, StoreError> {
+pub fn active_of_deployment(tx: &Tx<'_>, deployment_id: &str) -> Result<Vec<String>, StoreError> {
+    let conn = tx.sql();
     let mut stmt = conn.prepare(
         "SELECT id FROM runs WHERE deployment_id = ?1 AND status IN ('queued', 'running', 'waiting_on_human')",
     )?;
     let ids = stmt.query_map(params![deployment_id], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
     Ok(ids)
+}
+
+/// Runs by stored status, `(status, count)` sorted by status (for the metrics page).
+pub fn count_by_status(tx: &Tx<'_>) -> Result<Vec<(String, i64)>, StoreError> {
+    let mut stmt = tx.sql().prepare("SELECT status, COUNT(*) FROM runs GROUP BY status ORDER BY status")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }

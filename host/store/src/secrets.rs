@@ -1,8 +1,9 @@
 //! The `secrets` aggregate: names and ciphertexts (never plaintext), per account.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 
 use super::StoreError;
+use crate::Tx;
 
 /// A stored secret (its value stays encrypted).
 #[derive(Clone, Debug)]
@@ -32,7 +33,8 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SecretRow> {
 }
 
 /// Inserts a secret; a taken id is a conflict.
-pub fn insert(conn: &Connection, row: &SecretRow) -> Result<(), StoreError> {
+pub fn insert(tx: &Tx<'_>, row: &SecretRow) -> Result<(), StoreError> {
+    let conn = tx.sql();
     let n = conn.execute(
         "INSERT OR IGNORE INTO secrets (id, account_id, name, ciphertext, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![row.id, row.account_id, row.name, row.ciphertext, row.created_at],
@@ -44,7 +46,8 @@ pub fn insert(conn: &Connection, row: &SecretRow) -> Result<(), StoreError> {
 }
 
 /// Loads one secret of an account.
-pub fn get(conn: &Connection, account_id: &str, id: &str) -> Result<Option<SecretRow>, StoreError> {
+pub fn get(tx: &Tx<'_>, account_id: &str, id: &str) -> Result<Option<SecretRow>, StoreError> {
+    let conn = tx.sql();
     Ok(conn
         .prepare_cached(&format!("SELECT {COLUMNS} FROM secrets WHERE account_id = ?1 AND id = ?2"))?
         .query_row(params![account_id, id], from_row)
@@ -53,11 +56,12 @@ pub fn get(conn: &Connection, account_id: &str, id: &str) -> Result<Option<Secre
 
 /// One page of an account's secrets, newest first, after the cursor `starting_after`.
 pub fn list(
-    conn: &Connection,
+    tx: &Tx<'_>,
     account_id: &str,
     starting_after: Option<&str>,
     limit: u32,
 ) -> Result<Vec<SecretRow>, StoreError> {
+    let conn = tx.sql();
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM secrets
          WHERE account_id = ?1
@@ -70,7 +74,8 @@ pub fn list(
 }
 
 /// A deployment of the account referencing secret `id`, and the env name it uses.
-pub fn referenced_by(conn: &Connection, account_id: &str, id: &str) -> Result<Option<(String, String)>, StoreError> {
+pub fn referenced_by(tx: &Tx<'_>, account_id: &str, id: &str) -> Result<Option<(String, String)>, StoreError> {
+    let conn = tx.sql();
     Ok(conn
         .query_row(
             "SELECT d.id, j.key FROM deployments d, json_each(d.spec, '$.secrets') j
@@ -82,13 +87,15 @@ pub fn referenced_by(conn: &Connection, account_id: &str, id: &str) -> Result<Op
 }
 
 /// Deletes a secret; false when there was none.
-pub fn delete(conn: &Connection, account_id: &str, id: &str) -> Result<bool, StoreError> {
+pub fn delete(tx: &Tx<'_>, account_id: &str, id: &str) -> Result<bool, StoreError> {
+    let conn = tx.sql();
     Ok(conn.execute("DELETE FROM secrets WHERE account_id = ?1 AND id = ?2", params![account_id, id])? == 1)
 }
 
 /// Any one stored secret `(account_id, id, ciphertext)`: enough to check at start-up
 /// that the master key still opens what is stored.
-pub fn sample(conn: &Connection) -> Result<Option<(String, String, Vec<u8>)>, StoreError> {
+pub fn sample(tx: &Tx<'_>) -> Result<Option<(String, String, Vec<u8>)>, StoreError> {
+    let conn = tx.sql();
     Ok(conn
         .query_row("SELECT account_id, id, ciphertext FROM secrets LIMIT 1", [], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?))

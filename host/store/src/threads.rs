@@ -1,9 +1,10 @@
 //! The `threads` and `messages` aggregates: the transcript that is a run's state.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
+use crate::Tx;
 
 /// Who wrote a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,7 +115,8 @@ impl MessageRow {
 }
 
 /// Appends a message.
-pub fn insert_message(conn: &Connection, m: &MessageRow) -> Result<(), StoreError> {
+pub fn insert_message(tx: &Tx<'_>, m: &MessageRow) -> Result<(), StoreError> {
+    let conn = tx.sql();
     let calls = if m.tool_calls.is_empty() {
         None
     } else {
@@ -190,7 +192,8 @@ fn message_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<MessageRow
 }
 
 /// The thread's latest `limit` delivered messages, oldest first.
-pub fn history(conn: &Connection, thread_id: &str, limit: u32) -> Result<Vec<MessageRow>, StoreError> {
+pub fn history(tx: &Tx<'_>, thread_id: &str, limit: u32) -> Result<Vec<MessageRow>, StoreError> {
+    let conn = tx.sql();
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {MESSAGE_COLUMNS} FROM (
              SELECT * FROM messages WHERE thread_id = ?1 AND delivered = 1 ORDER BY seq DESC LIMIT ?2
@@ -206,7 +209,8 @@ pub fn history(conn: &Connection, thread_id: &str, limit: u32) -> Result<Vec<Mes
 
 /// Marks undelivered user messages of `thread_id` as delivered to `run_id` and
 /// returns them (steering input taken by a running run).
-pub fn take_undelivered(conn: &Connection, thread_id: &str, run_id: &str) -> Result<Vec<MessageRow>, StoreError> {
+pub fn take_undelivered(tx: &Tx<'_>, thread_id: &str, run_id: &str) -> Result<Vec<MessageRow>, StoreError> {
+    let conn = tx.sql();
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages WHERE thread_id = ?1 AND delivered = 0 ORDER BY seq"
     ))?;
@@ -221,14 +225,15 @@ pub fn take_undelivered(conn: &Connection, thread_id: &str, run_id: &str) -> Res
             conn.execute("DELETE FROM messages WHERE id = ?1", params![m.id])?;
             m.delivered = true;
             m.run_id = Some(run_id.to_string());
-            insert_message(conn, m)?;
+            insert_message(tx, m)?;
         }
     }
     Ok(out)
 }
 
 /// Whether the thread exists and belongs to the deployment.
-pub fn thread_exists(conn: &Connection, deployment_id: &str, thread_id: &str) -> Result<bool, StoreError> {
+pub fn thread_exists(tx: &Tx<'_>, deployment_id: &str, thread_id: &str) -> Result<bool, StoreError> {
+    let conn = tx.sql();
     Ok(conn
         .query_row(
             "SELECT 1 FROM threads WHERE id = ?1 AND deployment_id = ?2",
@@ -240,12 +245,8 @@ pub fn thread_exists(conn: &Connection, deployment_id: &str, thread_id: &str) ->
 }
 
 /// Creates a thread.
-pub fn insert_thread(
-    conn: &Connection,
-    deployment_id: &str,
-    thread_id: &str,
-    title: Option<&str>,
-) -> Result<(), StoreError> {
+pub fn insert_thread(tx: &Tx<'_>, deployment_id: &str, thread_id: &str, title: Option<&str>) -> Result<(), StoreError> {
+    let conn = tx.sql();
     conn.execute(
         "INSERT INTO threads (id, deployment_id, title, created_at) VALUES (?1, ?2, ?3, ?4)",
         params![thread_id, deployment_id, title, hermes_types::ids::now()],
@@ -267,7 +268,8 @@ pub struct ThreadRow {
 }
 
 /// Loads a thread of a deployment.
-pub fn get_thread(conn: &Connection, deployment_id: &str, thread_id: &str) -> Result<Option<ThreadRow>, StoreError> {
+pub fn get_thread(tx: &Tx<'_>, deployment_id: &str, thread_id: &str) -> Result<Option<ThreadRow>, StoreError> {
+    let conn = tx.sql();
     Ok(conn
         .query_row(
             "SELECT id, deployment_id, title, created_at FROM threads WHERE id = ?1 AND deployment_id = ?2",
@@ -279,11 +281,12 @@ pub fn get_thread(conn: &Connection, deployment_id: &str, thread_id: &str) -> Re
 
 /// One page of a deployment's threads, newest first, after the thread `cursor`.
 pub fn list_threads(
-    conn: &Connection,
+    tx: &Tx<'_>,
     deployment_id: &str,
     cursor: Option<&str>,
     limit: u32,
 ) -> Result<Vec<ThreadRow>, StoreError> {
+    let conn = tx.sql();
     let mut stmt = conn.prepare_cached(
         "SELECT id, deployment_id, title, created_at FROM threads
          WHERE deployment_id = ?1
@@ -298,12 +301,8 @@ pub fn list_threads(
 }
 
 /// Sets (or clears) a thread's title; false when the thread does not exist.
-pub fn set_title(
-    conn: &Connection,
-    deployment_id: &str,
-    thread_id: &str,
-    title: Option<&str>,
-) -> Result<bool, StoreError> {
+pub fn set_title(tx: &Tx<'_>, deployment_id: &str, thread_id: &str, title: Option<&str>) -> Result<bool, StoreError> {
+    let conn = tx.sql();
     Ok(conn.execute(
         "UPDATE threads SET title = ?3 WHERE id = ?1 AND deployment_id = ?2",
         params![thread_id, deployment_id, title],
@@ -311,7 +310,8 @@ pub fn set_title(
 }
 
 /// Whether `message_id` is a message of `thread_id`.
-pub fn message_in_thread(conn: &Connection, thread_id: &str, message_id: &str) -> Result<bool, StoreError> {
+pub fn message_in_thread(tx: &Tx<'_>, thread_id: &str, message_id: &str) -> Result<bool, StoreError> {
+    let conn = tx.sql();
     Ok(conn
         .query_row(
             "SELECT 1 FROM messages WHERE id = ?1 AND thread_id = ?2",
@@ -326,11 +326,12 @@ pub fn message_in_thread(conn: &Connection, thread_id: &str, message_id: &str) -
 /// included) and agent messages, without tool results — oldest first, after the
 /// message `cursor`, at most `limit`.
 pub fn conversation(
-    conn: &Connection,
+    tx: &Tx<'_>,
     thread_id: &str,
     cursor: Option<&str>,
     limit: u32,
 ) -> Result<Vec<MessageRow>, StoreError> {
+    let conn = tx.sql();
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages
          WHERE thread_id = ?1 AND role IN ('user', 'assistant')

@@ -1,10 +1,11 @@
 //! The `usage` ledger: one row per model call, written in the same commit as the
 //! run's token counters and the account's debit.
 
-use rusqlite::{Connection, params};
+use rusqlite::params;
 use serde::Serialize;
 
 use super::StoreError;
+use crate::Tx;
 
 /// One model call's charge.
 #[derive(Clone, Debug)]
@@ -26,7 +27,8 @@ pub struct UsageRow {
 }
 
 /// Records a call and debits the account (an account without a row is unmetered).
-pub fn charge(conn: &Connection, row: &UsageRow) -> Result<(), StoreError> {
+pub fn charge(tx: &Tx<'_>, row: &UsageRow) -> Result<(), StoreError> {
+    let conn = tx.sql();
     conn.execute(
         "INSERT INTO usage (run_id, deployment_id, account_id, model, input_tokens, output_tokens, credits, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -61,7 +63,8 @@ pub struct UsageLine {
 }
 
 /// An account's usage grouped by deployment and model.
-pub fn by_deployment_and_model(conn: &Connection, account_id: &str) -> Result<Vec<UsageLine>, StoreError> {
+pub fn by_deployment_and_model(tx: &Tx<'_>, account_id: &str) -> Result<Vec<UsageLine>, StoreError> {
+    let conn = tx.sql();
     let mut stmt = conn.prepare_cached(
         "SELECT deployment_id, model, SUM(input_tokens), SUM(output_tokens), SUM(credits) FROM usage
          WHERE account_id = ?1 GROUP BY deployment_id, model ORDER BY deployment_id, model",

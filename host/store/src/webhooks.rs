@@ -1,9 +1,10 @@
 //! The `webhooks` aggregate (endpoints, their encrypted signing secrets) and the
 //! durable delivery outbox, filled in the same transaction that appends an event.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 
 use super::StoreError;
+use crate::Tx;
 use hermes_types::event::Event;
 
 /// A stored webhook endpoint (its secret stays encrypted).
@@ -51,7 +52,8 @@ fn decode((mut row, events): (WebhookRow, String)) -> Result<WebhookRow, StoreEr
 }
 
 /// Inserts an endpoint.
-pub fn insert(conn: &Connection, row: &WebhookRow) -> Result<(), StoreError> {
+pub fn insert(tx: &Tx<'_>, row: &WebhookRow) -> Result<(), StoreError> {
+    let conn = tx.sql();
     let events = serde_json::to_string(&row.events).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     conn.execute(
         &format!("INSERT INTO webhooks ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
@@ -70,7 +72,8 @@ pub fn insert(conn: &Connection, row: &WebhookRow) -> Result<(), StoreError> {
 }
 
 /// One endpoint of an account.
-pub fn get(conn: &Connection, account_id: &str, id: &str) -> Result<Option<WebhookRow>, StoreError> {
+pub fn get(tx: &Tx<'_>, account_id: &str, id: &str) -> Result<Option<WebhookRow>, StoreError> {
+    let conn = tx.sql();
     conn.query_row(
         &format!("SELECT {COLUMNS} FROM webhooks WHERE id = ?1 AND account_id = ?2"),
         params![id, account_id],
@@ -82,12 +85,8 @@ pub fn get(conn: &Connection, account_id: &str, id: &str) -> Result<Option<Webho
 }
 
 /// An account's endpoints, newest first, after the `cursor` endpoint.
-pub fn list(
-    conn: &Connection,
-    account_id: &str,
-    cursor: Option<&str>,
-    limit: u32,
-) -> Result<Vec<WebhookRow>, StoreError> {
+pub fn list(tx: &Tx<'_>, account_id: &str, cursor: Option<&str>, limit: u32) -> Result<Vec<WebhookRow>, StoreError> {
+    let conn = tx.sql();
     // rowid breaks ties of endpoints created in the same millisecond.
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM webhooks WHERE account_id = ?1
@@ -99,20 +98,23 @@ pub fn list(
 }
 
 /// Deletes an endpoint and its pending deliveries; false when it does not exist.
-pub fn delete(conn: &Connection, account_id: &str, id: &str) -> Result<bool, StoreError> {
+pub fn delete(tx: &Tx<'_>, account_id: &str, id: &str) -> Result<bool, StoreError> {
+    let conn = tx.sql();
     conn.execute("DELETE FROM webhook_outbox WHERE webhook_id = ?1 AND EXISTS (SELECT 1 FROM webhooks WHERE id = ?1 AND account_id = ?2)", params![id, account_id])?;
     Ok(conn.execute("DELETE FROM webhooks WHERE id = ?1 AND account_id = ?2", params![id, account_id])? > 0)
 }
 
 /// Stops deliveries to an endpoint (it answered 410 Gone) and drops its pending ones.
-pub fn disable(conn: &Connection, id: &str, reason: &str) -> Result<(), StoreError> {
+pub fn disable(tx: &Tx<'_>, id: &str, reason: &str) -> Result<(), StoreError> {
+    let conn = tx.sql();
     conn.execute("UPDATE webhooks SET disabled_reason = ?2 WHERE id = ?1", params![id, reason])?;
     conn.execute("DELETE FROM webhook_outbox WHERE webhook_id = ?1", params![id])?;
     Ok(())
 }
 
 /// Whether a deployment belongs to the account.
-pub fn deployment_in_account(conn: &Connection, account_id: &str, deployment_id: &str) -> Result<bool, StoreError> {
+pub fn deployment_in_account(tx: &Tx<'_>, account_id: &str, deployment_id: &str) -> Result<bool, StoreError> {
+    let conn = tx.sql();
     Ok(conn
         .query_row(
             "SELECT 1 FROM deployments WHERE id = ?1 AND account_id = ?2",
@@ -124,7 +126,8 @@ pub fn deployment_in_account(conn: &Connection, account_id: &str, deployment_id:
 }
 
 /// Deployments whose `features.filesystem_webhooks` is on (watched from startup).
-pub fn watched_deployments(conn: &Connection) -> Result<Vec<String>, StoreError> {
+pub fn watched_deployments(tx: &Tx<'_>) -> Result<Vec<String>, StoreError> {
+    let conn = tx.sql();
     let mut stmt =
         conn.prepare("SELECT id FROM deployments WHERE json_extract(spec, '$.features.filesystem_webhooks') = 1")?;
     let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
@@ -135,7 +138,8 @@ pub fn watched_deployments(conn: &Connection) -> Result<Vec<String>, StoreError>
 /// makes (called only when some endpoint subscribes); runs inside the transaction
 /// that appends the event, so an event and its deliveries commit together. Returns
 /// how many deliveries were queued.
-pub fn enqueue(conn: &Connection, e: &Event, body: impl FnOnce() -> String, now_ms: i64) -> Result<usize, StoreError> {
+pub fn enqueue(tx: &Tx<'_>, e: &Event, body: impl FnOnce() -> String, now_ms: i64) -> Result<usize, StoreError> {
+    let conn = tx.sql();
     let mut stmt = conn.prepare_cached(
         "SELECT w.id FROM webhooks w
          WHERE w.account_id = (SELECT account_id FROM deployments WHERE id = ?1)
@@ -184,7 +188,8 @@ pub struct Delivery {
 }
 
 /// Deliveries due at `now_ms`, oldest first, at most `limit`.
-pub fn due(conn: &Connection, now_ms: i64, limit: u32) -> Result<Vec<Delivery>, StoreError> {
+pub fn due(tx: &Tx<'_>, now_ms: i64, limit: u32) -> Result<Vec<Delivery>, StoreError> {
+    let conn = tx.sql();
     let mut stmt = conn.prepare_cached(
         "SELECT o.seq, o.msg_id, o.webhook_id, w.account_id, w.url, w.secret, o.body, o.attempts, o.created_ms
          FROM webhook_outbox o JOIN webhooks w ON w.id = o.webhook_id
@@ -207,18 +212,21 @@ pub fn due(conn: &Connection, now_ms: i64, limit: u32) -> Result<Vec<Delivery>, 
 }
 
 /// When the next delivery falls due (unix ms), if any is queued.
-pub fn next_due(conn: &Connection) -> Result<Option<i64>, StoreError> {
+pub fn next_due(tx: &Tx<'_>) -> Result<Option<i64>, StoreError> {
+    let conn = tx.sql();
     Ok(conn.query_row("SELECT MIN(next_attempt_ms) FROM webhook_outbox", [], |r| r.get::<_, Option<i64>>(0))?)
 }
 
 /// Removes a delivered (or abandoned) delivery.
-pub fn finish(conn: &Connection, seq: i64) -> Result<(), StoreError> {
+pub fn finish(tx: &Tx<'_>, seq: i64) -> Result<(), StoreError> {
+    let conn = tx.sql();
     conn.execute("DELETE FROM webhook_outbox WHERE seq = ?1", params![seq])?;
     Ok(())
 }
 
 /// Records a failed attempt and when to try again.
-pub fn retry_at(conn: &Connection, seq: i64, next_ms: i64, error: &str) -> Result<(), StoreError> {
+pub fn retry_at(tx: &Tx<'_>, seq: i64, next_ms: i64, error: &str) -> Result<(), StoreError> {
+    let conn = tx.sql();
     conn.execute(
         "UPDATE webhook_outbox SET attempts = attempts + 1, next_attempt_ms = ?2, last_error = ?3 WHERE seq = ?1",
         params![seq, next_ms, error],
@@ -227,6 +235,15 @@ pub fn retry_at(conn: &Connection, seq: i64, next_ms: i64, error: &str) -> Resul
 }
 
 /// Deliveries still queued (all endpoints).
-pub fn pending_count(conn: &Connection) -> Result<u64, StoreError> {
+pub fn pending_count(tx: &Tx<'_>) -> Result<u64, StoreError> {
+    let conn = tx.sql();
     Ok(conn.query_row("SELECT COUNT(*) FROM webhook_outbox", [], |r| r.get::<_, i64>(0))? as u64)
+}
+
+/// The `limit` earliest queued deliveries as `(seq, next_attempt_ms)`, soonest first.
+pub fn earliest(tx: &Tx<'_>, limit: u32) -> Result<Vec<(i64, i64)>, StoreError> {
+    let mut stmt =
+        tx.sql().prepare_cached("SELECT seq, next_attempt_ms FROM webhook_outbox ORDER BY next_attempt_ms LIMIT ?1")?;
+    let rows = stmt.query_map([limit], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }

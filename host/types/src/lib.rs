@@ -6,5 +6,6 @@ pub mod event;
 pub mod ids;
 pub mod paging;
 pub mod spec;
+pub mod status;
 pub mod sync;
 pub mod text;

@@ -181,7 +181,7 @@ pub(crate) async fn park(services: &Services, run: &RunRow, approval_id: &str) -
 /// when it was no longer pending, else whether the caller must spawn the run. The
 /// one path by which a decision (a human's or a timeout's) resumes a run.
 pub(crate) fn close_and_requeue(
-    conn: &rusqlite::Connection,
+    conn: &hermes_store::Tx<'_>,
     approval_id: &str,
     run_id: &str,
     status: ApprovalStatus,
@@ -196,13 +196,13 @@ pub(crate) fn close_and_requeue(
 /// A human message reached `run_id` (a message to its thread or a steer): every
 /// pending approval of the run is closed as superseded — the gated calls are not
 /// executed — and a waiting run is re-queued. True when the caller must spawn it.
-pub(crate) fn answer(conn: &rusqlite::Connection, run_id: &str) -> Result<bool, StoreError> {
+pub(crate) fn answer(conn: &hermes_store::Tx<'_>, run_id: &str) -> Result<bool, StoreError> {
     approvals::close_for_run(conn, run_id, ApprovalStatus::Superseded, Some(SUPERSEDED))?;
     runs::requeue_waiting(conn, run_id, crate::instance::id())
 }
 
 /// Closes the pending approvals of a run that reached a terminal status.
-pub(crate) fn run_ended(conn: &rusqlite::Connection, run_id: &str) -> Result<(), StoreError> {
+pub(crate) fn run_ended(conn: &hermes_store::Tx<'_>, run_id: &str) -> Result<(), StoreError> {
     approvals::close_for_run(conn, run_id, ApprovalStatus::Cancelled, Some(RUN_ENDED))?;
     Ok(())
 }

@@ -469,7 +469,7 @@ pub(crate) async fn fire_all(
 
 /// One fire inside the writer's transaction; its events are added to `events`.
 fn fire_in(
-    conn: &rusqlite::Connection,
+    conn: &hermes_store::Tx<'_>,
     dep: &str,
     id: &str,
     trigger: Trigger,
@@ -573,7 +573,7 @@ impl Skip {
     }
 }
 
-fn skip_reason(conn: &rusqlite::Connection, a: &AutomationRow) -> Result<Option<Skip>, StoreError> {
+fn skip_reason(conn: &hermes_store::Tx<'_>, a: &AutomationRow) -> Result<Option<Skip>, StoreError> {
     let Some(facts) = store::deployment_facts(conn, &a.deployment_id)? else {
         return Err(StoreError::NotFound(format!("deployment {}", a.deployment_id)));
     };

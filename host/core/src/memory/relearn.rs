@@ -5,7 +5,7 @@
 //! unless a user message of the current run, sent after the deletion, itself mentions
 //! most of those key words (the customer said it again).
 
-use rusqlite::Connection;
+use hermes_store::Tx;
 
 use hermes_store::StoreError;
 use hermes_store::memories as store;
@@ -77,7 +77,7 @@ fn coverage(of: &[String], within: &[String]) -> f64 {
 /// When `content` matches a forgotten entry the customer has not repeated in run
 /// `run_id` since, the time it was forgotten.
 pub(super) fn forgotten_and_not_repeated(
-    conn: &Connection,
+    conn: &Tx<'_>,
     deployment_id: &str,
     content: &str,
     run_id: Option<&str>,

@@ -20,6 +20,54 @@ use hermes_store::runs::{self, RunStatus};
 use hermes_store::threads::{self, MessageRow, Role};
 use hermes_store::{StoreError, deployments};
 
+/// A run as the embedding API shows it (the store's row stays behind the store).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Run {
+    /// `run_…`
+    pub id: String,
+    /// Deployment it belongs to.
+    pub deployment_id: String,
+    /// Thread it runs on.
+    pub thread_id: String,
+    /// Where it stands.
+    pub status: RunStatus,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// The agent's final answer, when completed.
+    pub output: Option<String>,
+    /// Microseconds to create its last instance (fresh store + instantiation).
+    pub instantiate_us: Option<u64>,
+    /// Prompt tokens charged so far.
+    pub input_tokens: u64,
+    /// Completion tokens charged so far.
+    pub output_tokens: u64,
+    /// RFC 3339.
+    pub created_at: String,
+    /// When an executor first claimed it.
+    pub started_at: Option<String>,
+    /// When it reached a terminal status.
+    pub finished_at: Option<String>,
+}
+
+impl From<runs::RunRow> for Run {
+    fn from(r: runs::RunRow) -> Run {
+        Run {
+            id: r.id,
+            deployment_id: r.deployment_id,
+            thread_id: r.thread_id,
+            status: r.status,
+            error: r.error,
+            output: r.output,
+            instantiate_us: r.instantiate_us,
+            input_tokens: r.input_tokens,
+            output_tokens: r.output_tokens,
+            created_at: r.created_at,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+        }
+    }
+}
+
 /// Which thread a message goes to.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub enum ThreadTarget {

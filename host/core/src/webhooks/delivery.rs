@@ -131,12 +131,7 @@ async fn next_wait(services: &Services, in_flight: &Mutex<HashSet<i64>>) -> Dura
     let limit = skip.len() as u32 + 1;
     let next = services
         .db
-        .read(move |conn| {
-            let mut stmt = conn
-                .prepare_cached("SELECT seq, next_attempt_ms FROM webhook_outbox ORDER BY next_attempt_ms LIMIT ?1")?;
-            let rows = stmt.query_map([limit], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
+        .read(move |conn| hermes_store::webhooks::earliest(conn, limit))
         .await
         .unwrap_or_default()
         .into_iter()

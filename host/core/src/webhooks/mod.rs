@@ -72,7 +72,7 @@ impl OutboxHook {
 }
 
 impl hermes_events::CommitHook for OutboxHook {
-    fn in_transaction(&self, conn: &rusqlite::Connection, events: &[Event]) -> Result<(), hermes_store::StoreError> {
+    fn in_transaction(&self, conn: &hermes_store::Tx<'_>, events: &[Event]) -> Result<(), hermes_store::StoreError> {
         let now_ms = chrono::Utc::now().timestamp_millis();
         for e in events.iter().filter(|e| deliverable(&e.kind)) {
             store::enqueue(conn, e, || body(e), now_ms)?;

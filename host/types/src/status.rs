@@ -1,0 +1,53 @@
+//! Statuses the whole host speaks: how a run stands.
+
+use serde::Serialize;
+
+/// Where a run stands (the `run_status` event's values, plus `queued`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Accepted, waiting for a worker.
+    Queued,
+    /// A guest instance is executing it.
+    Running,
+    /// Paused until a human decides; holds no instance.
+    WaitingOnHuman,
+    /// Finished with an answer.
+    Completed,
+    /// Failed; `error` says why.
+    Error,
+    /// Cancelled by a client.
+    Cancelled,
+}
+
+impl RunStatus {
+    /// The stored (and API) spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "queued",
+            RunStatus::Running => "running",
+            RunStatus::WaitingOnHuman => "waiting_on_human",
+            RunStatus::Completed => "completed",
+            RunStatus::Error => "error",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses the stored spelling; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "queued" => RunStatus::Queued,
+            "running" => RunStatus::Running,
+            "waiting_on_human" => RunStatus::WaitingOnHuman,
+            "completed" => RunStatus::Completed,
+            "error" => RunStatus::Error,
+            "cancelled" => RunStatus::Cancelled,
+            _ => return None,
+        })
+    }
+
+    /// True once the run can never change again.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, RunStatus::Completed | RunStatus::Error | RunStatus::Cancelled)
+    }
+}
