@@ -15,7 +15,8 @@ use super::schema::{
 use super::{ApiError, AppState, Caller};
 use hermes_core::deployments::Upload;
 use hermes_core::{Deployment, DeploymentSpec};
-use hermes_store::deployments::{DeploymentStatus, ListFilter};
+use hermes_types::paging::DeploymentFilter;
+use hermes_types::status::DeploymentStatus;
 
 fn render(d: &Deployment, base: &str) -> Value {
     json!({
@@ -170,11 +171,12 @@ pub async fn list(
     let limit = q.page.limit()?;
     let status = match q.status.as_deref() {
         None => None,
-        Some(s) => Some(DeploymentStatus::parse(s).map_err(|_| {
+        Some(s) => Some(DeploymentStatus::parse(s).ok_or_else(|| {
             ApiError::validation(Some("status".into()), "`status` must be provisioning, ready or error")
         })?),
     };
-    let filter = ListFilter { customer_id: q.customer_id, status, starting_after: q.page.cursor().map(str::to_string) };
+    let filter =
+        DeploymentFilter { customer_id: q.customer_id, status, starting_after: q.page.cursor().map(str::to_string) };
     let page = state.host.list_deployments(&caller.account_id, filter, limit).await?;
     let base = base_url(&headers);
     let data: Vec<Value> = page.data.iter().map(|d| render(d, &base)).collect();

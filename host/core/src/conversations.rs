@@ -51,6 +51,59 @@ pub struct ThreadMessage {
     pub created_at: String,
 }
 
+/// One entry of a thread's transcript, as the embedding API shows it: what the
+/// harness reads back, tool results included (the Threads API shows a shorter view).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TranscriptEntry {
+    /// `msg_…`
+    pub id: String,
+    /// The run that wrote it (or that a user message started or steered).
+    pub run_id: Option<String>,
+    /// Who wrote it.
+    pub role: TranscriptRole,
+    /// Text.
+    pub content: String,
+    /// Tool calls of an agent message: `(call id, tool, JSON arguments)`.
+    pub tool_calls: Vec<(String, String, String)>,
+    /// For a tool result: the call it answers.
+    pub tool_call_id: Option<String>,
+    /// For a tool result: whether the tool failed.
+    pub is_error: bool,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+/// The author of a transcript entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TranscriptRole {
+    /// The customer (or the host on their behalf).
+    User,
+    /// The agent.
+    Agent,
+    /// A tool's result.
+    Tool,
+}
+
+impl From<MessageRow> for TranscriptEntry {
+    fn from(m: MessageRow) -> TranscriptEntry {
+        TranscriptEntry {
+            id: m.id,
+            run_id: m.run_id,
+            role: match m.role {
+                Role::User => TranscriptRole::User,
+                Role::Assistant => TranscriptRole::Agent,
+                Role::Tool => TranscriptRole::Tool,
+            },
+            content: m.content,
+            tool_calls: m.tool_calls.into_iter().map(|c| (c.id, c.name, c.arguments)).collect(),
+            tool_call_id: m.tool_call_id,
+            is_error: m.is_error,
+            created_at: m.created_at,
+        }
+    }
+}
+
 impl ThreadMessage {
     fn from_row(m: MessageRow) -> ThreadMessage {
         let tool_calls = m

@@ -358,7 +358,7 @@ pub(crate) async fn get(services: &Services, id: &str) -> Result<Deployment, Hos
 pub(crate) async fn list(
     services: &Services,
     account_id: &str,
-    filter: deployments::ListFilter,
+    filter: hermes_types::paging::DeploymentFilter,
     limit: u32,
 ) -> Result<Page<Deployment>, HostError> {
     if !(1..=100).contains(&limit) {

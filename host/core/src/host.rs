@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::accounts::Accounts;
 use crate::config::HostConfig;
+use crate::conversations::TranscriptEntry;
 use crate::deployments::{self, Deployment};
 use crate::handle::Core;
 use crate::runs::{Run, RunManager, RunTicket, ThreadTarget};
@@ -18,7 +19,7 @@ use hermes_events::{EventHub, Subscription};
 use hermes_providers::Providers;
 use hermes_runtime::Runtime;
 use hermes_store::runs::{self, RunStatus};
-use hermes_store::threads::{self, MessageRow};
+use hermes_store::threads;
 use hermes_store::{Db, events as event_log};
 use hermes_types::spec::{DeploymentSpec, SkillSpec};
 
@@ -256,7 +257,7 @@ impl Host {
     pub async fn list_deployments(
         &self,
         account_id: &str,
-        filter: hermes_store::deployments::ListFilter,
+        filter: hermes_types::paging::DeploymentFilter,
         limit: u32,
     ) -> Result<hermes_types::paging::Page<Deployment>, HostError> {
         deployments::list(&self.services, account_id, filter, limit).await
@@ -476,9 +477,10 @@ impl Host {
     }
 
     /// The latest `limit` messages of a thread, oldest first.
-    pub async fn thread_messages(&self, thread_id: &str, limit: u32) -> Result<Vec<MessageRow>, HostError> {
+    pub async fn thread_messages(&self, thread_id: &str, limit: u32) -> Result<Vec<TranscriptEntry>, HostError> {
         let id = thread_id.to_string();
-        Ok(self.services.db.read(move |conn| threads::history(conn, &id, limit)).await?)
+        let rows = self.services.db.read(move |conn| threads::history(conn, &id, limit)).await?;
+        Ok(rows.into_iter().map(TranscriptEntry::from).collect())
     }
 
     /// Cancelled once the host begins shutting down (ends event streams, interrupts

@@ -41,6 +41,7 @@ pub mod webhooks;
 pub mod workspace;
 
 pub use config::HostConfig;
+pub use conversations::{TranscriptEntry, TranscriptRole};
 pub use deployments::Deployment;
 pub use error::HostError;
 pub use hermes_events::{Event, NewEvent, Subscription};

@@ -14,6 +14,9 @@ pub use hermes_core::{
     DEFAULT_ACCOUNT, Deployment, DeploymentSpec, Event, Host, HostBuilder, HostConfig, HostError, NewEvent, Run,
     RunStatus, RunTicket, Subscription, ThreadTarget, spec,
 };
+pub use hermes_core::{TranscriptEntry, TranscriptRole};
+pub use hermes_types::paging::{DeploymentFilter, Page};
+pub use hermes_types::status::DeploymentStatus;
 
 /// The REST API as an axum `Router` ([`api::router`]), to serve or to mount.
 pub mod api {

@@ -1,44 +1,12 @@
 //! The `deployments` aggregate.
 
 use rusqlite::{OptionalExtension, params};
-use serde::Serialize;
 
 use super::StoreError;
 use crate::Tx;
+pub use hermes_types::paging::DeploymentFilter as ListFilter;
 use hermes_types::spec::DeploymentSpec;
-
-/// Lifecycle of a deployment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeploymentStatus {
-    /// Being set up (skills fetched, workspace prepared).
-    Provisioning,
-    /// Accepting messages.
-    Ready,
-    /// Setup failed; `error` says why.
-    Error,
-}
-
-impl DeploymentStatus {
-    /// The stored (and API) spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeploymentStatus::Provisioning => "provisioning",
-            DeploymentStatus::Ready => "ready",
-            DeploymentStatus::Error => "error",
-        }
-    }
-
-    /// Parses the stored spelling.
-    pub fn parse(s: &str) -> Result<Self, StoreError> {
-        Ok(match s {
-            "provisioning" => DeploymentStatus::Provisioning,
-            "ready" => DeploymentStatus::Ready,
-            "error" => DeploymentStatus::Error,
-            other => return Err(StoreError::Corrupt(format!("deployment status {other:?}"))),
-        })
-    }
-}
+pub use hermes_types::status::DeploymentStatus;
 
 /// A stored deployment.
 #[derive(Clone, Debug)]
@@ -113,7 +81,8 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<DeploymentRow, Sto
             id,
             account_id,
             spec: serde_json::from_str(&spec).map_err(|e| StoreError::Corrupt(format!("deployment spec: {e}")))?,
-            status: DeploymentStatus::parse(&status)?,
+            status: DeploymentStatus::parse(&status)
+                .ok_or_else(|| StoreError::Corrupt(format!("deployment status {status:?}")))?,
             error,
             default_thread_id,
             created_at,
@@ -138,17 +107,6 @@ pub fn exists(tx: &Tx<'_>, id: &str) -> Result<bool, StoreError> {
         .query_row(params![id], |_| Ok(()))
         .optional()?
         .is_some())
-}
-
-/// Filters of a deployment listing.
-#[derive(Clone, Debug, Default)]
-pub struct ListFilter {
-    /// Only this customer's deployments.
-    pub customer_id: Option<String>,
-    /// Only deployments in this status.
-    pub status: Option<DeploymentStatus>,
-    /// Continue after this deployment id (newest first).
-    pub starting_after: Option<String>,
 }
 
 /// One page of an account's deployments, newest first; `limit + 1` rows are read

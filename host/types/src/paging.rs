@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use crate::status::DeploymentStatus;
+
 /// Smallest and largest `limit` a list accepts.
 pub const LIMIT_RANGE: std::ops::RangeInclusive<u32> = 1..=100;
 
@@ -23,6 +25,18 @@ impl<T> Page<T> {
         let next_cursor = if more { rows.last().map(key) } else { None };
         Page { data: rows.into_iter().map(map).collect(), next_cursor }
     }
+}
+
+/// Which deployments a listing returns.
+/// Filters of a deployment listing.
+#[derive(Clone, Debug, Default)]
+pub struct DeploymentFilter {
+    /// Only this customer's deployments.
+    pub customer_id: Option<String>,
+    /// Only deployments in this status.
+    pub status: Option<DeploymentStatus>,
+    /// Continue after this deployment id (newest first).
+    pub starting_after: Option<String>,
 }
 
 /// Whether `limit` is one a list accepts (the caller phrases the error).

@@ -1,4 +1,4 @@
-//! Statuses the whole host speaks: how a run stands.
+//! Statuses the whole host speaks: how a run and a deployment stand.
 
 use serde::Serialize;
 
@@ -49,5 +49,38 @@ impl RunStatus {
     /// True once the run can never change again.
     pub fn is_terminal(self) -> bool {
         matches!(self, RunStatus::Completed | RunStatus::Error | RunStatus::Cancelled)
+    }
+}
+
+/// Lifecycle of a deployment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeploymentStatus {
+    /// Being set up (skills fetched, workspace prepared).
+    Provisioning,
+    /// Accepting messages.
+    Ready,
+    /// Setup failed; `error` says why.
+    Error,
+}
+
+impl DeploymentStatus {
+    /// The stored (and API) spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeploymentStatus::Provisioning => "provisioning",
+            DeploymentStatus::Ready => "ready",
+            DeploymentStatus::Error => "error",
+        }
+    }
+
+    /// Parses the stored (and API) spelling; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "provisioning" => DeploymentStatus::Provisioning,
+            "ready" => DeploymentStatus::Ready,
+            "error" => DeploymentStatus::Error,
+            _ => return None,
+        })
     }
 }
