@@ -61,7 +61,7 @@ impl Accounts {
                 if accounts::count(conn)? > 0 {
                     return Ok(false);
                 }
-                accounts::ensure_account(conn, DEFAULT_ACCOUNT, credits)?;
+                accounts::ensure_account(conn, DEFAULT_ACCOUNT, credits, &hermes_types::ids::now())?;
                 accounts::insert_key(conn, &row, &hash)?;
                 Ok(true)
             })
@@ -91,7 +91,7 @@ impl Accounts {
         let stored = row.clone();
         self.db
             .write(move |conn| {
-                accounts::ensure_account(conn, &stored.account_id, 0)?;
+                accounts::ensure_account(conn, &stored.account_id, 0, &hermes_types::ids::now())?;
                 accounts::insert_key(conn, &stored, &hash)
             })
             .await?;
@@ -128,7 +128,7 @@ impl Accounts {
     /// Revokes a key.
     pub async fn revoke_key(&self, account_id: &str, key_id: &str) -> Result<(), HostError> {
         let (a, k) = (account_id.to_string(), key_id.to_string());
-        if self.db.write(move |conn| accounts::revoke_key(conn, &a, &k)).await? {
+        if self.db.write(move |conn| accounts::revoke_key(conn, &a, &k, &hermes_types::ids::now())).await? {
             self.cache.locked().retain(|_, (row, _)| row.id != key_id);
             Ok(())
         } else {
@@ -141,7 +141,7 @@ impl Accounts {
         let id = account_id.to_string();
         self.db
             .write(move |conn| {
-                accounts::ensure_account(conn, &id, 0)?;
+                accounts::ensure_account(conn, &id, 0, &hermes_types::ids::now())?;
                 accounts::set_credits(conn, &id, amount, add)
             })
             .await

@@ -204,7 +204,7 @@ impl Core {
             .services()
             .db
             .write(move |conn| {
-                threads::insert_thread(conn, &dep, &id, title.as_deref())?;
+                threads::insert_thread(conn, &dep, &id, title.as_deref(), &hermes_types::ids::now())?;
                 threads::get_thread(conn, &dep, &id)?.ok_or_else(|| hermes_store::StoreError::NotFound(id))
             })
             .await?;

@@ -454,8 +454,8 @@ pub(crate) async fn patch_with(
     services
         .hub
         .commit(id, move |conn| {
-            deployments::update_spec(conn, &key, &stored)?;
-            deployments::set_status(conn, &key, DeploymentStatus::Ready, None)?;
+            deployments::update_spec(conn, &key, &stored, &hermes_types::ids::now())?;
+            deployments::set_status(conn, &key, DeploymentStatus::Ready, None, &hermes_types::ids::now())?;
             Ok(((), vec![event]))
         })
         .await?;
@@ -472,7 +472,7 @@ async fn set_status(services: &Services, id: &str, status: DeploymentStatus) -> 
     services
         .hub
         .commit(id, move |conn| {
-            deployments::set_status(conn, &key, status, None)?;
+            deployments::set_status(conn, &key, status, None, &hermes_types::ids::now())?;
             Ok(((), vec![event]))
         })
         .await?;

@@ -19,7 +19,7 @@ impl Idempotency {
     /// RFC 3339, are forgotten), or says why it cannot: a replay, a mismatch, in progress.
     pub async fn claim(&self, account_id: &str, key: &str, hash: &str, cutoff: &str) -> Result<Claim, HostError> {
         let (a, k, h, c) = (account_id.to_string(), key.to_string(), hash.to_string(), cutoff.to_string());
-        Ok(self.db.write(move |conn| store::claim(conn, &a, &k, &h, &c)).await?)
+        Ok(self.db.write(move |conn| store::claim(conn, &a, &k, &h, &c, &hermes_types::ids::now())).await?)
     }
 
     /// Stores the answer to replay for a claimed key.

@@ -133,7 +133,10 @@ impl EventHub {
             .write_then(
                 move |conn| {
                     let (value, events) = change(conn)?;
-                    let events = events.into_iter().map(|e| log::append(conn, e)).collect::<Result<Vec<_>, _>>()?;
+                    // One commit, one timestamp: the hub is where events get their time.
+                    let now = hermes_types::ids::now();
+                    let events =
+                        events.into_iter().map(|e| log::append(conn, e, &now)).collect::<Result<Vec<_>, _>>()?;
                     // Hooks' rows (webhook deliveries) commit with their events: none
                     // lost, none for an event that was rolled back.
                     for hook in &hooks {

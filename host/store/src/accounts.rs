@@ -26,11 +26,11 @@ pub struct KeyRow {
 }
 
 /// Creates an account if it does not exist yet; returns whether it was created.
-pub fn ensure_account(tx: &Tx<'_>, id: &str, credits: i64) -> Result<bool, StoreError> {
+pub fn ensure_account(tx: &Tx<'_>, id: &str, credits: i64, now: &str) -> Result<bool, StoreError> {
     let conn = tx.sql();
     let n = conn.execute(
         "INSERT OR IGNORE INTO accounts (id, credits, created_at) VALUES (?1, ?2, ?3)",
-        params![id, credits, hermes_types::ids::now()],
+        params![id, credits, now],
     )?;
     Ok(n == 1)
 }
@@ -102,11 +102,11 @@ pub fn list_keys(tx: &Tx<'_>, account_id: &str) -> Result<Vec<KeyRow>, StoreErro
 }
 
 /// Revokes a key; false if there was no such live key.
-pub fn revoke_key(tx: &Tx<'_>, account_id: &str, id: &str) -> Result<bool, StoreError> {
+pub fn revoke_key(tx: &Tx<'_>, account_id: &str, id: &str, now: &str) -> Result<bool, StoreError> {
     let conn = tx.sql();
     Ok(conn.execute(
         "UPDATE api_keys SET revoked_at = ?3 WHERE id = ?1 AND account_id = ?2 AND revoked_at IS NULL",
-        params![id, account_id, hermes_types::ids::now()],
+        params![id, account_id, now],
     )? == 1)
 }
 

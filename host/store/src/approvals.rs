@@ -183,11 +183,17 @@ pub fn list(
 
 /// Closes a pending approval with `status` and `comment`; false when it was no longer
 /// pending (someone decided first).
-pub fn close(tx: &Tx<'_>, id: &str, status: ApprovalStatus, comment: Option<&str>) -> Result<bool, StoreError> {
+pub fn close(
+    tx: &Tx<'_>,
+    id: &str,
+    status: ApprovalStatus,
+    comment: Option<&str>,
+    now: &str,
+) -> Result<bool, StoreError> {
     let conn = tx.sql();
     let n = conn.execute(
         "UPDATE approvals SET status = ?2, comment = ?3, decided_at = ?4 WHERE id = ?1 AND status = 'pending'",
-        params![id, status.as_str(), comment, hermes_types::ids::now()],
+        params![id, status.as_str(), comment, now],
     )?;
     Ok(n == 1)
 }
@@ -198,11 +204,12 @@ pub fn close_for_run(
     run_id: &str,
     status: ApprovalStatus,
     comment: Option<&str>,
+    now: &str,
 ) -> Result<usize, StoreError> {
     let conn = tx.sql();
     Ok(conn.execute(
         "UPDATE approvals SET status = ?2, comment = ?3, decided_at = ?4 WHERE run_id = ?1 AND status = 'pending'",
-        params![run_id, status.as_str(), comment, hermes_types::ids::now()],
+        params![run_id, status.as_str(), comment, now],
     )?)
 }
 

@@ -145,7 +145,7 @@ pub fn exists(tx: &Tx<'_>, deployment_id: &str, id: &str) -> Result<bool, StoreE
 }
 
 /// Replaces the editable fields (and the schedule's next slot and anchor).
-pub fn update(tx: &Tx<'_>, a: &AutomationRow) -> Result<bool, StoreError> {
+pub fn update(tx: &Tx<'_>, a: &AutomationRow, now: &str) -> Result<bool, StoreError> {
     let conn = tx.sql();
     let n = conn.execute(
         "UPDATE automations SET name = ?3, schedule = ?4, timezone = ?5, instructions = ?6, thread_id = ?7,
@@ -163,7 +163,7 @@ pub fn update(tx: &Tx<'_>, a: &AutomationRow) -> Result<bool, StoreError> {
             a.enabled,
             a.next_run_at,
             a.anchor_ms,
-            hermes_types::ids::now()
+            now
         ],
     )?;
     Ok(n == 1)
@@ -218,7 +218,7 @@ pub fn due(tx: &Tx<'_>, now_ms: i64, limit: u32) -> Result<Vec<Due>, StoreError>
 /// and records the slot under `UNIQUE (automation_id, slot)` as a second guard.
 /// Returns the slot's record id, or `None` when someone else claimed it (or the
 /// automation changed meanwhile).
-pub fn claim(tx: &Tx<'_>, id: &str, slot: i64, next: Option<i64>) -> Result<Option<i64>, StoreError> {
+pub fn claim(tx: &Tx<'_>, id: &str, slot: i64, next: Option<i64>, now: &str) -> Result<Option<i64>, StoreError> {
     let conn = tx.sql();
     let moved = conn
         .prepare_cached("UPDATE automations SET next_run_at = ?3 WHERE id = ?1 AND next_run_at = ?2 AND enabled = 1")?
@@ -231,18 +231,18 @@ pub fn claim(tx: &Tx<'_>, id: &str, slot: i64, next: Option<i64>) -> Result<Opti
             "INSERT OR IGNORE INTO automation_runs (automation_id, slot, trigger, status, created_at)
              VALUES (?1, ?2, 'schedule', 'claimed', ?3)",
         )?
-        .execute(params![id, slot, hermes_types::ids::now()])?;
+        .execute(params![id, slot, now])?;
     Ok((recorded == 1).then(|| conn.last_insert_rowid()))
 }
 
 /// Records a manual ("run now") fire; returns its record id.
-pub fn record_manual(tx: &Tx<'_>, id: &str) -> Result<i64, StoreError> {
+pub fn record_manual(tx: &Tx<'_>, id: &str, now: &str) -> Result<i64, StoreError> {
     let conn = tx.sql();
     conn.prepare_cached(
         "INSERT INTO automation_runs (automation_id, slot, trigger, status, created_at)
          VALUES (?1, NULL, 'manual', 'claimed', ?2)",
     )?
-    .execute(params![id, hermes_types::ids::now()])?;
+    .execute(params![id, now])?;
     Ok(conn.last_insert_rowid())
 }
 

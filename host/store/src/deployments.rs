@@ -54,11 +54,17 @@ pub fn insert(tx: &Tx<'_>, row: &DeploymentRow) -> Result<(), StoreError> {
 }
 
 /// Sets the status (and error message) of a deployment.
-pub fn set_status(tx: &Tx<'_>, id: &str, status: DeploymentStatus, error: Option<&str>) -> Result<(), StoreError> {
+pub fn set_status(
+    tx: &Tx<'_>,
+    id: &str,
+    status: DeploymentStatus,
+    error: Option<&str>,
+    now: &str,
+) -> Result<(), StoreError> {
     let conn = tx.sql();
     let n = conn.execute(
         "UPDATE deployments SET status = ?2, error = ?3, updated_at = ?4 WHERE id = ?1",
-        params![id, status.as_str(), error, hermes_types::ids::now()],
+        params![id, status.as_str(), error, now],
     )?;
     if n == 0 {
         return Err(StoreError::NotFound(format!("deployment {id}")));
@@ -134,12 +140,12 @@ pub fn list(tx: &Tx<'_>, account_id: &str, f: &ListFilter, limit: u32) -> Result
 }
 
 /// Replaces a deployment's spec.
-pub fn update_spec(tx: &Tx<'_>, id: &str, spec: &DeploymentSpec) -> Result<(), StoreError> {
+pub fn update_spec(tx: &Tx<'_>, id: &str, spec: &DeploymentSpec, now: &str) -> Result<(), StoreError> {
     let conn = tx.sql();
     let json = serde_json::to_string(spec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let n = conn.execute(
         "UPDATE deployments SET spec = ?2, customer_id = ?3, name = ?4, updated_at = ?5 WHERE id = ?1",
-        params![id, json, spec.customer_id, spec.name, hermes_types::ids::now()],
+        params![id, json, spec.customer_id, spec.name, now],
     )?;
     if n == 0 {
         return Err(StoreError::NotFound(format!("deployment {id}")));

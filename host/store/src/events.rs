@@ -7,7 +7,7 @@ use crate::Tx;
 use hermes_types::event::{Event, NewEvent};
 
 /// Appends an event, assigning the next sequence number of its deployment.
-pub fn append(tx: &Tx<'_>, e: NewEvent) -> Result<Event, StoreError> {
+pub fn append(tx: &Tx<'_>, e: NewEvent, now: &str) -> Result<Event, StoreError> {
     let conn = tx.sql();
     let seq: u64 = conn
         .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE deployment_id = ?1")?
@@ -18,7 +18,7 @@ pub fn append(tx: &Tx<'_>, e: NewEvent) -> Result<Event, StoreError> {
         deployment_id: e.deployment_id,
         thread_id: e.thread_id,
         run_id: e.run_id,
-        created_at: hermes_types::ids::now(),
+        created_at: now.to_string(),
         payload: e.payload,
     };
     let data = serde_json::to_string(&event.payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;

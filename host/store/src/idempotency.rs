@@ -20,7 +20,14 @@ pub enum Claim {
 
 /// Purges keys created before `cutoff`, then claims (`account_id`, `key`) for a
 /// request hashing to `hash`, or reports what holds it.
-pub fn claim(tx: &Tx<'_>, account_id: &str, key: &str, hash: &str, cutoff: &str) -> Result<Claim, StoreError> {
+pub fn claim(
+    tx: &Tx<'_>,
+    account_id: &str,
+    key: &str,
+    hash: &str,
+    cutoff: &str,
+    now: &str,
+) -> Result<Claim, StoreError> {
     let conn = tx.sql();
     conn.execute("DELETE FROM idempotency_keys WHERE created_at < ?1", params![cutoff])?;
     let found = conn
@@ -41,7 +48,7 @@ pub fn claim(tx: &Tx<'_>, account_id: &str, key: &str, hash: &str, cutoff: &str)
         None => {
             conn.execute(
                 "INSERT INTO idempotency_keys (account_id, key, request_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![account_id, key, hash, hermes_types::ids::now()],
+                params![account_id, key, hash, now],
             )?;
             Claim::Claimed
         }

@@ -37,20 +37,26 @@ pub struct RunRow {
 }
 
 /// Inserts a queued run, owned by the host process `owner`.
-pub fn insert(tx: &Tx<'_>, id: &str, deployment_id: &str, thread_id: &str, owner: &str) -> Result<(), StoreError> {
+pub fn insert(
+    tx: &Tx<'_>,
+    id: &str,
+    deployment_id: &str,
+    thread_id: &str,
+    owner: &str,
+    now: &str,
+) -> Result<(), StoreError> {
     let conn = tx.sql();
     conn.prepare_cached(
         "INSERT INTO runs (id, deployment_id, thread_id, status, created_at, owner)
          VALUES (?1, ?2, ?3, 'queued', ?4, ?5)",
     )?
-    .execute(params![id, deployment_id, thread_id, hermes_types::ids::now(), owner])?;
+    .execute(params![id, deployment_id, thread_id, now, owner])?;
     Ok(())
 }
 
 /// Moves a run to `status`, stamping start/finish times.
-pub fn set_status(tx: &Tx<'_>, id: &str, status: RunStatus, error: Option<&str>) -> Result<(), StoreError> {
+pub fn set_status(tx: &Tx<'_>, id: &str, status: RunStatus, error: Option<&str>, now: &str) -> Result<(), StoreError> {
     let conn = tx.sql();
-    let now = hermes_types::ids::now();
     let n = conn.execute(
         "UPDATE runs SET status = ?2, error = ?3,
              started_at = CASE WHEN ?2 = 'running' AND started_at IS NULL THEN ?4 ELSE started_at END,
@@ -172,21 +178,21 @@ pub fn take_over(tx: &Tx<'_>, id: &str, previous: Option<&str>, owner: &str) -> 
 }
 
 /// Records that a tool call is about to execute (idempotent).
-pub fn tool_started(tx: &Tx<'_>, run_id: &str, call_id: &str, tool: &str) -> Result<(), StoreError> {
+pub fn tool_started(tx: &Tx<'_>, run_id: &str, call_id: &str, tool: &str, now: &str) -> Result<(), StoreError> {
     let conn = tx.sql();
     conn.execute(
         "INSERT OR IGNORE INTO tool_calls (run_id, call_id, tool, status, started_at) VALUES (?1, ?2, ?3, 'started', ?4)",
-        params![run_id, call_id, tool, hermes_types::ids::now()],
+        params![run_id, call_id, tool, now],
     )?;
     Ok(())
 }
 
 /// Records that a tool call has its result.
-pub fn tool_finished(tx: &Tx<'_>, run_id: &str, call_id: &str) -> Result<(), StoreError> {
+pub fn tool_finished(tx: &Tx<'_>, run_id: &str, call_id: &str, now: &str) -> Result<(), StoreError> {
     let conn = tx.sql();
     conn.execute(
         "UPDATE tool_calls SET status = 'finished', finished_at = ?3 WHERE run_id = ?1 AND call_id = ?2",
-        params![run_id, call_id, hermes_types::ids::now()],
+        params![run_id, call_id, now],
     )?;
     Ok(())
 }

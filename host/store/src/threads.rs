@@ -245,11 +245,17 @@ pub fn thread_exists(tx: &Tx<'_>, deployment_id: &str, thread_id: &str) -> Resul
 }
 
 /// Creates a thread.
-pub fn insert_thread(tx: &Tx<'_>, deployment_id: &str, thread_id: &str, title: Option<&str>) -> Result<(), StoreError> {
+pub fn insert_thread(
+    tx: &Tx<'_>,
+    deployment_id: &str,
+    thread_id: &str,
+    title: Option<&str>,
+    now: &str,
+) -> Result<(), StoreError> {
     let conn = tx.sql();
     conn.execute(
         "INSERT INTO threads (id, deployment_id, title, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![thread_id, deployment_id, title, hermes_types::ids::now()],
+        params![thread_id, deployment_id, title, now],
     )?;
     Ok(())
 }

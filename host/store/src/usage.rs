@@ -27,7 +27,7 @@ pub struct UsageRow {
 }
 
 /// Records a call and debits the account (an account without a row is unmetered).
-pub fn charge(tx: &Tx<'_>, row: &UsageRow) -> Result<(), StoreError> {
+pub fn charge(tx: &Tx<'_>, row: &UsageRow, now: &str) -> Result<(), StoreError> {
     let conn = tx.sql();
     conn.execute(
         "INSERT INTO usage (run_id, deployment_id, account_id, model, input_tokens, output_tokens, credits, created_at)
@@ -40,7 +40,7 @@ pub fn charge(tx: &Tx<'_>, row: &UsageRow) -> Result<(), StoreError> {
             row.input_tokens as i64,
             row.output_tokens as i64,
             row.credits,
-            hermes_types::ids::now()
+            now
         ],
     )?;
     conn.execute("UPDATE accounts SET credits = credits - ?2 WHERE id = ?1", params![row.account_id, row.credits])?;

@@ -167,7 +167,7 @@ pub(crate) async fn park(services: &Services, run: &RunRow, approval_id: &str) -
             None => Ok((Parked::Unknown, Vec::new())),
             Some(false) => Ok((Parked::Decided, Vec::new())),
             Some(true) => {
-                runs::set_status(conn, &run_id, RunStatus::WaitingOnHuman, None)?;
+                runs::set_status(conn, &run_id, RunStatus::WaitingOnHuman, None, &hermes_types::ids::now())?;
                 let payload = json!({"status": RunStatus::WaitingOnHuman.as_str(), "approval_id": aid});
                 let event = NewEvent::new("run_status", &dep, payload).scoped(Some(&thread), Some(&run_id));
                 Ok((Parked::Waiting, vec![event]))
@@ -187,7 +187,7 @@ pub(crate) fn close_and_requeue(
     status: ApprovalStatus,
     comment: Option<&str>,
 ) -> Result<Option<bool>, StoreError> {
-    if !approvals::close(conn, approval_id, status, comment)? {
+    if !approvals::close(conn, approval_id, status, comment, &hermes_types::ids::now())? {
         return Ok(None);
     }
     Ok(Some(runs::requeue_waiting(conn, run_id, crate::instance::id())?))
@@ -197,12 +197,12 @@ pub(crate) fn close_and_requeue(
 /// pending approval of the run is closed as superseded — the gated calls are not
 /// executed — and a waiting run is re-queued. True when the caller must spawn it.
 pub(crate) fn answer(conn: &hermes_store::Tx<'_>, run_id: &str) -> Result<bool, StoreError> {
-    approvals::close_for_run(conn, run_id, ApprovalStatus::Superseded, Some(SUPERSEDED))?;
+    approvals::close_for_run(conn, run_id, ApprovalStatus::Superseded, Some(SUPERSEDED), &hermes_types::ids::now())?;
     runs::requeue_waiting(conn, run_id, crate::instance::id())
 }
 
 /// Closes the pending approvals of a run that reached a terminal status.
 pub(crate) fn run_ended(conn: &hermes_store::Tx<'_>, run_id: &str) -> Result<(), StoreError> {
-    approvals::close_for_run(conn, run_id, ApprovalStatus::Cancelled, Some(RUN_ENDED))?;
+    approvals::close_for_run(conn, run_id, ApprovalStatus::Cancelled, Some(RUN_ENDED), &hermes_types::ids::now())?;
     Ok(())
 }

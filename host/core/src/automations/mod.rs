@@ -299,7 +299,13 @@ pub(crate) async fn create(
                 }
                 None => {
                     let t = hermes_types::ids::new_id("thr");
-                    threads::insert_thread(conn, &row.deployment_id, &t, Some(&format!("Automation: {}", row.name)))?;
+                    threads::insert_thread(
+                        conn,
+                        &row.deployment_id,
+                        &t,
+                        Some(&format!("Automation: {}", row.name)),
+                        &hermes_types::ids::now(),
+                    )?;
                     t
                 }
             };
@@ -383,7 +389,7 @@ pub(crate) async fn patch(
             if !retimed && row.enabled == current.enabled {
                 row.next_run_at = stored.next_run_at;
             }
-            store::update(conn, &row)?;
+            store::update(conn, &row, &hermes_types::ids::now())?;
             let row = store::get(conn, &row.deployment_id, &row.id)?.unwrap_or(row);
             let action = match (current.enabled, row.enabled) {
                 (true, false) => "paused",
@@ -478,7 +484,7 @@ fn fire_in(
 ) -> Result<Option<Fired>, StoreError> {
     let (record, slot) = match trigger {
         Trigger::Slot { slot, next } => {
-            let Some(record) = store::claim(conn, id, slot, next)? else {
+            let Some(record) = store::claim(conn, id, slot, next, &hermes_types::ids::now())? else {
                 return Ok(None);
             };
             (record, Some(slot))
@@ -487,7 +493,7 @@ fn fire_in(
             if store::get(conn, dep, id)?.is_none() {
                 return Err(StoreError::NotFound(format!("automation {id}")));
             }
-            (store::record_manual(conn, id)?, None)
+            (store::record_manual(conn, id, &hermes_types::ids::now())?, None)
         }
     };
     let a = store::get(conn, dep, id)?.ok_or_else(|| StoreError::NotFound(format!("automation {id}")))?;
@@ -503,7 +509,7 @@ fn fire_in(
         (Some(_), Trigger::Slot { .. }) => None,
         (None, _) => {
             let run_id = hermes_types::ids::new_id("run");
-            runs::insert(conn, &run_id, dep, &a.thread_id, crate::instance::id())?;
+            runs::insert(conn, &run_id, dep, &a.thread_id, crate::instance::id(), &hermes_types::ids::now())?;
             let msg = MessageRow {
                 id: hermes_types::ids::new_id("msg"),
                 thread_id: a.thread_id.clone(),

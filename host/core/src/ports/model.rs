@@ -147,7 +147,7 @@ impl ModelPort for ModelGate {
         self.hub
             .commit(&scope.deployment_id, move |conn| {
                 runs::add_usage(conn, &charge.run_id, charge.input_tokens, charge.output_tokens)?;
-                usage::charge(conn, &charge)?;
+                usage::charge(conn, &charge, &hermes_types::ids::now())?;
                 Ok(((), vec![usage_event]))
             })
             .await

@@ -134,7 +134,7 @@ impl ThreadsPort for Transcript {
             .commit(&scope.deployment_id, move |conn| {
                 store::insert_message(conn, &row)?;
                 if let Some(call) = &row.tool_call_id {
-                    runs::tool_finished(conn, &run_id, call)?;
+                    runs::tool_finished(conn, &run_id, call, &hermes_types::ids::now())?;
                 }
                 Ok((row.id, events))
             })
@@ -145,7 +145,10 @@ impl ThreadsPort for Transcript {
 
     async fn tool_started(&self, call_id: &str, tool: &str) -> PortResult<()> {
         let (run_id, call_id, tool) = (self.scope.run_id.clone(), call_id.to_string(), tool.to_string());
-        self.db.write(move |conn| runs::tool_started(conn, &run_id, &call_id, &tool)).await.map_err(PortError::host)
+        self.db
+            .write(move |conn| runs::tool_started(conn, &run_id, &call_id, &tool, &hermes_types::ids::now()))
+            .await
+            .map_err(PortError::host)
     }
 
     async fn interrupted_calls(&self) -> PortResult<Vec<String>> {

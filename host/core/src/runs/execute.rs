@@ -176,7 +176,7 @@ async fn record(
             if let Some(text) = &output {
                 runs::set_output(conn, &id, text)?;
             }
-            runs::set_status(conn, &id, status, error.as_deref())?;
+            runs::set_status(conn, &id, status, error.as_deref(), &hermes_types::ids::now())?;
             if status.is_terminal() {
                 crate::approvals::run_ended(conn, &id)?;
             }

@@ -145,7 +145,7 @@ impl RunManager {
                     ThreadTarget::Default => dep.default_thread_id.clone(),
                     ThreadTarget::New => {
                         let id = hermes_types::ids::new_id("thr");
-                        threads::insert_thread(conn, &dep_id, &id, None)?;
+                        threads::insert_thread(conn, &dep_id, &id, None, &hermes_types::ids::now())?;
                         id
                     }
                     ThreadTarget::Id(id) => {
@@ -168,7 +168,7 @@ impl RunManager {
                     Some((run_id, status)) => (run_id, status.as_str(), false, false),
                     None => {
                         let id = hermes_types::ids::new_id("run");
-                        runs::insert(conn, &id, &dep_id, &thread_id, crate::instance::id())?;
+                        runs::insert(conn, &id, &dep_id, &thread_id, crate::instance::id(), &hermes_types::ids::now())?;
                         (id, RunStatus::Queued.as_str(), true, true)
                     }
                 };
