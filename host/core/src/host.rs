@@ -153,7 +153,7 @@ impl HostBuilder {
         let starter: Arc<dyn crate::handle::RunStarter> =
             Arc::new(crate::runs::Starter { runs: runs.clone(), services: services.clone() });
         crate::automations::scheduler::spawn(services.clone(), starter.clone());
-        crate::approvals::sweeper::spawn(services.clone(), starter);
+        crate::approvals::sweeper::spawn(services.clone(), starter.clone());
         crate::fsevents::spawn(Arc::new(crate::fsevents::Reporter {
             db: services.db.clone(),
             hub: services.hub.clone(),
@@ -165,10 +165,7 @@ impl HostBuilder {
         crate::webhooks::delivery::spawn(services.clone(), outbox);
         let accounts = Accounts::new(services.db.clone());
         let stop = Arc::new(StopOnDrop(services.shutdown.clone()));
-        let core = Core {
-            services: services.clone(),
-            starter: Arc::new(crate::runs::Starter { runs: runs.clone(), services: services.clone() }),
-        };
+        let core = Core { services: services.clone(), starter };
         Ok(Host { core, services, runs, accounts, _stop: stop })
     }
 }
