@@ -273,6 +273,48 @@ async fn a_second_message_to_a_queued_run_never_runs_it_twice() {
     assert_eq!(statuses, ["running", "completed"], "one executor: one running, one completed");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_queued_run_records_it_at_once_and_frees_its_thread() {
+    let llm = MockLlm::start().await;
+    llm.set_default(Reply::after_ms(1500, Reply::text("ok")));
+    let cfg_dir = tempfile::tempdir().unwrap();
+    let cfg = config_file(&cfg_dir, "[sandbox]\nmax_concurrent_instances = 1\n");
+    let server = start_with(&llm, &[("HERMES_CONFIG", &cfg)]);
+    let dep = create_deployment(&server).await;
+    let messages = format!("/v1/deployments/{dep}/messages");
+    let (_, busy) =
+        call(&server, "POST", &messages, &server.key, Some(json!({"content": "busy", "thread_id": "new"}))).await;
+    let (_, queued) = call(&server, "POST", &messages, &server.key, Some(json!({"content": "never run me"}))).await;
+    let run_id = queued["run_id"].as_str().unwrap().to_string();
+
+    let started = Instant::now();
+    let (s, cancelled) =
+        call(&server, "POST", &format!("/v1/deployments/{dep}/runs/{run_id}/cancel"), &server.key, None).await;
+    assert_eq!(s, 200, "{cancelled}");
+    let (_, run) = call(&server, "GET", &format!("/v1/deployments/{dep}/runs/{run_id}"), &server.key, None).await;
+    assert_eq!(run["status"], "cancelled", "recorded at once, not when a slot frees: {run}");
+    assert!(started.elapsed() < Duration::from_millis(1000), "the busy run still holds the only slot");
+
+    // The thread is free: the next message starts a new run there, which completes.
+    let (s, next) = call(&server, "POST", &messages, &server.key, Some(json!({"content": "next"}))).await;
+    assert_eq!(s, 202, "{next}");
+    assert_ne!(next["run_id"], queued["run_id"], "a new run, not the cancelled one: {next}");
+    server.wait_run(&dep, busy["run_id"].as_str().unwrap()).await;
+    let done = server.wait_run(&dep, next["run_id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "completed", "{done}");
+
+    // Two model calls: the busy run's and the next one's (whose context shows the
+    // cancelled message as history); the cancelled run never called the model.
+    assert_eq!(llm.requests().len(), 2, "the cancelled run never ran");
+    let statuses: Vec<String> = sse::log(&server.base, &server.key, &dep)
+        .await
+        .into_iter()
+        .filter(|f| f.event == "run_status" && f.data["run_id"] == run_id.as_str())
+        .map(|f| f.data["status"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(statuses, ["cancelled"], "never running, cancelled once");
+}
+
 fn chrono_ms(rfc3339: &str) -> i64 {
     // 2025-01-01T00:00:00.123Z → milliseconds of the day (tests run well inside a day).
     let t = &rfc3339[11..23];

@@ -83,6 +83,16 @@ pub fn claim(tx: &Tx<'_>, id: &str, now: &str) -> Result<bool, StoreError> {
     Ok(n == 1)
 }
 
+/// Cancels a run that no executor has claimed yet (`queued` → `cancelled`); false
+/// when it is not queued (an executor has it, or it ended).
+pub fn cancel_queued(tx: &Tx<'_>, id: &str, now: &str) -> Result<bool, StoreError> {
+    let n = tx.sql().execute(
+        "UPDATE runs SET status = 'cancelled', finished_at = ?2 WHERE id = ?1 AND status = 'queued'",
+        params![id, now],
+    )?;
+    Ok(n == 1)
+}
+
 /// Moves a run from `waiting_on_human` back to `queued` (a human answered); false
 /// when it was not waiting, so exactly one caller spawns its next instance.
 pub fn requeue_waiting(tx: &Tx<'_>, id: &str, owner: &str) -> Result<bool, StoreError> {

@@ -40,8 +40,12 @@ async fn execute_inner(services: &Arc<Services>, run_id: &str, cancel: Cancellat
     if run.status.is_terminal() || run.status == RunStatus::WaitingOnHuman {
         return Ok(());
     }
-    // Bounded concurrency: excess runs wait here, queued, never dropped.
-    let _slot = services.runtime.slot().await;
+    // Bounded concurrency: excess runs wait here, queued, never dropped — unless the
+    // run is cancelled meanwhile (`cancel` already recorded that in the store).
+    let _slot = tokio::select! {
+        slot = services.runtime.slot() => slot,
+        _ = cancel.cancelled() => return Ok(()),
+    };
     let mut resumed = run.started_at.is_some();
     if !claim(services, &run).await? {
         // Another executor claimed it first, or it was cancelled while queued.
@@ -112,6 +116,26 @@ async fn run_guest(
         cancel,
     };
     instances::launch(services, instance, Some(record_instantiation)).await
+}
+
+/// Cancels a run no executor has claimed yet, with its `run_status` event, in one
+/// commit: the thread is free at once, and the executor waiting for a slot finds
+/// nothing to claim. False when the run is not queued.
+pub(crate) async fn cancel_if_queued(services: &Services, run: &RunRow) -> Result<bool, HostError> {
+    let event = NewEvent::new("run_status", &run.deployment_id, json!({"status": RunStatus::Cancelled.as_str()}))
+        .scoped(Some(&run.thread_id), Some(&run.id));
+    let id = run.id.clone();
+    let (cancelled, _) = services
+        .hub
+        .commit(&run.deployment_id, move |conn| {
+            if !runs::cancel_queued(conn, &id, &hermes_types::ids::now())? {
+                return Ok((false, Vec::new()));
+            }
+            crate::approvals::run_ended(conn, &id)?;
+            Ok((true, vec![event]))
+        })
+        .await?;
+    Ok(cancelled)
 }
 
 /// Claims the queued run for this executor and announces `running`, in one commit;

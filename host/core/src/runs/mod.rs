@@ -235,16 +235,6 @@ impl RunManager {
     /// run is marked cancelled directly.
     pub async fn cancel(&self, services: &Arc<Services>, run_id: &str) -> Result<RunStatus, HostError> {
         let token = self.live.locked().get(run_id).cloned();
-        if let Some(token) = token {
-            token.cancel();
-            // A run parked a moment ago may still be listed while its executor exits:
-            // it has no instance to interrupt, so it is cancelled in the store below.
-            let id = run_id.to_string();
-            let run = services.db.read(move |conn| runs::get(conn, &id)).await?;
-            if run.is_none_or(|r| r.status != RunStatus::WaitingOnHuman) {
-                return Ok(RunStatus::Cancelled);
-            }
-        }
         let id = run_id.to_string();
         let run = services
             .db
@@ -253,6 +243,22 @@ impl RunManager {
             .ok_or_else(|| HostError::NotFound(format!("run {run_id} not found")))?;
         if run.status.is_terminal() {
             return Ok(run.status);
+        }
+        if let Some(token) = token {
+            token.cancel();
+            // Still queued behind busy slots: cancelled in the store now, so the
+            // thread is free at once (its executor then finds nothing to claim).
+            if execute::cancel_if_queued(services, &run).await? {
+                return Ok(RunStatus::Cancelled);
+            }
+            // A running instance is interrupted at its next epoch tick and records
+            // `cancelled` itself. A run parked a moment ago may still be listed while
+            // its executor exits: it has no instance, so it is cancelled below.
+            let id = run_id.to_string();
+            let now = services.db.read(move |conn| runs::get(conn, &id)).await?;
+            if now.is_none_or(|r| r.status != RunStatus::WaitingOnHuman) {
+                return Ok(RunStatus::Cancelled);
+            }
         }
         execute::finish(services, &run.deployment_id, &run.thread_id, run_id, RunStatus::Cancelled, None).await?;
         Ok(RunStatus::Cancelled)
