@@ -135,13 +135,6 @@ fn validate_title(title: Option<&str>) -> Result<Option<String>, HostError> {
     Ok((!t.is_empty()).then(|| t.to_string()))
 }
 
-fn check_limit(limit: u32) -> Result<(), HostError> {
-    if !(1..=100).contains(&limit) {
-        return Err(HostError::invalid("limit", "`limit` must be between 1 and 100"));
-    }
-    Ok(())
-}
-
 /// Validates attachments: at most [`MAX_ATTACHMENTS`], each an absolute `http(s)` URL.
 pub fn validate_attachments(attachments: &[Attachment]) -> Result<(), HostError> {
     if attachments.len() > MAX_ATTACHMENTS {
@@ -220,7 +213,7 @@ impl Core {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<Page<Thread>, HostError> {
-        check_limit(limit)?;
+        HostError::check_limit(limit)?;
         let default = self.default_thread_of(account_id, deployment_id).await?;
         let (dep, cur) = (deployment_id.to_string(), cursor.map(str::to_string));
         let rows = self
@@ -235,7 +228,7 @@ impl Core {
                 threads::list_threads(conn, &dep, cur.as_deref(), limit + 1).map(Some)
             })
             .await?
-            .ok_or_else(|| HostError::invalid("cursor", "unknown cursor; pass the `next_cursor` of a previous page"))?;
+            .ok_or_else(HostError::unknown_cursor)?;
         Ok(Page::cut(rows, limit, |r| r.id.clone(), |r| self.thread_object(r, &default)))
     }
 
@@ -262,7 +255,7 @@ impl Core {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<Page<ThreadMessage>, HostError> {
-        check_limit(limit)?;
+        HostError::check_limit(limit)?;
         self.thread(account_id, deployment_id, thread_id).await?;
         let (id, cur) = (thread_id.to_string(), cursor.map(str::to_string));
         let rows = self
@@ -277,7 +270,7 @@ impl Core {
                 threads::conversation(conn, &id, cur.as_deref(), limit + 1).map(Some)
             })
             .await?
-            .ok_or_else(|| HostError::invalid("cursor", "unknown cursor; pass the `next_cursor` of a previous page"))?;
+            .ok_or_else(HostError::unknown_cursor)?;
         Ok(Page::cut(rows, limit, |m| m.id.clone(), ThreadMessage::from_row))
     }
 

@@ -361,9 +361,7 @@ pub(crate) async fn list(
     filter: hermes_types::paging::DeploymentFilter,
     limit: u32,
 ) -> Result<Page<Deployment>, HostError> {
-    if !(1..=100).contains(&limit) {
-        return Err(HostError::invalid("limit", "`limit` must be between 1 and 100"));
-    }
+    HostError::check_limit(limit)?;
     let account = account_id.to_string();
     let rows = services.db.read(move |conn| deployments::list(conn, &account, &filter, limit + 1)).await?;
     let default_model = &services.config.default_model;

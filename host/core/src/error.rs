@@ -88,6 +88,20 @@ impl From<hermes_secrets::SecretsError> for HostError {
 }
 
 impl HostError {
+    /// Fails unless `limit` is one a list accepts (1–100).
+    pub(crate) fn check_limit(limit: u32) -> Result<(), HostError> {
+        if hermes_types::paging::LIMIT_RANGE.contains(&limit) {
+            Ok(())
+        } else {
+            Err(HostError::invalid("limit", "`limit` must be between 1 and 100"))
+        }
+    }
+
+    /// A list `cursor` that names no item of the list.
+    pub(crate) fn unknown_cursor() -> HostError {
+        HostError::invalid("cursor", "unknown cursor; pass the `next_cursor` of a previous page")
+    }
+
     /// A validation error on one field.
     pub fn invalid(param: &str, message: impl Into<String>) -> HostError {
         HostError::Validation { message: message.into(), param: Some(param.to_string()) }

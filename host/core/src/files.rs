@@ -93,9 +93,7 @@ impl Core {
         cursor: Option<String>,
         limit: u32,
     ) -> Result<Page<FileEntry>, HostError> {
-        if !(1..=100).contains(&limit) {
-            return Err(HostError::invalid("limit", "`limit` must be between 1 and 100"));
-        }
+        HostError::check_limit(limit)?;
         self.deployment_in(account_id, deployment_id).await?;
         let rel = parse(path, true)?;
         let dir = self.workspace_dir(deployment_id);

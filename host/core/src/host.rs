@@ -119,6 +119,7 @@ impl HostBuilder {
             .map_err(|e| HostError::Io { context: "setting up MCP".into(), source: std::io::Error::other(e) })?;
         let lease = crate::instance::Lease::acquire(&self.data_dir)
             .map_err(HostError::io(format!("taking the instance lease in {}", self.data_dir.display())))?;
+        let pricing = Arc::new(config.pricing.clone());
         let services = Arc::new(Services {
             lease,
             hub: EventHub::new(db.clone()).with_max_lag(config.events.max_subscriber_lag),
@@ -129,6 +130,7 @@ impl HostBuilder {
             data_dir: self.data_dir,
             harnesses,
             harness_tools,
+            pricing,
             fsevents,
             mcp: Arc::new(mcp),
             secrets,

@@ -61,24 +61,12 @@ pub(crate) async fn launch(
         thread_id: i.thread_id.to_string(),
         run_id: i.run_id.to_string(),
         spec: spec.clone(),
-        secrets: secrets.clone(),
-        workspace: workspace::path(&services.data_dir, i.deployment_id),
-        cancel: i.cancel.clone(),
-        shutdown: services.shutdown.clone(),
-    });
-    let env = Arc::new(RunEnv {
-        ports: crate::ports::for_run(services, &scope),
-        deployment_id: scope.deployment_id.clone(),
-        account_id: scope.account_id.clone(),
         secrets,
-        customer_id: scope.customer_id.clone(),
-        thread_id: scope.thread_id.clone(),
-        run_id: scope.run_id.clone(),
-        spec: spec.clone(),
-        workspace: scope.workspace.clone(),
+        workspace: workspace::path(&services.data_dir, i.deployment_id),
         cancel: i.cancel,
         shutdown: services.shutdown.clone(),
     });
+    let env = Arc::new(RunEnv { ports: crate::ports::for_run(services, &scope), scope: scope.clone() });
     let f = &spec.features;
     let ctx = RunContext {
         deployment_id: scope.deployment_id.clone(),

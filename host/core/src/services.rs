@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
@@ -26,6 +27,8 @@ pub(crate) struct Services {
     pub data_dir: PathBuf,
     /// Pre-linked harness components by runtime name (`hermes` is built in).
     pub harnesses: HashMap<String, HarnessPre<RunState>>,
+    /// `[pricing]`, shared by every run's model port (not copied per run).
+    pub pricing: Arc<crate::config::Pricing>,
     /// The built-in tools each harness declares (its `hermes:builtin-tools` section).
     pub harness_tools: HashMap<String, Vec<String>>,
     /// Seals and opens secret values (the one holder of the master key).
@@ -38,9 +41,9 @@ pub(crate) struct Services {
     /// The live dream of each deployment (a user message cancels it).
     pub dreams: crate::dream_slots::Dreams,
     /// "Now" for the automation scheduler (injectable for tests).
-    pub clock: std::sync::Arc<dyn crate::clock::Clock>,
+    pub clock: Arc<dyn crate::clock::Clock>,
     /// Watches workspaces of deployments with `filesystem_webhooks`.
-    pub fsevents: std::sync::Arc<crate::fsevents::FsWatcher>,
+    pub fsevents: Arc<crate::fsevents::FsWatcher>,
     /// Connections to the deployments' MCP servers.
-    pub mcp: std::sync::Arc<crate::mcp::McpPool>,
+    pub mcp: Arc<crate::mcp::McpPool>,
 }

@@ -28,14 +28,18 @@ pub trait CommitHook: Send + Sync + 'static {
     fn committed(&self, events: &[Event]);
 }
 
+/// The registered hooks, as one commit sees them.
+type Hooks = Arc<Vec<Arc<dyn CommitHook>>>;
+
 /// Persists events and fans them out to subscribers.
 #[derive(Clone)]
 pub struct EventHub {
     db: Db,
     channels: Arc<Mutex<HashMap<String, Channel>>>,
     max_lag: u64,
-    /// Registered at start-up, read on every commit.
-    hooks: Arc<RwLock<Vec<Arc<dyn CommitHook>>>>,
+    /// Registered at start-up, read on every commit: each commit takes a snapshot
+    /// (one `Arc` clone), never a copy of the list.
+    hooks: Arc<RwLock<Hooks>>,
 }
 
 /// The live side of one deployment's stream: exists while someone listens.
@@ -73,7 +77,10 @@ impl EventHub {
 
     /// Adds work to every later event commit (see [`CommitHook`]).
     pub fn register(&self, hook: Arc<dyn CommitHook>) {
-        self.hooks.write_locked().push(hook);
+        let mut hooks = self.hooks.write_locked();
+        let mut next = Vec::clone(&hooks);
+        next.push(hook);
+        *hooks = Arc::new(next);
     }
 
     /// How many events a live subscriber may fall behind the head before its stream
@@ -126,8 +133,8 @@ impl EventHub {
         F: FnOnce(&Tx<'_>) -> Result<(T, Vec<NewEvent>), StoreError> + Send + 'static,
     {
         let channels = self.channels.clone();
-        let hooks: Vec<Arc<dyn CommitHook>> = self.hooks.read_locked().clone();
-        let after: Vec<Arc<dyn CommitHook>> = hooks.clone();
+        let hooks = self.hooks.read_locked().clone();
+        let after = hooks.clone();
         let dep = deployment_id.to_string();
         self.db
             .write_then(
@@ -139,13 +146,13 @@ impl EventHub {
                         events.into_iter().map(|e| log::append(conn, e, &now)).collect::<Result<Vec<_>, _>>()?;
                     // Hooks' rows (webhook deliveries) commit with their events: none
                     // lost, none for an event that was rolled back.
-                    for hook in &hooks {
+                    for hook in hooks.iter() {
                         hook.in_transaction(conn, &events)?;
                     }
                     Ok((value, events))
                 },
                 move |(_, events): &(T, Vec<Event>)| {
-                    for hook in &after {
+                    for hook in after.iter() {
                         hook.committed(events);
                     }
                     // A deployment nobody listens to has no channel: idle deployments

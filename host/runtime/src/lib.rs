@@ -19,7 +19,7 @@ pub use launch::{Entry, InstanceOutcome, Launch};
 pub use limits::SandboxLimits;
 pub use output::CappedOutput;
 pub use ports::{PortError, PortResult, Ports};
-pub use state::{RunEnv, RunState};
+pub use state::{RunEnv, RunScope, RunState};
 
 /// Errors of the runtime layer, each naming its phase.
 #[derive(Debug, thiserror::Error)]

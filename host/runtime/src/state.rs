@@ -13,32 +13,48 @@ use crate::{CappedOutput, RuntimeError};
 use hermes_secrets::Scrubber;
 use hermes_types::spec::DeploymentSpec;
 
-/// Who and what a run is: the context every host import works in. It holds the
-/// run's ports and nothing else of the host.
-pub struct RunEnv {
-    /// The host-side implementations of the imported interfaces, for this run.
-    pub ports: Ports,
+/// One run (or dream): the ids, the deployment's configuration as of the run, its
+/// secret values (for scrubbing) and its cancellation. The domain's ports hold it too.
+pub struct RunScope {
     /// `dep_…`
     pub deployment_id: String,
     /// The account charged for the run's model calls.
     pub account_id: String,
-    /// The deployment's secret values, host-side only: scrubbed from everything the
-    /// guest or the model produces before it is persisted or logged.
-    pub secrets: Arc<Scrubber>,
     /// The vendor's customer id.
     pub customer_id: String,
-    /// `thr_…`
+    /// `thr_…` (empty for a dream, which belongs to no thread).
     pub thread_id: String,
-    /// `run_…`
+    /// `run_…` (or the dream's id).
     pub run_id: String,
     /// The deployment's configuration as of this run.
     pub spec: Arc<DeploymentSpec>,
+    /// The deployment's secret values, host-side only: scrubbed from everything the
+    /// guest or the model produces before it is persisted or logged.
+    pub secrets: Arc<Scrubber>,
     /// Host directory preopened as `/workspace`.
     pub workspace: PathBuf,
-    /// Cancelled when a client cancels the run or the host shuts down.
+    /// Cancelled when a client cancels the run.
     pub cancel: CancellationToken,
     /// Cancelled when the host shuts down: the run stops and resumes on the next start.
     pub shutdown: CancellationToken,
+}
+
+/// Who and what a run is, and its ports: the context every host import works in. It
+/// holds nothing else of the host.
+pub struct RunEnv {
+    /// The run.
+    pub scope: Arc<RunScope>,
+    /// The host-side implementations of the imported interfaces, for this run.
+    pub ports: Ports,
+}
+
+impl std::ops::Deref for RunEnv {
+    type Target = RunScope;
+
+    /// The run's scope (`env.run_id`, `env.spec`, …).
+    fn deref(&self) -> &RunScope {
+        &self.scope
+    }
 }
 
 /// Store data of one run's instance.

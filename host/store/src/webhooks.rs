@@ -211,12 +211,6 @@ pub fn due(tx: &Tx<'_>, now_ms: i64, limit: u32) -> Result<Vec<Delivery>, StoreE
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
-/// When the next delivery falls due (unix ms), if any is queued.
-pub fn next_due(tx: &Tx<'_>) -> Result<Option<i64>, StoreError> {
-    let conn = tx.sql();
-    Ok(conn.query_row("SELECT MIN(next_attempt_ms) FROM webhook_outbox", [], |r| r.get::<_, Option<i64>>(0))?)
-}
-
 /// Removes a delivered (or abandoned) delivery.
 pub fn finish(tx: &Tx<'_>, seq: i64) -> Result<(), StoreError> {
     let conn = tx.sql();

@@ -39,11 +39,6 @@ pub struct DeploymentFilter {
     pub starting_after: Option<String>,
 }
 
-/// Whether `limit` is one a list accepts (the caller phrases the error).
-pub fn limit_ok(limit: u32) -> bool {
-    LIMIT_RANGE.contains(&limit)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,9 +31,7 @@ impl Core {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<Page<Approval>, HostError> {
-        if !(1..=100).contains(&limit) {
-            return Err(HostError::invalid("limit", "`limit` must be between 1 and 100"));
-        }
+        HostError::check_limit(limit)?;
         let status = match status {
             None => None,
             Some(s) => Some(ApprovalStatus::parse(s).ok_or_else(|| {
@@ -57,7 +55,7 @@ impl Core {
                 store::list(conn, &dep, status, cur.as_deref(), limit + 1).map(Some)
             })
             .await?
-            .ok_or_else(|| HostError::invalid("cursor", "unknown cursor; pass the `next_cursor` of a previous page"))?;
+            .ok_or_else(HostError::unknown_cursor)?;
         Ok(Page::cut(rows, limit, |r| r.id.clone(), Approval::from_row))
     }
 

@@ -601,13 +601,6 @@ fn skip_reason(conn: &hermes_store::Tx<'_>, a: &AutomationRow) -> Result<Option<
     Ok(None)
 }
 
-fn check_limit(limit: u32) -> Result<(), HostError> {
-    if !(1..=100).contains(&limit) {
-        return Err(HostError::invalid("limit", "`limit` must be between 1 and 100"));
-    }
-    Ok(())
-}
-
 impl Core {
     /// Creates an automation on a deployment of `account_id`.
     pub async fn create_automation(
@@ -629,7 +622,7 @@ impl Core {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<Page<Automation>, HostError> {
-        check_limit(limit)?;
+        HostError::check_limit(limit)?;
         self.deployment_in(account_id, deployment_id).await?;
         let (dep, cur) = (deployment_id.to_string(), cursor.map(str::to_string));
         let rows = self
@@ -644,7 +637,7 @@ impl Core {
                 store::list(conn, &dep, cur.as_deref(), limit + 1).map(Some)
             })
             .await?
-            .ok_or_else(|| HostError::invalid("cursor", "unknown cursor; pass the `next_cursor` of a previous page"))?;
+            .ok_or_else(HostError::unknown_cursor)?;
         Ok(Page::cut(rows, limit, |r| r.id.clone(), |r| Automation::from_row(r, None)))
     }
 

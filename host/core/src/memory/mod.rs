@@ -262,9 +262,7 @@ impl Core {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<Page<MemoryObject>, HostError> {
-        if !(1..=100).contains(&limit) {
-            return Err(HostError::invalid("limit", "`limit` must be between 1 and 100"));
-        }
+        HostError::check_limit(limit)?;
         self.deployment_in(account_id, deployment_id).await?;
         let (dep, q, cur) = (deployment_id.to_string(), query.map(str::to_string), cursor.map(str::to_string));
         let rows = self
@@ -283,7 +281,7 @@ impl Core {
                 .map(Some)
             })
             .await?
-            .ok_or_else(|| HostError::invalid("cursor", "unknown cursor; pass the `next_cursor` of a previous page"))?;
+            .ok_or_else(HostError::unknown_cursor)?;
         Ok(Page::cut(rows, limit, |r| r.id.clone(), MemoryObject::from))
     }
 

@@ -45,7 +45,7 @@ pub(crate) fn for_run(services: &Arc<Services>, scope: &Arc<RunScope>) -> Ports 
             hub: services.hub.clone(),
             default_model: services.config.default_model.clone(),
             max_output_tokens: services.config.max_output_tokens,
-            pricing: Arc::new(services.config.pricing.clone()),
+            pricing: services.pricing.clone(),
             scope: scope.clone(),
         }),
         threads: Arc::new(threads::Transcript {

@@ -233,9 +233,7 @@ impl Core {
         cursor: Option<String>,
         limit: u32,
     ) -> Result<Page<WebhookObject>, HostError> {
-        if !(1..=100).contains(&limit) {
-            return Err(HostError::invalid("limit", "`limit` must be between 1 and 100"));
-        }
+        HostError::check_limit(limit)?;
         let account = account_id.to_string();
         let rows =
             self.services().db.read(move |conn| store::list(conn, &account, cursor.as_deref(), limit + 1)).await?;

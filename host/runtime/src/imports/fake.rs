@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
 use crate::ports::*;
-use crate::state::RunEnv;
+use crate::state::{RunEnv, RunScope};
 use crate::wit::hermes::agent::approvals::Decision;
 use crate::wit::hermes::agent::automations::Automation;
 use crate::wit::hermes::agent::memory::MemoryEntry;
@@ -157,15 +157,19 @@ pub(crate) fn env_with(fake: &FakePorts, secrets: &[(&str, &str)]) -> RunEnv {
             events: f.clone(),
             skills: f,
         },
-        deployment_id: "dep_test".into(),
-        account_id: "acct_test".into(),
-        secrets: Arc::new(Scrubber::new(secrets.iter().map(|(n, v)| (n.to_string(), SecretValue::new(*v))).collect())),
-        customer_id: "cus_1".into(),
-        thread_id: "thr_test".into(),
-        run_id: "run_test".into(),
-        spec: Arc::new(spec),
-        workspace: PathBuf::from("/nonexistent"),
-        cancel: CancellationToken::new(),
-        shutdown: CancellationToken::new(),
+        scope: Arc::new(RunScope {
+            deployment_id: "dep_test".into(),
+            account_id: "acct_test".into(),
+            secrets: Arc::new(Scrubber::new(
+                secrets.iter().map(|(n, v)| (n.to_string(), SecretValue::new(*v))).collect(),
+            )),
+            customer_id: "cus_1".into(),
+            thread_id: "thr_test".into(),
+            run_id: "run_test".into(),
+            spec: Arc::new(spec),
+            workspace: PathBuf::from("/nonexistent"),
+            cancel: CancellationToken::new(),
+            shutdown: CancellationToken::new(),
+        }),
     }
 }
