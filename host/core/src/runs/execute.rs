@@ -122,38 +122,53 @@ async fn run_guest(
 /// commit: the thread is free at once, and the executor waiting for a slot finds
 /// nothing to claim. False when the run is not queued.
 pub(crate) async fn cancel_if_queued(services: &Services, run: &RunRow) -> Result<bool, HostError> {
-    let event = NewEvent::new("run_status", &run.deployment_id, json!({"status": RunStatus::Cancelled.as_str()}))
-        .scoped(Some(&run.thread_id), Some(&run.id));
-    let id = run.id.clone();
-    let (cancelled, _) = services
-        .hub
-        .commit(&run.deployment_id, move |conn| {
-            if !runs::cancel_queued(conn, &id, &hermes_types::ids::now())? {
-                return Ok((false, Vec::new()));
-            }
-            crate::approvals::run_ended(conn, &id)?;
-            Ok((true, vec![event]))
-        })
-        .await?;
-    Ok(cancelled)
+    transition(services, run, RunStatus::Cancelled, runs::cancel_queued).await
 }
 
 /// Claims the queued run for this executor and announces `running`, in one commit;
 /// false when it was not queued any more.
 async fn claim(services: &Services, run: &RunRow) -> Result<bool, HostError> {
-    let event = NewEvent::new("run_status", &run.deployment_id, json!({"status": RunStatus::Running.as_str()}))
-        .scoped(Some(&run.thread_id), Some(&run.id));
+    transition(services, run, RunStatus::Running, runs::claim).await
+}
+
+/// Moves `run` to `status` with a conditional store update and announces it in the
+/// same commit; false (and no event) when the update found the run elsewhere.
+async fn transition(
+    services: &Services,
+    run: &RunRow,
+    status: RunStatus,
+    update: fn(&hermes_store::Tx<'_>, &str, &str) -> Result<bool, hermes_store::StoreError>,
+) -> Result<bool, HostError> {
+    let event = status_event(&run.deployment_id, &run.thread_id, &run.id, status, None);
     let id = run.id.clone();
-    let (claimed, _) = services
+    let (moved, _) = services
         .hub
         .commit(&run.deployment_id, move |conn| {
-            if !runs::claim(conn, &id, &hermes_types::ids::now())? {
+            if !update(conn, &id, &hermes_types::ids::now())? {
                 return Ok((false, Vec::new()));
+            }
+            if status.is_terminal() {
+                crate::approvals::run_ended(conn, &id)?;
             }
             Ok((true, vec![event]))
         })
         .await?;
-    Ok(claimed)
+    Ok(moved)
+}
+
+/// The `run_status` event announcing `status` (and why, for an error).
+fn status_event(
+    deployment_id: &str,
+    thread_id: &str,
+    run_id: &str,
+    status: RunStatus,
+    error: Option<&str>,
+) -> NewEvent {
+    let mut payload = json!({"status": status.as_str()});
+    if let Some(e) = error {
+        payload["error"] = json!(e);
+    }
+    NewEvent::new("run_status", deployment_id, payload).scoped(Some(thread_id), Some(run_id))
 }
 
 /// Records a run's status and announces it with a `run_status` event, atomically.
@@ -188,11 +203,7 @@ async fn record(
     error: Option<&str>,
     output: Option<String>,
 ) -> Result<(), HostError> {
-    let mut payload = json!({"status": status.as_str()});
-    if let Some(e) = error {
-        payload["error"] = json!(e);
-    }
-    let event = NewEvent::new("run_status", deployment_id, payload).scoped(Some(thread_id), Some(run_id));
+    let event = status_event(deployment_id, thread_id, run_id, status, error);
     let (id, error) = (run_id.to_string(), error.map(str::to_string));
     services
         .hub
