@@ -9,4 +9,17 @@ fn main() {
         .unwrap_or_else(|e| panic!("building test guests: {e}"));
     println!("cargo:rustc-env=HERMES_TEST_GUEST_WASM={}", built[0].display());
     println!("cargo:rustc-env=HERMES_BENCH_GUEST_WASM={}", built[1].display());
+    // The plugin guests build in their own set: adding them to the one above would
+    // rebuild it, and they share nothing with the harness.
+    let plugins =
+        ["hermes-test-plugin", "hermes-test-plugin-stuck", "hermes-test-command", "hermes-example-tool-plugin"];
+    let built =
+        hermes_guest_build::build_components(&root, &plugins).unwrap_or_else(|e| panic!("building test plugins: {e}"));
+    for (var, path) in
+        ["HERMES_TEST_PLUGIN_WASM", "HERMES_STUCK_PLUGIN_WASM", "HERMES_COMMAND_WASM", "HERMES_EXAMPLE_PLUGIN_WASM"]
+            .iter()
+            .zip(&built)
+    {
+        println!("cargo:rustc-env={var}={}", path.display());
+    }
 }

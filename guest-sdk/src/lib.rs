@@ -134,3 +134,32 @@ macro_rules! export_tool_plugin {
         $crate::tool_plugin::export_tool_plugin!($ty with_types_in $crate::tool_plugin);
     };
 }
+
+/// Declares the plugin's manifest (JSON: `{"name"?, "version"?, "capabilities"?: [...]}`)
+/// as the component's `hermes:plugin-manifest` custom section, where the host reads
+/// it on upload:
+///
+/// ```ignore
+/// hermes_guest::plugin_manifest!(r#"{"name": "text-tools", "version": "1.0.0", "capabilities": ["workspace:read"]}"#);
+/// ```
+///
+/// Capabilities: `workspace:read`, `workspace:read-write`, `http`, `config`. A plugin
+/// gets one only when the deployment also grants it.
+#[macro_export]
+macro_rules! plugin_manifest {
+    ($json:expr) => {
+        #[cfg(target_arch = "wasm32")]
+        #[unsafe(link_section = "hermes:plugin-manifest")]
+        #[used]
+        static HERMES_PLUGIN_MANIFEST: [u8; $json.len()] = {
+            let bytes = $json.as_bytes();
+            let mut out = [0u8; $json.len()];
+            let mut i = 0;
+            while i < bytes.len() {
+                out[i] = bytes[i];
+                i += 1;
+            }
+            out
+        };
+    };
+}

@@ -49,6 +49,7 @@ fn render(d: &Deployment, base: &str) -> Value {
             "headers": m.headers.keys().collect::<Vec<_>>(),
             "status": "connecting", "error": null, "tool_count": null, "protocol_version": null,
         })).collect::<Vec<_>>(),
+        "plugins": d.spec.plugins,
     })
 }
 

@@ -59,6 +59,7 @@ impl From<HostError> for ApiError {
             HostError::NotFound(m) => ApiError::not_found(m),
             HostError::NotReady(m) => ApiError::new(StatusCode::CONFLICT, "deployment_not_ready", m),
             HostError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            HostError::InvalidPlugin(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_plugin", m),
             HostError::InvalidSkill(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_skill", m),
             HostError::InvalidSecretRef { message, param } => ApiError {
                 param: Some(param),

@@ -14,6 +14,7 @@ mod memories;
 mod messages;
 pub mod openapi;
 mod paging;
+mod plugins;
 pub mod schema;
 mod secrets;
 mod skills;
@@ -44,6 +45,8 @@ pub struct AppState {
 /// The whole API as a `Router`, ready to serve or to mount inside another server.
 pub fn router(host: Host) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
+    // Multipart framing and the manifest ride beside the component.
+    let upload_limit = host.plugin_limits().max_upload_bytes + (1 << 20);
     let state = AppState { host };
     Router::new()
         .route("/healthz", get(system::healthz))
@@ -55,6 +58,8 @@ pub fn router(host: Host) -> Router {
         .route("/v1/usage", get(secrets::usage))
         .route("/v1/secrets", post(secrets::create).get(secrets::list))
         .route("/v1/secrets/{id}", get(secrets::get).delete(secrets::delete))
+        .route("/v1/plugins", post(plugins::upload).layer(DefaultBodyLimit::max(upload_limit)).get(plugins::list))
+        .route("/v1/plugins/{id}", get(plugins::get).delete(plugins::delete))
         .route("/v1/webhooks", post(webhooks::create).get(webhooks::list))
         .route("/v1/webhooks/{id}", get(webhooks::get).delete(webhooks::delete))
         .route(

@@ -82,6 +82,10 @@ impl Modify for BearerAuth {
         super::webhooks::list,
         super::webhooks::get,
         super::webhooks::delete,
+        super::plugins::upload,
+        super::plugins::list,
+        super::plugins::get,
+        super::plugins::delete,
     ),
     components(schemas(
         ErrorBody, DeploymentObject, DeploymentList, Deleted, ToolObject, ToolList, StatusBody, DeploymentUpload, DeploymentPatch, super::tools::SetEnabled, hermes_core::skills_api::SkillObject, SkillList,
@@ -94,6 +98,9 @@ impl Modify for BearerAuth {
         super::approvals::Steer,
         hermes_core::automations::Automation, hermes_core::automations::AutomationFire, super::automations::CreateAutomation,
         super::automations::PatchAutomation, super::automations::AutomationList,
+        hermes_core::plugins::PluginInfo, hermes_core::plugins::PluginTool, super::plugins::PluginUpload,
+        super::plugins::PluginList, hermes_types::spec::PluginAttachment, hermes_types::spec::PluginGrants,
+        hermes_types::spec::WorkspaceAccess,
     ))
 )]
 pub struct ApiDoc;

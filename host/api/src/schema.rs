@@ -89,6 +89,8 @@ pub struct DeploymentObject {
     /// protocol_version}`; `status` is `connecting` (not tried yet; GET starts it in the
     /// background), `connected`, or `error` with `error.message`.
     pub mcp_servers: Vec<serde_json::Value>,
+    /// Attached tool plugins, with their allowlists and grants.
+    pub plugins: Vec<hermes_types::spec::PluginAttachment>,
 }
 
 /// A page of deployments.
@@ -164,6 +166,8 @@ pub struct DeploymentPatch {
     pub disabled_tools: Option<Vec<String>>,
     /// Replaces the approval policy (`null` restores the default: none).
     pub steering: Option<hermes_types::spec::Steering>,
+    /// Replaces the whole list of attached plugins.
+    pub plugins: Option<Vec<hermes_types::spec::PluginAttachment>>,
 }
 
 /// The skills of a deployment.

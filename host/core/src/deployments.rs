@@ -87,18 +87,10 @@ fn required(param: &str, value: &str) -> Result<(), HostError> {
 }
 
 /// Checks a spec; returns warnings for accepted-but-notable settings.
-pub(crate) fn validate(spec: &DeploymentSpec, services: &Services) -> Result<Vec<String>, HostError> {
+pub(crate) fn validate(spec: &DeploymentSpec) -> Result<Vec<String>, HostError> {
     required("customer_id", &spec.customer_id)?;
     required("name", &spec.name)?;
     required("system_prompt", &spec.system_prompt)?;
-    if !services.harnesses.contains_key(&spec.runtime) {
-        let mut known: Vec<_> = services.harnesses.keys().cloned().collect();
-        known.sort();
-        return Err(HostError::invalid(
-            "runtime",
-            format!("unknown runtime {:?}; available: {}", spec.runtime, known.join(", ")),
-        ));
-    }
     if let Some(model) = &spec.model
         && !model.contains('/')
     {
@@ -300,9 +292,10 @@ pub(crate) async fn create(
     spec: DeploymentSpec,
     uploads: Vec<Upload>,
 ) -> Result<Deployment, HostError> {
-    let mut warnings = validate(&spec, services)?;
+    let mut warnings = validate(&spec)?;
     crate::billing::require_credits(&services.db, account_id).await?;
     crate::secrets::validate_refs(services, account_id, &spec.secrets).await?;
+    crate::plugins::validate(services, account_id, &spec).await?;
     for (i, u) in uploads.iter().enumerate() {
         workspace::relative(&u.path).map_err(|e| HostError::invalid(&format!("files[{i}]"), e))?;
     }
@@ -429,8 +422,9 @@ pub(crate) async fn patch_with(
     }
     let de = serde_path_to_error::deserialize::<_, DeploymentSpec>(merged);
     let spec = de.map_err(|e| HostError::invalid(&e.path().to_string(), e.inner().to_string()))?;
-    let mut warnings = validate(&spec, services)?;
+    let mut warnings = validate(&spec)?;
     crate::secrets::validate_refs(services, account_id, &spec.secrets).await?;
+    crate::plugins::validate(services, account_id, &spec).await?;
     if reinstall_skills || spec.skills != row.spec.skills {
         // Re-provisioning: messages wait (409 deployment_not_ready) until the new skills
         // are in place; on failure the deployment is ready again with its old config.

@@ -34,6 +34,9 @@ pub enum HostError {
         /// The offending entry, e.g. `secrets.META_ADS_TOKEN`.
         param: String,
     },
+    /// An uploaded plugin, or a deployment's use of one, was refused: why, for the vendor.
+    #[error("{0}")]
+    InvalidPlugin(String),
     /// The account's credit balance is exhausted.
     #[error("{0}")]
     InsufficientCredits(String),

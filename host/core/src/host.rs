@@ -95,7 +95,7 @@ impl HostBuilder {
             Some(dir) if !dir.is_empty() => PathBuf::from(dir),
             _ => self.data_dir.join("cache").join("components"),
         };
-        let runtime = Runtime::new(config.limits.clone(), cache_dir)?;
+        let runtime = Runtime::with_plugin_limits(config.limits.clone(), config.plugins.clone(), cache_dir)?;
         if env.get("HERMES_ALLOW_PRIVATE_URLS").is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes")) {
             config.allow_private_urls = true;
         }
@@ -125,7 +125,7 @@ impl HostBuilder {
             hub: EventHub::new(db.clone()).with_max_lag(config.events.max_subscriber_lag),
             db,
             providers,
-            runtime,
+            runtime: Arc::new(runtime),
             config,
             data_dir: self.data_dir,
             harnesses,
@@ -334,7 +334,7 @@ impl Host {
 
     /// The deployment's tools with their origin and whether they are enabled.
     pub async fn tools(&self, account_id: &str, deployment_id: &str) -> Result<Vec<crate::tools::ToolInfo>, HostError> {
-        Ok(crate::tools::list_all(&self.services, &self.deployment_in(account_id, deployment_id).await?).await)
+        crate::tools::list_all(&self.services, &self.deployment_in(account_id, deployment_id).await?).await
     }
 
     /// Enables or disables a tool of a deployment.

@@ -4,11 +4,13 @@
 
 use std::sync::Arc;
 
+use hermes_runtime::wit::HarnessPre;
 use hermes_runtime::wit::exports::hermes::agent::agent::{Features, RunContext};
-use hermes_runtime::{Entry, InstanceOutcome, Launch, RunEnv};
+use hermes_runtime::{Entry, InstanceOutcome, Launch, RunEnv, RunState};
 use hermes_types::spec::DeploymentSpec;
 use tokio_util::sync::CancellationToken;
 
+use crate::plugins::Attached;
 use crate::run_scope::RunScope;
 use crate::services::Services;
 use crate::workspace;
@@ -46,9 +48,15 @@ pub(crate) async fn launch(
     i: Instance<'_>,
     on_instantiated: Option<Box<dyn FnOnce(u64) + Send>>,
 ) -> InstanceOutcome {
-    let Some(harness) = services.harnesses.get(&i.spec.runtime).cloned() else {
-        return InstanceOutcome::Failed(format!("unknown runtime {:?}", i.spec.runtime));
+    let harness = match harness(services, i.account_id, &i.spec.runtime).await {
+        Ok(h) => h,
+        Err(e) => return InstanceOutcome::Failed(e),
     };
+    let plugins: Arc<[Attached]> =
+        match crate::plugins::attached(services, i.account_id, i.deployment_id, &i.spec.plugins).await {
+            Ok(p) => p.into(),
+            Err(e) => return InstanceOutcome::Failed(format!("the deployment's plugins are unavailable: {e}")),
+        };
     let secrets = match crate::secrets::resolve(services, i.account_id, &i.spec.secrets).await {
         Ok(s) => Arc::new(s),
         Err(e) => return InstanceOutcome::Failed(format!("the deployment's secrets are unavailable: {e}")),
@@ -66,7 +74,7 @@ pub(crate) async fn launch(
         cancel: i.cancel,
         shutdown: services.shutdown.clone(),
     });
-    let env = Arc::new(RunEnv { ports: crate::ports::for_run(services, &scope), scope: scope.clone() });
+    let env = Arc::new(RunEnv { ports: crate::ports::for_run(services, &scope, plugins), scope: scope.clone() });
     let f = &spec.features;
     let ctx = RunContext {
         deployment_id: scope.deployment_id.clone(),
@@ -85,4 +93,25 @@ pub(crate) async fn launch(
         Purpose::Dream => Entry::Dream(ctx),
     };
     services.runtime.launch(Launch { harness: &harness, env, entry, on_instantiated }).await
+}
+
+/// The pre-linked harness `runtime` names: a built-in one, or a harness plugin of the
+/// account (compiled once, then cached like the built-in).
+async fn harness(services: &Services, account_id: &str, runtime: &str) -> Result<HarnessPre<RunState>, String> {
+    if let Some(pre) = services.harnesses.get(runtime) {
+        return Ok(pre.clone());
+    }
+    let row = crate::plugins::harness_plugin(services, account_id, runtime)
+        .await
+        .map_err(|e| format!("looking up runtime {runtime:?}: {e}"))?
+        .ok_or_else(|| format!("unknown runtime {runtime:?}"))?;
+    let path = crate::plugins::blob_path(&services.data_dir, &row.sha256);
+    let wasm =
+        tokio::fs::read(&path).await.map_err(|e| format!("the harness plugin {} is unavailable: {e}", row.id))?;
+    let (pre, _) = services
+        .runtime
+        .load_harness(Arc::new(wasm))
+        .await
+        .map_err(|e| format!("the harness plugin {} cannot run: {e}", row.id))?;
+    Ok(pre)
 }

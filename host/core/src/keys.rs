@@ -5,8 +5,16 @@ use sha2::{Digest, Sha256};
 use crate::HostError;
 
 /// Every scope a key can hold.
-pub const SCOPES: &[&str] =
-    &["deployments:read", "deployments:write", "messages:write", "events:read", "secrets:write", "webhooks:write", "*"];
+pub const SCOPES: &[&str] = &[
+    "deployments:read",
+    "deployments:write",
+    "messages:write",
+    "events:read",
+    "secrets:write",
+    "webhooks:write",
+    "plugins:write",
+    "*",
+];
 
 /// A fresh secret key: `hk_` + 40 random base-62 characters (~238 bits).
 pub fn generate() -> String {

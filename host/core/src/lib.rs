@@ -29,6 +29,7 @@ pub mod keys;
 pub mod mcp;
 pub mod memory;
 mod metrics;
+pub mod plugins;
 mod ports;
 mod run_scope;
 pub mod runs;

@@ -22,7 +22,7 @@ pub(crate) struct Services {
     pub db: Db,
     pub hub: EventHub,
     pub providers: Providers,
-    pub runtime: Runtime,
+    pub runtime: Arc<Runtime>,
     pub config: HostConfig,
     pub data_dir: PathBuf,
     /// Pre-linked harness components by runtime name (`hermes` is built in).

@@ -15,8 +15,9 @@ use crate::services::Services;
 pub struct ToolInfo {
     /// Name as offered to the model.
     pub name: String,
-    /// `builtin`, or `mcp` for a tool of one of the deployment's MCP servers.
-    pub origin: &'static str,
+    /// `builtin`, `mcp` for a tool of one of the deployment's MCP servers, or
+    /// `plugin:<plg_id>` for a plugin's.
+    pub origin: String,
     /// The MCP server it comes from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server: Option<String>,
@@ -31,28 +32,41 @@ fn builtins(services: &Services, d: &Deployment) -> Vec<ToolInfo> {
         .iter()
         .map(|name| ToolInfo {
             name: name.to_string(),
-            origin: "builtin",
+            origin: "builtin".into(),
             server: None,
             enabled: !d.spec.disabled_tools.iter().any(|t| t == name),
         })
         .collect()
 }
 
-/// The built-ins and the MCP tools (allowlisted, `<server>__<tool>`) of the servers
-/// that answer now; a server that does not is left out (GET deployment says why).
-pub(crate) async fn list_all(services: &Arc<Services>, d: &Deployment) -> Vec<ToolInfo> {
+/// The built-ins, the attached plugins' tools (allowlisted, `<plugin>__<tool>`) and
+/// the MCP tools (allowlisted, `<server>__<tool>`) of the servers that answer now; a
+/// server that does not is left out (GET deployment says why).
+pub(crate) async fn list_all(services: &Arc<Services>, d: &Deployment) -> Result<Vec<ToolInfo>, HostError> {
     let mut tools = builtins(services, d);
+    let plugins = crate::plugins::attached(services, &d.account_id, &d.deployment_id, &d.spec.plugins).await?;
+    for p in plugins {
+        tools.extend(p.tools.iter().map(|t| {
+            let name = format!("{}__{}", p.name, t.name);
+            ToolInfo {
+                enabled: !d.spec.disabled_tools.contains(&name),
+                name,
+                origin: format!("plugin:{}", p.id),
+                server: None,
+            }
+        }));
+    }
     if d.spec.mcp_servers.is_empty() {
-        return tools;
+        return Ok(tools);
     }
     let (mcp, _failures) = services.mcp.list_tools(&d.mcp_target()).await;
     tools.extend(mcp.into_iter().map(|t| ToolInfo {
         enabled: !d.spec.disabled_tools.contains(&t.name),
         name: t.name,
-        origin: "mcp",
+        origin: "mcp".into(),
         server: Some(t.server),
     }));
-    tools
+    Ok(tools)
 }
 
 /// Enables or disables one tool; applies from the next model call.
@@ -63,7 +77,7 @@ pub(crate) async fn set_enabled(
     enabled: bool,
 ) -> Result<ToolInfo, HostError> {
     let mut info = list_all(services, d)
-        .await
+        .await?
         .into_iter()
         .find(|t| t.name == name)
         .ok_or_else(|| HostError::NotFound(format!("deployment {} has no tool named {name:?}", d.deployment_id)))?;

@@ -42,3 +42,8 @@ pub mod automations {
 pub mod skills {
     pub use hermes_core::skills::validate;
 }
+
+/// Vendor plugins: the upload check (also `hermes-host plugin check`) and the API's shapes.
+pub mod plugins {
+    pub use hermes_core::plugins::{Checked, Manifest, PluginInfo, PluginTool, Upload, check_file};
+}

@@ -7,6 +7,8 @@ use clap::{Parser, Subcommand};
 use hermes_host::accounts::Accounts;
 use hermes_host::{DEFAULT_ACCOUNT, Host, HostConfig};
 
+mod plugin_cmd;
+
 #[derive(Parser)]
 #[command(name = "hermes-host", version, about = "A Wasm-sandboxed host for AI agents")]
 struct Cli {
@@ -42,6 +44,32 @@ enum Command {
     Skills {
         #[command(subcommand)]
         command: SkillsCommand,
+    },
+    /// Write and check plugins (Wasm components of the `tool-plugin` or `harness` world).
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Scaffold a tool-plugin crate (outside any workspace) that builds with
+    /// `cargo build --target wasm32-wasip2 --release`.
+    New {
+        /// The plugin's name: its tools reach the model as `<name>__<tool>`.
+        name: String,
+        /// Where to create it (default: ./<name>).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Validate a component as an upload would: exit 0 when accepted, 1 otherwise,
+    /// one line per problem, and the tool list.
+    Check {
+        file: PathBuf,
+        /// A manifest JSON file, as the multipart `manifest` part would carry.
+        #[arg(long)]
+        manifest: Option<PathBuf>,
     },
 }
 
@@ -123,6 +151,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { listen, data_dir, config } => serve(&listen, &data_dir, config.as_deref()).await,
         Command::Keys { command } => keys(command).await,
         Command::Skills { .. } => Ok(()),
+        Command::Plugin { command: PluginCommand::New { name, dir } } => {
+            let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
+            plugin_cmd::new(&name, &dir)
+        }
+        Command::Plugin { command: PluginCommand::Check { file, manifest } } => {
+            let code = plugin_cmd::check(&file, manifest.as_deref()).await;
+            std::process::exit(code);
+        }
         Command::Credits { command } => {
             let (amount, data_dir, account, add) = match command {
                 CreditsCommand::Set { amount, data_dir, account } => (amount, data_dir, account, false),

@@ -17,6 +17,7 @@ use wasmtime::{
 
 use super::wit::{Harness, HarnessPre};
 use super::{RunState, RuntimeError, SandboxLimits, cache};
+use crate::plugins::{PluginLimits, Plugins};
 
 /// How often the epoch advances: the granularity of deadlines, cancellation and
 /// of yielding a busy guest back to the executor.
@@ -38,10 +39,11 @@ pub enum Interrupt {
 
 /// The shared Wasm runtime of a host.
 pub struct Runtime {
-    engine: Engine,
+    pub(crate) engine: Engine,
     linker: Linker<RunState>,
-    cache_dir: PathBuf,
-    limits: SandboxLimits,
+    pub(crate) cache_dir: PathBuf,
+    pub(crate) limits: SandboxLimits,
+    pub(crate) plugins: Plugins,
     loaded: Mutex<HashMap<String, HarnessPre<RunState>>>,
     slots: Arc<Semaphore>,
     ticker_stop: Arc<AtomicBool>,
@@ -58,7 +60,9 @@ fn base_config(limits: &SandboxLimits) -> Config {
 }
 
 fn pooling_config(limits: &SandboxLimits) -> PoolingAllocationConfig {
-    let n = limits.max_concurrent_instances.max(1);
+    // Each live run may have one plugin call's instance beside its own, and uploads
+    // validate a few more: room for two instances per run plus some.
+    let n = limits.max_concurrent_instances.max(1) * 2 + 8;
     let mut p = PoolingAllocationConfig::default();
     p.total_component_instances(n)
         // A Rust wasip2 component is a handful of core instances (main module plus
@@ -79,6 +83,15 @@ impl Runtime {
     /// Builds the engine (pooling allocator when the machine allows its address
     /// space reservation, on-demand otherwise) and starts the epoch ticker.
     pub fn new(limits: SandboxLimits, cache_dir: PathBuf) -> Result<Runtime, RuntimeError> {
+        Runtime::with_plugin_limits(limits, PluginLimits::default(), cache_dir)
+    }
+
+    /// [`Runtime::new`] with explicit bounds on plugin instances.
+    pub fn with_plugin_limits(
+        limits: SandboxLimits,
+        plugin_limits: PluginLimits,
+        cache_dir: PathBuf,
+    ) -> Result<Runtime, RuntimeError> {
         let mut config = base_config(&limits);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling_config(&limits)));
         let (engine, pooling) = match Engine::new(&config) {
@@ -112,7 +125,9 @@ impl Runtime {
             .map_err(|e| RuntimeError::Engine(format!("epoch thread: {e}")))?;
 
         let slots = Arc::new(Semaphore::new(limits.max_concurrent_instances as usize));
+        let plugins = Plugins::new(&engine, plugin_limits)?;
         Ok(Runtime {
+            plugins,
             engine,
             linker,
             cache_dir,

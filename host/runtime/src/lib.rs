@@ -9,15 +9,17 @@ mod imports;
 mod launch;
 mod limits;
 mod output;
+pub mod plugins;
 pub mod ports;
 mod state;
 pub mod wit;
 
-pub use cache::{BUILTIN_TOOLS_SECTION, builtin_tools};
+pub use cache::{BUILTIN_TOOLS_SECTION, builtin_tools, component_hash};
 pub use engine::{Interrupt, Runtime};
 pub use launch::{Entry, InstanceOutcome, Launch};
 pub use limits::SandboxLimits;
 pub use output::CappedOutput;
+pub use plugins::{InvalidPlugin, PluginCall, PluginGrants, PluginLimits, PluginWorld};
 pub use ports::{PortError, PortResult, Ports};
 pub use state::{RunEnv, RunScope, RunState};
 

@@ -117,15 +117,18 @@ pub trait MemoryPort: Send + Sync {
     async fn forget(&self, id: &str) -> PortResult<()>;
 }
 
-/// `mcp`: the customer's MCP tools, allowlist and secret headers applied by the port.
+/// `mcp`: the tools the host provides beside the harness's own — the customer's MCP
+/// servers and the deployment's plugins — with allowlists, `disabled_tools`,
+/// approvals and secret headers enforced by the port.
 #[async_trait]
 pub trait McpPort: Send + Sync {
-    /// Every allowed tool, namespaced `<server>__<tool>`, and one line per server
-    /// that failed to list.
+    /// Every allowed tool, namespaced `<server or plugin>__<tool>`, and one line per
+    /// source that failed to list.
     async fn list_tools(&self) -> PortResult<(Vec<ToolDefinition>, Vec<String>)>;
-    /// Calls a namespaced tool; a refusal (unknown, not allowed, server down) is
-    /// [`PortError::Guest`].
-    async fn call_tool(&self, name: &str, arguments: &str) -> PortResult<ToolOutput>;
+    /// Calls a namespaced tool; `call_id` is the call the guest announced with
+    /// `tool-started` (what an approval is looked up by). A refusal (unknown, not
+    /// allowed, disabled, unapproved, server down) is [`PortError::Guest`].
+    async fn call_tool(&self, name: &str, arguments: &str, call_id: Option<&str>) -> PortResult<ToolOutput>;
 }
 
 /// A gated call the guest asks a human about.

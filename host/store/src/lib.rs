@@ -13,6 +13,7 @@ pub mod deployments;
 pub mod events;
 pub mod idempotency;
 pub mod memories;
+pub mod plugins;
 pub mod runs;
 mod schema;
 pub mod secrets;

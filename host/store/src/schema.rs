@@ -288,6 +288,25 @@ CREATE INDEX approvals_expiring ON approvals(expires_at) WHERE status = 'pending
     r#"
 ALTER TABLE runs ADD COLUMN owner TEXT;
 "#,
+    // Vendor plugins: metadata per account; the component bytes live on disk under
+    // `plugins/<sha256>.wasm` (shared by identical uploads), compiled in the cache.
+    r#"
+CREATE TABLE plugins (
+    id            TEXT PRIMARY KEY,
+    account_id    TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    version       TEXT,
+    world         TEXT NOT NULL,
+    wit_version   TEXT NOT NULL,
+    sha256        TEXT NOT NULL,
+    size          INTEGER NOT NULL,
+    tools         TEXT NOT NULL,
+    capabilities  TEXT NOT NULL,
+    imports       TEXT NOT NULL,
+    created_at    TEXT NOT NULL
+);
+CREATE INDEX plugins_by_account ON plugins(account_id, created_at);
+"#,
 ];
 
 /// Brings the database up to the latest schema version.

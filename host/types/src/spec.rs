@@ -43,6 +43,49 @@ pub struct DeploymentSpec {
     /// Human-in-the-loop policy (used only with `features.steering`).
     #[serde(default)]
     pub steering: Steering,
+    /// Vendor tool plugins attached to the deployment (replaced whole on PATCH).
+    #[serde(default)]
+    pub plugins: Vec<PluginAttachment>,
+}
+
+/// A tool plugin attached to a deployment, with what it may reach.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PluginAttachment {
+    /// `plg_…` of a `tool-plugin` of the same account.
+    pub plugin_id: String,
+    /// Allowlist of the plugin's tool names (without prefix); all its tools when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<String>>,
+    /// Capabilities granted; the plugin gets only those it also declares.
+    #[serde(default)]
+    pub grants: PluginGrants,
+}
+
+/// What a deployment grants one plugin; nothing by default.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PluginGrants {
+    /// The deployment's `/workspace`, read-only or read-write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<WorkspaceAccess>,
+    /// Hosts the plugin may reach over outgoing HTTP (`wasi:http`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub http: Vec<String>,
+    /// String values the plugin reads through `wasi:config`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub config: BTreeMap<String, String>,
+}
+
+/// How a plugin may use the workspace.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub enum WorkspaceAccess {
+    /// Read files only.
+    #[serde(rename = "read")]
+    Read,
+    /// Read and write.
+    #[serde(rename = "read-write")]
+    ReadWrite,
 }
 
 fn default_runtime() -> String {

@@ -10,6 +10,7 @@
 //! | `echo` | one `model.complete` with the latest user message; answers its content |
 //! | `panic` | panics (a trap) |
 //! | `mcp-bench <tool> <n>` | calls MCP tool `<tool>` `<n>` times; answers the JSON list of each call's µs |
+//! | `call <tool> <json>` | calls host tool `<tool>` once, ignoring every policy; answers `OK: …`, `ERROR: …` or `REFUSED: …` |
 
 use std::collections::BTreeMap;
 
@@ -36,6 +37,7 @@ impl hermes_guest::harness::exports::hermes::agent::agent::Guest for TestGuest {
             // An answer far larger than the host keeps (8 MiB).
             "huge" => Ok(RunOutcome::Completed("x".repeat(8 << 20))),
             "mcp-bench" => mcp_bench(&context.system_prompt).map(RunOutcome::Completed),
+            "call" => Ok(RunOutcome::Completed(call_once(&context.system_prompt))),
             other => Err(format!(
                 "unknown test behaviour `{other}`: start the system prompt with loop, alloc, escape, echo or panic"
             )),
@@ -65,6 +67,19 @@ fn mcp_bench(prompt: &str) -> Result<String, String> {
         }
     }
     Ok(serde_json::to_string(&micros).unwrap_or_default())
+}
+
+/// One host tool call with no `tool-started`, no approval and no allowlist of its
+/// own: what the host lets through is all that happens.
+fn call_once(prompt: &str) -> String {
+    let mut words = prompt.splitn(3, ' ').skip(1);
+    let tool = words.next().unwrap_or_default();
+    let args = words.next().unwrap_or("{}");
+    match mcp::call_tool(tool, args) {
+        Ok(out) if out.is_error => format!("ERROR: {}", out.content),
+        Ok(out) => format!("OK: {}", out.content),
+        Err(refusal) => format!("REFUSED: {refusal}"),
+    }
 }
 
 fn spin() -> ! {

@@ -13,7 +13,7 @@ use serde::Deserialize;
 pub use automations::AutomationsConfig;
 pub use dreaming::DreamingConfig;
 use hermes_providers::{ProvidersConfig, RetryPolicy};
-pub use hermes_runtime::SandboxLimits;
+pub use hermes_runtime::{PluginLimits, SandboxLimits};
 pub use mcp::McpConfig;
 pub use pricing::{Price, Pricing};
 pub use webhooks::WebhooksConfig;
@@ -29,6 +29,8 @@ pub struct HostConfig {
     pub retry: RetryPolicy,
     /// Sandbox limits.
     pub limits: SandboxLimits,
+    /// Bounds on vendor plugins (`[plugins]`).
+    pub plugins: PluginLimits,
     /// Most model turns in one run.
     pub max_iterations: u32,
     /// Most tokens a single completion may generate.
@@ -59,6 +61,7 @@ impl Default for HostConfig {
             providers: ProvidersConfig::default(),
             retry: RetryPolicy::default(),
             limits: SandboxLimits::default(),
+            plugins: PluginLimits::default(),
             max_iterations: 50,
             max_output_tokens: 8192,
             starting_credits: 1_000_000,
@@ -99,6 +102,18 @@ struct FileConfig {
     webhooks: Option<WebhooksConfig>,
     #[serde(default)]
     mcp: Option<McpConfig>,
+    #[serde(default)]
+    plugins: Option<PluginsFile>,
+}
+
+/// `[plugins]`: bounds on vendor plugins.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PluginsFile {
+    max_upload_mib: Option<usize>,
+    max_memory_mib: Option<usize>,
+    call_timeout_secs: Option<u64>,
+    list_tools_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -169,6 +184,20 @@ impl HostConfig {
         }
         if let Some(m) = file.mcp {
             c.mcp = m;
+        }
+        if let Some(p) = file.plugins {
+            if let Some(m) = p.max_upload_mib {
+                c.plugins.max_upload_bytes = m << 20;
+            }
+            if let Some(m) = p.max_memory_mib {
+                c.plugins.max_memory_bytes = m << 20;
+            }
+            if let Some(t) = p.call_timeout_secs {
+                c.plugins.call_deadline = std::time::Duration::from_secs(t);
+            }
+            if let Some(t) = p.list_tools_timeout_secs {
+                c.plugins.list_deadline = std::time::Duration::from_secs(t);
+            }
         }
         if let Some(s) = file.sandbox {
             if let Some(m) = s.max_memory_mib {

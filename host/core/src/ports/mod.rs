@@ -17,6 +17,7 @@ use std::sync::Arc;
 use hermes_runtime::{PortError, Ports};
 
 use crate::HostError;
+use crate::plugins::Attached;
 use crate::run_scope::RunScope;
 use crate::services::Services;
 
@@ -32,7 +33,7 @@ fn refusal(e: HostError) -> PortError {
 }
 
 /// The ports of one run (or dream) of `scope`.
-pub(crate) fn for_run(services: &Arc<Services>, scope: &Arc<RunScope>) -> Ports {
+pub(crate) fn for_run(services: &Arc<Services>, scope: &Arc<RunScope>, plugins: Arc<[Attached]>) -> Ports {
     let target = crate::mcp::Target {
         deployment_id: scope.deployment_id.clone(),
         account_id: scope.account_id.clone(),
@@ -52,13 +53,21 @@ pub(crate) fn for_run(services: &Arc<Services>, scope: &Arc<RunScope>) -> Ports 
             db: services.db.clone(),
             hub: services.hub.clone(),
             scope: scope.clone(),
+            plugins: plugins.clone(),
         }),
         memory: Arc::new(memory::MemoryDesk {
             db: services.db.clone(),
             hub: services.hub.clone(),
             scope: scope.clone(),
         }),
-        mcp: Arc::new(mcp::McpDesk { pool: services.mcp.clone(), target }),
+        mcp: Arc::new(mcp::ToolDesk {
+            pool: services.mcp.clone(),
+            target,
+            plugins,
+            runtime: services.runtime.clone(),
+            db: services.db.clone(),
+            scope: scope.clone(),
+        }),
         approvals: Arc::new(approvals::ApprovalDesk { hub: services.hub.clone(), scope: scope.clone() }),
         automations: Arc::new(automations::AutomationDesk {
             desk: crate::automations::Desk::of(services),

@@ -14,6 +14,7 @@ use hermes_store::threads::{self as store, MessageRow, Role, StoredToolCall};
 use hermes_types::text::preview;
 use serde_json::{Value, json};
 
+use crate::plugins::Attached;
 use crate::run_scope::RunScope;
 
 /// Bytes of a tool result shown in its `tool_result` event.
@@ -24,6 +25,8 @@ pub(crate) struct Transcript {
     pub db: Db,
     pub hub: EventHub,
     pub scope: Arc<RunScope>,
+    /// The run's plugins, to name a plugin tool's origin in its events.
+    pub plugins: Arc<[Attached]>,
 }
 
 fn to_wit(m: MessageRow) -> Entry {
@@ -51,11 +54,24 @@ fn to_wit(m: MessageRow) -> Entry {
 }
 
 /// The events announcing an appended message.
-fn announce(scope: &RunScope, row: &MessageRow, answered_tool: Option<&str>) -> Vec<NewEvent> {
+/// Where a tool comes from, in its events: `server`/`mcp_tool` for an MCP tool,
+/// `plugin`/`plugin_tool` for a plugin's, and `origin` for both.
+fn describe_origin(scope: &RunScope, plugins: &[Attached], name: &str, payload: &mut Value) {
+    if let Some((server, tool)) = crate::mcp::split_name(&scope.spec.mcp_servers, name) {
+        payload["origin"] = json!("mcp");
+        payload["server"] = json!(server);
+        payload["mcp_tool"] = json!(tool);
+    } else if let Some((p, tool)) = plugins.iter().find_map(|p| p.tool_of(name).map(|t| (p, t))) {
+        payload["origin"] = json!(format!("plugin:{}", p.id));
+        payload["plugin"] = json!(p.name);
+        payload["plugin_tool"] = json!(tool);
+    }
+}
+
+fn announce(scope: &RunScope, plugins: &[Attached], row: &MessageRow, answered_tool: Option<&str>) -> Vec<NewEvent> {
     let scoped = |kind: &str, payload: Value| {
         NewEvent::new(kind, &scope.deployment_id, payload).scoped(Some(&scope.thread_id), Some(&scope.run_id))
     };
-    let servers = &scope.spec.mcp_servers;
     let mut events = Vec::new();
     match row.role {
         Role::Assistant => {
@@ -65,10 +81,7 @@ fn announce(scope: &RunScope, row: &MessageRow, answered_tool: Option<&str>) -> 
             for c in &row.tool_calls {
                 let args = serde_json::from_str::<Value>(&c.arguments).unwrap_or(Value::String(c.arguments.clone()));
                 let mut payload = json!({"call_id": c.id, "tool": c.name, "arguments": args});
-                if let Some((server, tool)) = crate::mcp::split_name(servers, &c.name) {
-                    payload["server"] = json!(server);
-                    payload["mcp_tool"] = json!(tool);
-                }
+                describe_origin(scope, plugins, &c.name, &mut payload);
                 events.push(scoped("tool_call", payload));
             }
         }
@@ -81,10 +94,7 @@ fn announce(scope: &RunScope, row: &MessageRow, answered_tool: Option<&str>) -> 
             });
             if let Some(name) = answered_tool {
                 payload["tool"] = json!(name);
-                if let Some((server, tool)) = crate::mcp::split_name(servers, name) {
-                    payload["server"] = json!(server);
-                    payload["mcp_tool"] = json!(tool);
-                }
+                describe_origin(scope, plugins, name, &mut payload);
             }
             events.push(scoped("tool_result", payload))
         }
@@ -127,7 +137,7 @@ impl ThreadsPort for Transcript {
             created_at: hermes_types::ids::now(),
             attachments: Vec::new(),
         };
-        let events = announce(&scope, &row, answered_tool.as_deref());
+        let events = announce(&scope, &self.plugins, &row, answered_tool.as_deref());
         let run_id = scope.run_id.clone();
         let (id, _) = self
             .hub

@@ -95,7 +95,7 @@ impl McpPort for FakePorts {
     async fn list_tools(&self) -> PortResult<(Vec<ToolDefinition>, Vec<String>)> {
         Ok((Vec::new(), Vec::new()))
     }
-    async fn call_tool(&self, _name: &str, _arguments: &str) -> PortResult<ToolOutput> {
+    async fn call_tool(&self, _name: &str, _arguments: &str, _call_id: Option<&str>) -> PortResult<ToolOutput> {
         unused()
     }
 }

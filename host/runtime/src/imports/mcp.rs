@@ -1,6 +1,7 @@
-//! `mcp`: the customer's MCP tools, through the run's MCP port. The guest names
-//! tools `<server>__<tool>`; the allowlist, the secret headers and
-//! `_meta.customer_id` are the port's business. Whatever comes back is scrubbed of
+//! `mcp`: the host's tools — the customer's MCP servers and the deployment's plugins —
+//! through the run's port. The guest names tools `<server or plugin>__<tool>`; the
+//! allowlists, `disabled_tools`, approvals, secret headers and `_meta.customer_id`
+//! are the port's business. Whatever comes back is scrubbed of
 //! the deployment's secret values before the guest sees it.
 
 use super::{MAX_TEXT, bounded, trap};
@@ -11,7 +12,7 @@ use crate::wit::hermes::agent::types::{ToolDefinition, ToolOutput};
 
 impl Host for RunState {
     async fn list_tools(&mut self) -> wasmtime::Result<Result<Vec<ToolDefinition>, String>> {
-        if self.env.spec.mcp_servers.is_empty() {
+        if self.env.spec.mcp_servers.is_empty() && self.env.spec.plugins.is_empty() {
             return Ok(Ok(Vec::new()));
         }
         let env = self.env.clone();
@@ -36,13 +37,16 @@ impl Host for RunState {
         if let Err(e) = bounded("tool name", &name, 256).and_then(|_| bounded("tool arguments", &arguments, MAX_TEXT)) {
             return Ok(Err(e));
         }
-        if self.env.spec.mcp_servers.is_empty() {
-            return Ok(Err(format!("no tool named {name:?}: the deployment has no MCP servers")));
+        if self.env.spec.mcp_servers.is_empty() && self.env.spec.plugins.is_empty() {
+            return Ok(Err(format!("no tool named {name:?}: the deployment has no MCP servers or plugins")));
         }
         let env = self.env.clone();
+        // The call the guest announced last, if it announced this tool: approvals are
+        // looked up by it.
+        let call_id = self.started_call.as_ref().filter(|(_, tool)| *tool == name).map(|(id, _)| id.clone());
         let called = tokio::select! {
-            called = env.ports.mcp.call_tool(&name, &arguments) => called,
-            _ = env.cancel.cancelled() => return Ok(Err("the run was cancelled during the MCP call".into())),
+            called = env.ports.mcp.call_tool(&name, &arguments, call_id.as_deref()) => called,
+            _ = env.cancel.cancelled() => return Ok(Err("the run was cancelled during the tool call".into())),
         };
         match called {
             Ok(out) => Ok(Ok(ToolOutput { content: env.secrets.scrub_owned(out.content), is_error: out.is_error })),

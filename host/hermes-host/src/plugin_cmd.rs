@@ -1,0 +1,76 @@
+//! `hermes-host plugin new` (scaffold a plugin crate) and `plugin check` (validate a
+//! component as an upload would).
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+
+/// The WIT package a scaffold builds against, as this host speaks it.
+const WIT: &[(&str, &str)] = &[
+    ("worlds.wit", include_str!("../../../wit/worlds.wit")),
+    ("types.wit", include_str!("../../../wit/types.wit")),
+    ("tools.wit", include_str!("../../../wit/tools.wit")),
+    ("threads.wit", include_str!("../../../wit/threads.wit")),
+    ("skills.wit", include_str!("../../../wit/skills.wit")),
+];
+
+const CARGO_TOML: &str = include_str!("scaffold/Cargo.toml.tmpl");
+const LIB_RS: &str = include_str!("scaffold/lib.rs.tmpl");
+const README: &str = include_str!("scaffold/README.md.tmpl");
+
+/// Writes a new plugin crate into `dir` (which must not exist or be empty).
+pub fn new(name: &str, dir: &Path) -> anyhow::Result<()> {
+    let valid = name.len() <= 24
+        && name.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !valid {
+        bail!("plugin name {name:?} must be a lowercase letter then up to 23 of [a-z0-9-] (it prefixes the tools)");
+    }
+    if dir.exists() && dir.read_dir().map(|mut d| d.next().is_some()).unwrap_or(true) {
+        bail!("{} already exists and is not empty", dir.display());
+    }
+    let file = name.replace('-', "_");
+    let fill = |t: &str| t.replace("{{name}}", name).replace("{{crate}}", name).replace("{{file}}", &file);
+    std::fs::create_dir_all(dir.join("src")).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::create_dir_all(dir.join("wit"))?;
+    std::fs::write(dir.join("Cargo.toml"), fill(CARGO_TOML))?;
+    std::fs::write(dir.join("src/lib.rs"), fill(LIB_RS))?;
+    std::fs::write(dir.join("README.md"), fill(README))?;
+    std::fs::write(dir.join(".gitignore"), "/target\n")?;
+    for (file, text) in WIT {
+        std::fs::write(dir.join("wit").join(file), text)?;
+    }
+    println!("created {} — build it with:", dir.display());
+    println!("  cd {} && cargo build --target wasm32-wasip2 --release", dir.display());
+    Ok(())
+}
+
+/// Validates a component file; prints one line per problem (or the tool list) and
+/// returns the exit code: 0 when it would be accepted, 1 otherwise.
+pub async fn check(path: &Path, manifest: Option<&Path>) -> i32 {
+    let shown = path.display();
+    match hermes_host::plugins::check_file(path, manifest).await {
+        Ok(checked) => {
+            let i = &checked.inspected;
+            let m = &checked.manifest;
+            println!(
+                "{shown}: ok: {} of hermes:agent@{}, {} bytes{}",
+                i.world.as_str(),
+                i.wit_version,
+                std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+                m.name.as_deref().map(|n| format!(", name {n}")).unwrap_or_default()
+            );
+            if !m.capabilities.is_empty() {
+                println!("{shown}: capabilities: {}", m.capabilities.join(", "));
+            }
+            for t in &i.tools {
+                println!("{shown}: tool {}: {}", t.name, t.description);
+            }
+            0
+        }
+        Err(problem) => {
+            println!("{shown}: error: {problem}");
+            1
+        }
+    }
+}
