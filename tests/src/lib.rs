@@ -15,4 +15,6 @@ pub mod guests {
     pub const COMMAND: &str = env!("HERMES_COMMAND_WASM");
     /// `examples/tool-plugin`, as a vendor builds it.
     pub const EXAMPLE_PLUGIN: &str = env!("HERMES_EXAMPLE_PLUGIN_WASM");
+    /// A tool plugin making outgoing HTTP requests (`tests/plugin-guests/fetch`).
+    pub const FETCH_PLUGIN: &str = env!("HERMES_FETCH_PLUGIN_WASM");
 }

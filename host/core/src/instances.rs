@@ -52,11 +52,11 @@ pub(crate) async fn launch(
         Ok(h) => h,
         Err(e) => return InstanceOutcome::Failed(e),
     };
-    let plugins: Arc<[Attached]> =
-        match crate::plugins::attached(services, i.account_id, i.deployment_id, &i.spec.plugins).await {
-            Ok(p) => p.into(),
-            Err(e) => return InstanceOutcome::Failed(format!("the deployment's plugins are unavailable: {e}")),
-        };
+    let plugins: Arc<[Attached]> = match crate::plugins::attached(services, i.account_id, i.deployment_id, i.spec).await
+    {
+        Ok(p) => p.into(),
+        Err(e) => return InstanceOutcome::Failed(format!("the deployment's plugins are unavailable: {e}")),
+    };
     let secrets = match crate::secrets::resolve(services, i.account_id, &i.spec.secrets).await {
         Ok(s) => Arc::new(s),
         Err(e) => return InstanceOutcome::Failed(format!("the deployment's secrets are unavailable: {e}")),

@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use hermes_runtime::plugins::Inspected;
 use hermes_runtime::wit::hermes::agent::types::ToolDefinition;
-use hermes_runtime::{PluginGrants, PluginWorld};
+use hermes_runtime::{HttpGrant, PluginGrants, PluginWorld};
 use hermes_store::plugins::{self as store, PluginRow};
 use hermes_types::paging::Page;
-use hermes_types::spec::{DeploymentSpec, PluginAttachment, WorkspaceAccess};
+use hermes_types::spec::{DeploymentSpec, WorkspaceAccess};
 use serde::{Deserialize, Serialize};
 
 use crate::HostError;
@@ -20,6 +20,8 @@ use crate::services::Services;
 
 /// Capabilities a manifest may declare.
 pub const CAPABILITIES: &[&str] = &["workspace:read", "workspace:read-write", "http", "config"];
+/// Largest HTTP response body a plugin reads (it is buffered to be scrubbed).
+const MAX_HTTP_RESPONSE: usize = 8 << 20;
 /// Longest plugin name: `<name>__<tool>` must fit the model APIs' 64 characters.
 const MAX_NAME: usize = 24;
 
@@ -438,10 +440,16 @@ pub(crate) async fn attached(
     services: &Services,
     account_id: &str,
     deployment_id: &str,
-    attachments: &[PluginAttachment],
+    spec: &DeploymentSpec,
 ) -> Result<Vec<Attached>, HostError> {
-    let mut out = Vec::with_capacity(attachments.len());
-    for a in attachments {
+    let mut out = Vec::with_capacity(spec.plugins.len());
+    // Secret values are decrypted only when some plugin may put them in a header.
+    let secrets = if spec.plugins.iter().any(|a| !a.grants.http.is_empty()) {
+        Arc::new(services.secrets.values(account_id, &spec.secrets).await?)
+    } else {
+        Arc::new(Vec::new())
+    };
+    for a in &spec.plugins {
         let (account, id) = (account_id.to_string(), a.plugin_id.clone());
         let Some(row) = services.db.read(move |tx| store::get(tx, &account, &id)).await? else { continue };
         let info = PluginInfo::from(&row);
@@ -458,7 +466,15 @@ pub(crate) async fn attached(
             path: blob_path(&services.data_dir, &row.sha256),
             sha256: row.sha256,
             tools,
-            grants: PluginGrants { workspace },
+            grants: PluginGrants {
+                workspace,
+                http: (!a.grants.http.is_empty()).then(|| HttpGrant {
+                    hosts: a.grants.http.clone(),
+                    allow_private: services.config.allow_private_urls,
+                    secrets: secrets.clone(),
+                    max_response_bytes: MAX_HTTP_RESPONSE,
+                }),
+            },
         });
     }
     Ok(out)

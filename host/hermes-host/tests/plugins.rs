@@ -479,3 +479,110 @@ async fn a_scaffolded_plugin_builds_with_one_command_and_the_agent_calls_it() {
     assert_eq!(run["status"], "completed", "{run}");
     assert_eq!(tool_results(llm.requests().last().unwrap()), ["MY TOOL RAN"]);
 }
+
+/// A loopback HTTP server that records each request's `authorization` header and
+/// answers with it (an echoing server: the host must scrub the answer).
+async fn echo_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use axum::http::HeaderMap;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let app = axum::Router::new().fallback(move |headers: HeaderMap| {
+        let record = record.clone();
+        async move {
+            let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("-").to_string();
+            record.lock().unwrap().push(auth.clone());
+            format!("you sent: {auth}")
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("127.0.0.1:{}", addr.port()), seen)
+}
+
+/// The host binary with its log (at debug) in a file, private URLs allowed.
+fn start_logged(llm: &MockLlm) -> (Server, std::path::PathBuf) {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let log_path = dir.path().join("host.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hermes-host"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(dir.path().join("data"))
+        .env("OPENAI_API_KEY", "sk-test")
+        .env("OPENAI_BASE_URL", llm.openai_base_url())
+        .env("HERMES_ALLOW_PRIVATE_URLS", "1")
+        .env("HERMES_LOG", "debug")
+        .env("HERMES_CACHE_DIR", concat!(env!("CARGO_TARGET_TMPDIR"), "/component-cache"))
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let lines = common::watch_stdout(&mut child);
+    let key = common::await_listening(&mut child, &lines, port).unwrap().expect("admin key");
+    (Server { child, base: format!("http://127.0.0.1:{port}"), key, port, dir }, log_path)
+}
+
+/// Every file under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
+    let mut hits = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path)
+                && bytes.windows(needle.len()).any(|w| w == needle)
+            {
+                hits.push(path);
+            }
+        }
+    }
+    hits
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_reaches_only_granted_hosts_and_secrets_stay_outside_the_sandbox() {
+    const SECRET: &str = "tok-PLUGIN-9f3a1c77e2";
+    let (authority, seen) = echo_server().await;
+    let llm = MockLlm::start().await;
+    let (server, log) = start_logged(&llm);
+    let (status, secret) = server.post_json("/v1/secrets", &json!({"name": "api", "value": SECRET})).await;
+    assert_eq!(status, 201, "{secret}");
+    let p = upload_ok(&server, "fetch", guests::FETCH_PLUGIN).await;
+    assert_eq!(p["capabilities"], json!(["http"]), "{p}");
+    let id = p["plugin_id"].as_str().unwrap();
+    let body = |grants: Value| {
+        json!({"customer_id": "cus_h", "name": "H", "model": "openai/gpt-test", "system_prompt": "Be brief.",
+               "secrets": {"API_TOKEN": secret["id"]}, "plugins": [{"plugin_id": id, "grants": grants}]})
+    };
+
+    // It imports wasi:http, so attaching it without the grant is refused, saying why.
+    let (status, err) = server.post_json("/v1/deployments", &body(json!({}))).await;
+    assert_eq!((status, err["error"].as_str()), (422, Some("invalid_plugin")), "{err}");
+    assert!(err["message"].as_str().unwrap().contains("wasi:http/"), "{err}");
+    assert!(err["message"].as_str().unwrap().contains("`http` grant"), "{err}");
+
+    let dep = create(&server, body(json!({"http": [authority]}))).await;
+    let auth = json!({"authorization": "Bearer ${API_TOKEN}"});
+    llm.push(Reply::tool("fetch__get", json!({"url": format!("http://{authority}/hello"), "headers": auth})));
+    let port = authority.rsplit(':').next().unwrap();
+    llm.push(Reply::tool("fetch__get", json!({"url": format!("http://localhost:{port}/other")})));
+    llm.push(Reply::text("done"));
+    let (run_id, run) = send(&server, &dep, "call the API").await;
+    assert_eq!(run["status"], "completed", "{run}");
+
+    // The server got the secret; the guest and the model saw it redacted.
+    assert_eq!(seen.lock().unwrap().as_slice(), [format!("Bearer {SECRET}")], "only the granted host was reached");
+    let results = tool_results(llm.requests().last().unwrap());
+    assert!(results[0].starts_with("200\nyou sent: Bearer [REDACTED:API_TOKEN]"), "{results:?}");
+    assert!(results[1].contains("does not grant HTTP to localhost"), "{results:?}");
+    let evs = events(&server, &dep, &format!("\"run_id\":\"{run_id}\",\"status\":\"completed\"")).await;
+    assert!(evs.iter().any(|(k, _)| k == "tool_result"));
+    assert!(!format!("{evs:?}").contains(SECRET), "no event holds the secret");
+    assert!(!llm.requests().iter().any(|r| r.to_string().contains(SECRET)), "the model never saw it");
+    assert!(!std::fs::read_to_string(&log).unwrap().contains(SECRET), "the log never shows it");
+    let hits = files_containing(server.dir.path(), SECRET.as_bytes());
+    assert!(hits.is_empty(), "the secret is on disk in plain text: {hits:?}");
+}

@@ -19,7 +19,7 @@ pub use engine::{Interrupt, Runtime};
 pub use launch::{Entry, InstanceOutcome, Launch};
 pub use limits::SandboxLimits;
 pub use output::CappedOutput;
-pub use plugins::{InvalidPlugin, PluginCall, PluginGrants, PluginLimits, PluginWorld};
+pub use plugins::{HttpGrant, InvalidPlugin, PluginCall, PluginGrants, PluginLimits, PluginWorld};
 pub use ports::{PortError, PortResult, Ports};
 pub use state::{RunEnv, RunScope, RunState};
 

@@ -4,6 +4,7 @@
 
 pub mod event;
 pub mod ids;
+pub mod net;
 pub mod paging;
 pub mod spec;
 pub mod status;

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Store, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::limits::TrackedLimits;
 use crate::wit::hermes::agent::logging::Level;
@@ -38,6 +39,10 @@ pub mod bindings {
 }
 
 use bindings::{ToolPlugin, ToolPluginPre};
+
+mod http;
+
+pub use http::HttpGrant;
 
 /// The custom section a plugin declares its manifest in (JSON, see `docs/plugins.md`).
 pub const MANIFEST_SECTION: &str = "hermes:plugin-manifest";
@@ -120,6 +125,8 @@ pub struct Inspected {
 pub struct PluginGrants {
     /// The workspace directory preopened as `/workspace`, and how.
     pub workspace: Option<(PathBuf, WorkspaceAccess)>,
+    /// Outgoing HTTP, when granted.
+    pub http: Option<HttpGrant>,
 }
 
 /// One tool call into a plugin.
@@ -151,11 +158,19 @@ pub struct PluginState {
     label: String,
     secrets: Arc<Scrubber>,
     memory_limit: usize,
+    http: WasiHttpCtx,
+    hooks: http::Hooks,
 }
 
 impl WasiView for PluginState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for PluginState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { hooks: &mut self.hooks, table: &mut self.table, ctx: &mut self.http }
     }
 }
 
@@ -197,6 +212,10 @@ impl Plugins {
     pub(crate) fn new(engine: &wasmtime::Engine, limits: PluginLimits) -> Result<Plugins, crate::RuntimeError> {
         let mut linker = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| crate::RuntimeError::Link(format!("{e:#}")))?;
+        // Linked for every plugin; a request is refused unless the deployment granted
+        // its host (see `http.rs`), and attaching refuses an importer without the grant.
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+            .map_err(|e| crate::RuntimeError::Link(format!("{e:#}")))?;
         ToolPlugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| crate::RuntimeError::Link(format!("{e:#}")))?;
         Ok(Plugins { linker, pres: Mutex::new(HashMap::new()), limits })
@@ -410,6 +429,7 @@ impl Runtime {
             .tables(64)
             .memories(8)
             .build();
+        let hooks = http::Hooks { grant: grants.http.clone(), scrubber: secrets.clone() };
         let state = PluginState {
             wasi: b.build(),
             table: ResourceTable::new(),
@@ -418,6 +438,8 @@ impl Runtime {
             label: label.to_string(),
             secrets,
             memory_limit: self.plugins.limits.max_memory_bytes,
+            http: WasiHttpCtx::new(),
+            hooks,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);

@@ -1,0 +1,178 @@
+//! Outgoing HTTP for plugins granted `http` (`wasi:http/outgoing-handler`). Every
+//! request passes here: its host must be one the deployment listed, its address
+//! must not be private (unless the host allows private URLs), `${SECRET_NAME}` in a
+//! header value is replaced by the secret's value on the way out — the guest never
+//! holds it — and the response is read whole (bounded) and scrubbed of every secret
+//! value before the guest sees it, so an echoing server cannot hand one back.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use hermes_secrets::{Scrubber, SecretValue};
+use http_body_util::{BodyExt, Full, Limited};
+use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
+
+/// What a plugin may reach over HTTP, as its deployment granted.
+#[derive(Clone, Debug)]
+pub struct HttpGrant {
+    /// `host` (any port) or `host:port` entries.
+    pub hosts: Vec<String>,
+    /// Whether loopback and private addresses may be reached (`HERMES_ALLOW_PRIVATE_URLS`).
+    pub allow_private: bool,
+    /// The deployment's secrets by env name, for `${NAME}` in headers.
+    pub secrets: Arc<Vec<(String, SecretValue)>>,
+    /// Largest response body handed to the guest.
+    pub max_response_bytes: usize,
+}
+
+impl HttpGrant {
+    /// Whether `host` on `port` is listed.
+    fn allows(&self, host: &str, port: u16) -> bool {
+        let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+        self.hosts.iter().any(|h| {
+            let h = h.to_ascii_lowercase();
+            match h.rsplit_once(':').filter(|(_, p)| p.parse::<u16>().is_ok()) {
+                Some((name, p)) => name == host && p.parse() == Ok(port),
+                None => h == host,
+            }
+        })
+    }
+}
+
+/// The `wasi:http` hooks of one plugin instance.
+pub(crate) struct Hooks {
+    pub grant: Option<HttpGrant>,
+    pub scrubber: Arc<Scrubber>,
+}
+
+fn denied(why: String) -> Error {
+    Error::InternalError(Some(why))
+}
+
+/// `Bearer ${TOKEN}` with the value of `TOKEN`; an unknown or unclosed name is an error.
+fn substitute(template: &str, secrets: &[(String, SecretValue)]) -> Result<String, String> {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find('}').ok_or("an unclosed ${ in a header")?;
+        let name = &after[..end];
+        let value = secrets
+            .iter()
+            .find(|(n, _)| n == name)
+            .ok_or_else(|| format!("${{{name}}} is not one of the deployment's secrets"))?;
+        out.push_str(value.1.expose());
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Refuses what the grant does not allow and fills in secret headers.
+async fn admit(grant: &HttpGrant, request: &mut http::Request<WasiBody>) -> Result<(), Error> {
+    let uri = request.uri().clone();
+    let host = uri.host().ok_or(Error::HttpRequestUriInvalid)?.to_string();
+    let https = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
+    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+    if !grant.allows(&host, port) {
+        return Err(denied(format!("the deployment does not grant HTTP to {host}:{port}")));
+    }
+    if !grant.allow_private {
+        let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
+            .await
+            .map_err(|e| denied(format!("resolving {host}: {e}")))?
+            .collect();
+        if addrs.is_empty() || addrs.iter().any(|a| hermes_types::net::is_private(a.ip())) {
+            return Err(Error::DestinationIpProhibited);
+        }
+    }
+    for value in request.headers_mut().values_mut() {
+        let Ok(text) = value.to_str() else { continue };
+        if !text.contains("${") {
+            continue;
+        }
+        let filled = substitute(text, &grant.secrets).map_err(denied)?;
+        let mut header = http::HeaderValue::from_str(&filled).map_err(|e| denied(format!("a header value: {e}")))?;
+        header.set_sensitive(true);
+        *value = header;
+    }
+    Ok(())
+}
+
+impl WasiHttpHooks for Hooks {
+    fn send_request(
+        &mut self,
+        mut request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        fut: Box<dyn Future<Output = Result<(), Error>> + Send>,
+    ) -> Box<
+        dyn Future<
+                Output = Result<(http::Response<WasiBody>, Box<dyn Future<Output = Result<(), Error>> + Send>), Error>,
+            > + Send,
+    > {
+        drop(fut);
+        let grant = self.grant.clone();
+        let scrubber = self.scrubber.clone();
+        Box::new(async move {
+            let grant = grant.ok_or_else(|| denied("this plugin is not granted HTTP by the deployment".into()))?;
+            admit(&grant, &mut request).await?;
+            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            // The connection is driven while the body is read whole: it is scrubbed
+            // before any of it reaches the guest.
+            let driver = tokio::spawn(io);
+            let (mut parts, body) = response.into_parts();
+            let collected = Limited::new(body, grant.max_response_bytes).collect().await;
+            driver.abort();
+            let bytes =
+                collected.map_err(|_| Error::HttpResponseBodySize(Some(grant.max_response_bytes as u64)))?.to_bytes();
+            let bytes = match std::str::from_utf8(&bytes) {
+                Ok(text) => match scrubber.scrub(text) {
+                    std::borrow::Cow::Borrowed(_) => bytes,
+                    std::borrow::Cow::Owned(clean) => Bytes::from(clean),
+                },
+                Err(_) => bytes,
+            };
+            for value in parts.headers.values_mut() {
+                if let Ok(text) = value.to_str()
+                    && let std::borrow::Cow::Owned(clean) = scrubber.scrub(text)
+                    && let Ok(clean) = http::HeaderValue::from_str(&clean)
+                {
+                    *value = clean;
+                }
+            }
+            parts.headers.remove(http::header::CONTENT_LENGTH);
+            parts.headers.remove(http::header::TRANSFER_ENCODING);
+            let body: WasiBody = Full::new(bytes).map_err(|never| match never {}).boxed_unsync();
+            let done: Box<dyn Future<Output = Result<(), Error>> + Send> = Box::new(async { Ok(()) });
+            Ok((http::Response::from_parts(parts, body), done))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_match_with_or_without_a_port() {
+        let g = HttpGrant {
+            hosts: vec!["api.example.com".into(), "127.0.0.1:8080".into()],
+            allow_private: false,
+            secrets: Arc::new(Vec::new()),
+            max_response_bytes: 1,
+        };
+        assert!(g.allows("API.example.com", 443));
+        assert!(g.allows("127.0.0.1", 8080));
+        assert!(!g.allows("127.0.0.1", 8081));
+        assert!(!g.allows("evil.example.com", 443));
+    }
+
+    #[test]
+    fn secret_placeholders_are_filled_and_unknown_ones_refused() {
+        let secrets = vec![("TOKEN".to_string(), SecretValue::new("s3cr3t-value"))];
+        assert_eq!(substitute("Bearer ${TOKEN}", &secrets).unwrap(), "Bearer s3cr3t-value");
+        assert!(substitute("${NOPE}", &secrets).unwrap_err().contains("NOPE"));
+        assert!(substitute("${TOKEN", &secrets).is_err());
+    }
+}
