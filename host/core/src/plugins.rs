@@ -474,6 +474,7 @@ pub(crate) async fn attached(
                     secrets: secrets.clone(),
                     max_response_bytes: MAX_HTTP_RESPONSE,
                 }),
+                config: a.grants.config.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             },
         });
     }

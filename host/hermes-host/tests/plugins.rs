@@ -551,20 +551,26 @@ async fn a_plugin_reaches_only_granted_hosts_and_secrets_stay_outside_the_sandbo
     let (status, secret) = server.post_json("/v1/secrets", &json!({"name": "api", "value": SECRET})).await;
     assert_eq!(status, 201, "{secret}");
     let p = upload_ok(&server, "fetch", guests::FETCH_PLUGIN).await;
-    assert_eq!(p["capabilities"], json!(["http"]), "{p}");
+    assert_eq!(p["capabilities"], json!(["http", "config"]), "{p}");
     let id = p["plugin_id"].as_str().unwrap();
     let body = |grants: Value| {
         json!({"customer_id": "cus_h", "name": "H", "model": "openai/gpt-test", "system_prompt": "Be brief.",
                "secrets": {"API_TOKEN": secret["id"]}, "plugins": [{"plugin_id": id, "grants": grants}]})
     };
 
-    // It imports wasi:http, so attaching it without the grant is refused, saying why.
-    let (status, err) = server.post_json("/v1/deployments", &body(json!({}))).await;
+    // It imports wasi:http and wasi:config, so attaching it without both grants is
+    // refused, saying which.
+    let (status, err) = server.post_json("/v1/deployments", &body(json!({"config": {"REGION": "eu"}}))).await;
     assert_eq!((status, err["error"].as_str()), (422, Some("invalid_plugin")), "{err}");
     assert!(err["message"].as_str().unwrap().contains("wasi:http/"), "{err}");
     assert!(err["message"].as_str().unwrap().contains("`http` grant"), "{err}");
+    let (status, err) = server.post_json("/v1/deployments", &body(json!({"http": [authority]}))).await;
+    assert_eq!(status, 422, "{err}");
+    assert!(err["message"].as_str().unwrap().contains("wasi:config/store"), "{err}");
 
-    let dep = create(&server, body(json!({"http": [authority]}))).await;
+    let dep = create(&server, body(json!({"http": [authority], "config": {"REGION": "eu-west-3"}}))).await;
+    llm.push(Reply::tool("fetch__config", json!({"key": "REGION"})));
+    llm.push(Reply::tool("fetch__config", json!({"key": "API_TOKEN"})));
     let auth = json!({"authorization": "Bearer ${API_TOKEN}"});
     llm.push(Reply::tool("fetch__get", json!({"url": format!("http://{authority}/hello"), "headers": auth})));
     let port = authority.rsplit(':').next().unwrap();
@@ -576,8 +582,10 @@ async fn a_plugin_reaches_only_granted_hosts_and_secrets_stay_outside_the_sandbo
     // The server got the secret; the guest and the model saw it redacted.
     assert_eq!(seen.lock().unwrap().as_slice(), [format!("Bearer {SECRET}")], "only the granted host was reached");
     let results = tool_results(llm.requests().last().unwrap());
-    assert!(results[0].starts_with("200\nyou sent: Bearer [REDACTED:API_TOKEN]"), "{results:?}");
-    assert!(results[1].contains("does not grant HTTP to localhost"), "{results:?}");
+    assert_eq!(results[0], "eu-west-3", "the granted config value: {results:?}");
+    assert!(results[1].contains("no config value"), "secrets are not config: {results:?}");
+    assert!(results[2].starts_with("200\nyou sent: Bearer [REDACTED:API_TOKEN]"), "{results:?}");
+    assert!(results[3].contains("does not grant HTTP to localhost"), "{results:?}");
     let evs = events(&server, &dep, &format!("\"run_id\":\"{run_id}\",\"status\":\"completed\"")).await;
     assert!(evs.iter().any(|(k, _)| k == "tool_result"));
     assert!(!format!("{evs:?}").contains(SECRET), "no event holds the secret");

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Store, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_config::{WasiConfig, WasiConfigVariables};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::limits::TrackedLimits;
@@ -127,6 +128,8 @@ pub struct PluginGrants {
     pub workspace: Option<(PathBuf, WorkspaceAccess)>,
     /// Outgoing HTTP, when granted.
     pub http: Option<HttpGrant>,
+    /// `wasi:config/store` values (empty unless granted).
+    pub config: Vec<(String, String)>,
 }
 
 /// One tool call into a plugin.
@@ -160,6 +163,7 @@ pub struct PluginState {
     memory_limit: usize,
     http: WasiHttpCtx,
     hooks: http::Hooks,
+    config: WasiConfigVariables,
 }
 
 impl WasiView for PluginState {
@@ -215,6 +219,8 @@ impl Plugins {
         // Linked for every plugin; a request is refused unless the deployment granted
         // its host (see `http.rs`), and attaching refuses an importer without the grant.
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+            .map_err(|e| crate::RuntimeError::Link(format!("{e:#}")))?;
+        wasmtime_wasi_config::add_to_linker(&mut linker, |s: &mut PluginState| WasiConfig::from(&s.config))
             .map_err(|e| crate::RuntimeError::Link(format!("{e:#}")))?;
         ToolPlugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| crate::RuntimeError::Link(format!("{e:#}")))?;
@@ -440,6 +446,7 @@ impl Runtime {
             memory_limit: self.plugins.limits.max_memory_bytes,
             http: WasiHttpCtx::new(),
             hooks,
+            config: grants.config.iter().cloned().collect(),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);

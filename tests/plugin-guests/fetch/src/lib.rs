@@ -1,7 +1,12 @@
-//! A tool plugin with one tool, `get {url, headers?}`: an HTTP GET through
-//! `wasi:http/outgoing-handler`, answering `<status>\n<body>`. It declares `http`;
-//! the deployment decides which hosts it reaches, and any `${SECRET}` in a header is
-//! filled in by the host, outside the sandbox.
+//! A tool plugin with two tools: `get {url, headers?}`, an HTTP GET through
+//! `wasi:http/outgoing-handler` answering `<status>\n<body>`, and `config {key}`,
+//! a `wasi:config/store` lookup. It declares `http` and `config`; the deployment
+//! decides which hosts it reaches and which values it reads, and any `${SECRET}` in
+//! a header is filled in by the host, outside the sandbox.
+
+mod config {
+    wit_bindgen::generate!({ path: "wit/config.wit", world: "config-client" });
+}
 
 use std::collections::BTreeMap;
 
@@ -10,10 +15,15 @@ use hermes_guest::{ToolDefinition, ToolOutput, parse_args};
 use serde::Deserialize;
 use serde_json::json;
 
-hermes_guest::plugin_manifest!(r#"{"name": "fetch", "capabilities": ["http"]}"#);
+hermes_guest::plugin_manifest!(r#"{"name": "fetch", "capabilities": ["http", "config"]}"#);
 
 /// The plugin.
 pub struct Fetch;
+
+#[derive(Deserialize)]
+struct KeyArg {
+    key: String,
+}
 
 #[derive(Deserialize)]
 struct GetArgs {
@@ -24,14 +34,31 @@ struct GetArgs {
 
 impl Guest for Fetch {
     fn list_tools() -> Vec<ToolDefinition> {
-        vec![ToolDefinition::new(
-            "get",
-            "HTTP GET a URL; answers the status and the body.",
-            json!({"type": "object", "properties": {"url": {"type": "string"}, "headers": {"type": "object"}}, "required": ["url"]}),
-        )]
+        vec![
+            ToolDefinition::new(
+                "get",
+                "HTTP GET a URL; answers the status and the body.",
+                json!({"type": "object", "properties": {"url": {"type": "string"}, "headers": {"type": "object"}}, "required": ["url"]}),
+            ),
+            ToolDefinition::new(
+                "config",
+                "Read one configuration value.",
+                json!({"type": "object", "properties": {"key": {"type": "string"}}, "required": ["key"]}),
+            ),
+        ]
     }
 
     fn call_tool(name: String, arguments: String) -> Result<ToolOutput, String> {
+        if name == "config" {
+            return Ok(match parse_args::<KeyArg>(&arguments) {
+                Ok(a) => match config::wasi::config::store::get(&a.key) {
+                    Ok(Some(value)) => ToolOutput::ok(value),
+                    Ok(None) => ToolOutput::err(format!("no config value {:?}", a.key)),
+                    Err(e) => ToolOutput::err(format!("{e:?}")),
+                },
+                Err(e) => ToolOutput::err(e),
+            });
+        }
         if name != "get" {
             return Err(format!("unknown tool `{name}`"));
         }
