@@ -594,3 +594,38 @@ async fn a_plugin_reaches_only_granted_hosts_and_secrets_stay_outside_the_sandbo
     let hits = files_containing(server.dir.path(), SECRET.as_bytes());
     assert!(hits.is_empty(), "the secret is on disk in plain text: {hits:?}");
 }
+
+/// The Python example (componentize-py, CPython inside the component) end to end:
+/// built by its own script, uploaded, attached, called by the model.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_python_plugin_built_with_componentize_py_answers_the_agent() {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/python-plugin/build.sh");
+    let out = concat!(env!("CARGO_TARGET_TMPDIR"), "/csv_tools.wasm");
+    let built = std::process::Command::new("bash").arg(script).arg(out).output().expect("run build.sh");
+    if !built.status.success() {
+        // Only when PyPI is unreachable: say so loudly rather than pass in silence.
+        let why = String::from_utf8_lossy(&built.stderr);
+        assert!(why.contains("pip") || why.contains("venv"), "build.sh failed: {why}");
+        eprintln!("SKIPPED: componentize-py could not be installed: {why}");
+        return;
+    }
+    let llm = MockLlm::start().await;
+    let server = common::start(&llm);
+    let p = upload_ok(&server, "csv", out).await;
+    assert_eq!(p["tools"][0]["name"], "csv_total", "{p}");
+    let dep = create(
+        &server,
+        json!({"customer_id": "cus_py", "name": "Py", "model": "openai/gpt-test", "system_prompt": "Be brief.",
+               "plugins": [{"plugin_id": p["plugin_id"]}]}),
+    )
+    .await;
+    let csv = "campaign,spend\nspring,120.5\nsummer,79.5\nautumn,300\n";
+    llm.push(Reply::tool("csv__csv_total", json!({"csv": csv, "column": "spend"})));
+    llm.push(Reply::tool("csv__csv_total", json!({"csv": csv, "column": "clicks"})));
+    llm.push(Reply::text("done"));
+    let (_, run) = send(&server, &dep, "total the spend").await;
+    assert_eq!(run["status"], "completed", "{run}");
+    let results = tool_results(llm.requests().last().unwrap());
+    assert_eq!(results[0], "500", "{results:?}");
+    assert!(results[1].contains("cannot total") && results[1].contains("clicks"), "{results:?}");
+}
