@@ -501,3 +501,44 @@ pub async fn check_file(path: &Path, manifest: Option<&Path>) -> Result<Checked,
         .map_err(|e| format!("starting the Wasm runtime: {e}"))?;
     check(&runtime, &Upload { wasm, name: None, manifest }).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifests_name_known_capabilities_only() {
+        let m = Manifest::parse(br#"{"name": "crm", "version": "1.2.0", "capabilities": ["http", "workspace:read"]}"#)
+            .unwrap();
+        assert_eq!((m.name.as_deref(), m.capabilities.len()), (Some("crm"), 2));
+        assert!(Manifest::parse(br#"{"capabilities": ["sockets"]}"#).unwrap_err().contains("unknown capability"));
+        assert!(Manifest::parse(br#"{"capabilities": ["workspace:read", "workspace:read-write"]}"#).is_err());
+        assert!(Manifest::parse(br#"{"nmae": "typo"}"#).unwrap_err().contains("nmae"));
+        assert!(Manifest::parse(b"not json").is_err());
+    }
+
+    #[test]
+    fn plugin_names_are_short_lowercase_prefixes() {
+        for ok in ["a", "text", "crm-2", "abcdefghijklmnopqrstuvwx"] {
+            assert!(valid_name(ok), "{ok}");
+        }
+        for bad in ["", "Text", "2fa", "a_b", "a__b", "abcdefghijklmnopqrstuvwxy", "é"] {
+            assert!(!valid_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_tool_belongs_to_the_plugin_whose_prefix_it_carries() {
+        let p = Attached {
+            id: "plg_1".into(),
+            name: "text".into(),
+            sha256: String::new(),
+            path: PathBuf::new(),
+            tools: Vec::new(),
+            grants: PluginGrants::default(),
+        };
+        assert_eq!(p.tool_of("text__slugify"), Some("slugify"));
+        assert_eq!(p.tool_of("textual__x"), None);
+        assert_eq!(p.tool_of("text_slugify"), None);
+    }
+}

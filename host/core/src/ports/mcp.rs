@@ -99,6 +99,7 @@ impl McpPort for ToolDesk {
                     grants: &plugin.grants,
                     secrets: self.scope.secrets.clone(),
                     cancel: self.scope.cancel.clone(),
+                    shutdown: self.scope.shutdown.clone(),
                 })
                 .await;
             return Ok(

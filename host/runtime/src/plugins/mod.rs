@@ -150,6 +150,8 @@ pub struct PluginCall<'a> {
     pub secrets: Arc<Scrubber>,
     /// Cancelled with the run.
     pub cancel: CancellationToken,
+    /// Cancelled when the host shuts down (the run resumes on the next start).
+    pub shutdown: CancellationToken,
 }
 
 /// Store data of one plugin instance.
@@ -200,6 +202,8 @@ impl crate::wit::hermes::agent::logging::Host for PluginState {
 enum Stop {
     #[error("the run was cancelled")]
     Cancelled,
+    #[error("the host is shutting down")]
+    Shutdown,
     #[error("it ran longer than its limit of {0:?}")]
     Deadline(Duration),
 }
@@ -409,6 +413,7 @@ impl Runtime {
         secrets: Arc<Scrubber>,
         deadline: Duration,
         cancel: CancellationToken,
+        shutdown: CancellationToken,
     ) -> Result<Store<PluginState>, InvalidPlugin> {
         let output = CappedOutput::new(16 << 10);
         let mut b = WasiCtxBuilder::new();
@@ -453,6 +458,9 @@ impl Runtime {
         let until = Instant::now() + deadline;
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
+            if shutdown.is_cancelled() {
+                return Err(wasmtime::Error::new(Stop::Shutdown));
+            }
             if cancel.is_cancelled() {
                 return Err(wasmtime::Error::new(Stop::Cancelled));
             }
@@ -476,6 +484,7 @@ impl Runtime {
             Arc::new(Scrubber::default()),
             deadline,
             CancellationToken::new(),
+            CancellationToken::new(),
         )?;
         let listed = async {
             let instance = pre.instantiate_async(&mut store).await?;
@@ -495,7 +504,14 @@ impl Runtime {
         let pre = self.plugin_pre(call.sha256, call.path).await.map_err(|e| e.0)?;
         let deadline = self.plugins.limits.call_deadline;
         let mut store = self
-            .plugin_store(call.label, call.grants, call.secrets.clone(), deadline, call.cancel.clone())
+            .plugin_store(
+                call.label,
+                call.grants,
+                call.secrets.clone(),
+                deadline,
+                call.cancel.clone(),
+                call.shutdown.clone(),
+            )
             .map_err(|e| e.0)?;
         let called = async {
             let instance = pre.instantiate_async(&mut store).await?;
