@@ -7,11 +7,19 @@ use anyhow::{Context, bail};
 
 /// The WIT package a scaffold builds against, as this host speaks it.
 const WIT: &[(&str, &str)] = &[
-    ("worlds.wit", include_str!("../../../wit/worlds.wit")),
-    ("types.wit", include_str!("../../../wit/types.wit")),
-    ("tools.wit", include_str!("../../../wit/tools.wit")),
-    ("threads.wit", include_str!("../../../wit/threads.wit")),
+    ("agent.wit", include_str!("../../../wit/agent.wit")),
+    ("approvals.wit", include_str!("../../../wit/approvals.wit")),
+    ("automations.wit", include_str!("../../../wit/automations.wit")),
+    ("events.wit", include_str!("../../../wit/events.wit")),
+    ("logging.wit", include_str!("../../../wit/logging.wit")),
+    ("mcp.wit", include_str!("../../../wit/mcp.wit")),
+    ("memory.wit", include_str!("../../../wit/memory.wit")),
+    ("model.wit", include_str!("../../../wit/model.wit")),
     ("skills.wit", include_str!("../../../wit/skills.wit")),
+    ("threads.wit", include_str!("../../../wit/threads.wit")),
+    ("tool.wit", include_str!("../../../wit/tool.wit")),
+    ("types.wit", include_str!("../../../wit/types.wit")),
+    ("worlds.wit", include_str!("../../../wit/worlds.wit")),
 ];
 
 const CARGO_TOML: &str = include_str!("scaffold/Cargo.toml.tmpl");

@@ -207,6 +207,35 @@ async fn a_vendor_uploads_attaches_and_the_agent_calls_its_tool() {
     assert_eq!(result.1["origin"], format!("plugin:{id}"));
     assert_eq!(result.1["preview"], "hello-plugin-world-2026");
 
+    // PATCH replaces the attachments whole; the Tools API disables a plugin tool.
+    let r = http
+        .patch(format!("{}/v1/deployments/{dep}", server.base))
+        .bearer_auth(&server.key)
+        .json(&json!({"plugins": [{"plugin_id": id, "tools": ["slugify", "word_count"]}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text().await);
+    let r = http
+        .patch(format!("{}/v1/deployments/{dep}/tools/text__word_count", server.base))
+        .bearer_auth(&server.key)
+        .json(&json!({"enabled": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text().await);
+    let tools = server.get_json(&format!("/v1/deployments/{dep}/tools")).await;
+    let state: Vec<(String, bool)> = tools["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["origin"] == format!("plugin:{id}"))
+        .map(|t| (t["name"].as_str().unwrap().to_string(), t["enabled"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(state, [("text__word_count".to_string(), false), ("text__slugify".to_string(), true)], "{tools}");
+    let d = server.get_json(&format!("/v1/deployments/{dep}")).await;
+    assert_eq!(d["config"]["disabled_tools"], json!(["text__word_count"]), "{d}");
+
     // In use, it cannot be deleted; the conflict names the deployment.
     let r = http.delete(format!("{}/v1/plugins/{id}", server.base)).bearer_auth(&server.key).send().await.unwrap();
     assert_eq!(r.status(), 409);
