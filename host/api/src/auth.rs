@@ -17,6 +17,11 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// What the key may do to a deployment beyond `deployments:write`.
+    pub fn authority(&self) -> hermes_core::deployments::Authority {
+        hermes_core::deployments::Authority { route_secrets: keys::allows(&self.scopes, "secrets:write") }
+    }
+
     /// Fails with 403 unless the key holds `scope`.
     pub fn require(&self, scope: &str) -> Result<(), ApiError> {
         if keys::allows(&self.scopes, scope) { Ok(()) } else { Err(ApiError::forbidden(scope)) }

@@ -133,7 +133,7 @@ pub async fn create(
     caller.require("deployments:write")?;
     let base = base_url(req.headers());
     let (spec, uploads) = read_create(req, &state).await?;
-    let d = state.host.create_deployment_with_files(&caller.account_id, spec, uploads).await?;
+    let d = state.host.create_deployment_as(&caller.account_id, spec, uploads, caller.authority()).await?;
     Ok((StatusCode::CREATED, Json(render(&d, &base))))
 }
 
@@ -206,7 +206,7 @@ pub async fn patch(
     Body(changes): Body<Value>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("deployments:write")?;
-    let d = state.host.patch_deployment(&caller.account_id, &id, changes).await?;
+    let d = state.host.patch_deployment_as(&caller.account_id, &id, changes, caller.authority()).await?;
     Ok(Json(render(&d, &base_url(&headers))))
 }
 

@@ -57,6 +57,7 @@ impl From<HostError> for ApiError {
         match e {
             HostError::Validation { message, param } => ApiError::validation(param, message),
             HostError::NotFound(m) => ApiError::not_found(m),
+            HostError::Forbidden { message, .. } => ApiError::new(StatusCode::FORBIDDEN, "forbidden", message),
             HostError::NotReady(m) => ApiError::new(StatusCode::CONFLICT, "deployment_not_ready", m),
             HostError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
             HostError::InvalidPlugin(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_plugin", m),

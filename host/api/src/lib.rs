@@ -57,7 +57,7 @@ pub fn router(host: Host) -> Router {
         .route("/v1/account", get(system::account))
         .route("/v1/usage", get(secrets::usage))
         .route("/v1/secrets", post(secrets::create).get(secrets::list))
-        .route("/v1/secrets/{id}", get(secrets::get).delete(secrets::delete))
+        .route("/v1/secrets/{id}", get(secrets::get).patch(secrets::update).delete(secrets::delete))
         .route("/v1/plugins", post(plugins::upload).layer(DefaultBodyLimit::max(upload_limit)).get(plugins::list))
         .route("/v1/plugins/{id}", get(plugins::get).delete(plugins::delete))
         .route("/v1/webhooks", post(webhooks::create).get(webhooks::list))

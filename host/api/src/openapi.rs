@@ -37,6 +37,7 @@ impl Modify for BearerAuth {
         super::secrets::create,
         super::secrets::list,
         super::secrets::get,
+        super::secrets::update,
         super::secrets::delete,
         super::deployments::create,
         super::deployments::list,
@@ -89,7 +90,7 @@ impl Modify for BearerAuth {
     ),
     components(schemas(
         ErrorBody, DeploymentObject, DeploymentList, Deleted, ToolObject, ToolList, StatusBody, DeploymentUpload, DeploymentPatch, super::tools::SetEnabled, hermes_core::skills_api::SkillObject, SkillList,
-        AccountObject, super::secrets::CreateSecret, super::secrets::SecretObject, super::secrets::SecretList,
+        AccountObject, super::secrets::CreateSecret, super::secrets::UpdateSecret, super::secrets::SecretObject, super::secrets::SecretList,
         super::secrets::SecretDeleted, super::secrets::UsageReport, super::secrets::UsageLine, super::secrets::UsageTotals,
         DeploymentSpec, Sandbox, McpServerSpec, SkillSpec, Features,
         hermes_core::memory::MemoryObject, super::memories::MemoryBody, hermes_core::dreaming::DreamObject,

@@ -27,6 +27,18 @@ pub struct CreateSecret {
     #[serde(default)]
     #[schema(nullable = false)]
     id: Option<String>,
+    /// Hosts the value may ever be sent to (`api.example.com`, `api.example.com:8443`,
+    /// `*.example.com`); absent: any host.
+    #[serde(default)]
+    allowed_hosts: Option<Vec<String>>,
+}
+
+/// Update Secret body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSecret {
+    /// Replaces the list; `null` allows any host.
+    allowed_hosts: Option<Vec<String>>,
 }
 
 /// A secret (never its value).
@@ -38,6 +50,8 @@ pub struct SecretObject {
     pub name: String,
     /// RFC 3339.
     pub created_at: String,
+    /// Hosts the value may be sent to; null: any host.
+    pub allowed_hosts: Option<Vec<String>>,
 }
 
 /// A page of secrets.
@@ -109,7 +123,7 @@ pub async fn create(
     Body(body): Body<CreateSecret>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require("secrets:write")?;
-    let s = state.host.create_secret(&caller.account_id, &body.name, body.value, body.id).await?;
+    let s = state.host.create_secret(&caller.account_id, &body.name, body.value, body.id, body.allowed_hosts).await?;
     Ok((StatusCode::CREATED, Json(json!(s))))
 }
 
@@ -149,6 +163,25 @@ pub async fn get(
 ) -> Result<Json<Value>, ApiError> {
     caller.require("secrets:write")?;
     Ok(Json(json!(state.host.secret(&caller.account_id, &id).await?)))
+}
+
+/// `PATCH /v1/secrets/{id}`: where the value may be sent (never the value itself).
+#[utoipa::path(patch, path = "/v1/secrets/{id}", tag = "secrets", summary = "Change where a secret may be sent",
+    params(("id" = String, Path, description = "sec_…")),
+    request_body = UpdateSecret,
+    responses(
+        (status = 200, description = "The secret", body = SecretObject),
+        CommonErrors,
+        (status = 404, description = "No such secret", body = ErrorBody),
+    ))]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(body): Body<UpdateSecret>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require("secrets:write")?;
+    Ok(Json(json!(state.host.set_secret_hosts(&caller.account_id, &id, body.allowed_hosts).await?)))
 }
 
 /// `DELETE /v1/secrets/{id}`.

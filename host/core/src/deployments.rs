@@ -86,6 +86,71 @@ fn required(param: &str, value: &str) -> Result<(), HostError> {
     Ok(())
 }
 
+/// What a caller may do to a deployment beyond `deployments:write`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Authority {
+    /// May send a secret somewhere it was not sent before (`secrets:write`).
+    pub route_secrets: bool,
+}
+
+impl Authority {
+    /// Everything: the embedding API, and keys holding `secrets:write`.
+    pub const FULL: Authority = Authority { route_secrets: true };
+
+    /// Refuses a change that sends a secret to a destination the deployment did not
+    /// already send it to, unless the caller may route secrets.
+    fn check_routes(self, old: Option<&DeploymentSpec>, new: &DeploymentSpec) -> Result<(), HostError> {
+        if self.route_secrets {
+            return Ok(());
+        }
+        let before = old.map(secret_routes).unwrap_or_default();
+        if let Some((secret, destination)) = secret_routes(new).into_iter().find(|r| !before.contains(r)) {
+            return Err(HostError::Forbidden {
+                scope: "secrets:write".into(),
+                message: format!(
+                    "this change would send secret {secret} to {destination}: that needs the `secrets:write` \
+                     scope as well as `deployments:write`"
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Every `(secret id, destination)` a spec can put a secret on the wire to: each MCP
+/// server's origin for every secret its header templates name, and each plugin's
+/// `http` hosts for every secret the deployment binds (the plugin chooses the header).
+pub fn secret_routes(spec: &DeploymentSpec) -> std::collections::BTreeSet<(String, String)> {
+    let mut routes = std::collections::BTreeSet::new();
+    for m in &spec.mcp_servers {
+        let origin = reqwest::Url::parse(&m.url)
+            .map(|u| {
+                format!(
+                    "{}://{}:{}",
+                    u.scheme(),
+                    u.host_str().unwrap_or_default(),
+                    u.port_or_known_default().unwrap_or(0)
+                )
+            })
+            .unwrap_or_else(|_| m.url.clone());
+        for template in m.headers.values() {
+            for name in crate::mcp::placeholders(template).unwrap_or_default() {
+                if let Some(id) = spec.secrets.get(name) {
+                    routes.insert((id.clone(), format!("MCP server {} ({origin})", m.name)));
+                }
+            }
+        }
+    }
+    for p in &spec.plugins {
+        for host in &p.grants.http {
+            for id in spec.secrets.values() {
+                routes.insert((id.clone(), format!("plugin {} (http to {host})", p.plugin_id)));
+            }
+        }
+    }
+    routes
+}
+
 /// Checks a spec; returns warnings for accepted-but-notable settings.
 pub(crate) fn validate(spec: &DeploymentSpec) -> Result<Vec<String>, HostError> {
     required("customer_id", &spec.customer_id)?;
@@ -291,8 +356,10 @@ pub(crate) async fn create(
     account_id: &str,
     spec: DeploymentSpec,
     uploads: Vec<Upload>,
+    authority: Authority,
 ) -> Result<Deployment, HostError> {
     let mut warnings = validate(&spec)?;
+    authority.check_routes(None, &spec)?;
     crate::billing::require_credits(&services.db, account_id).await?;
     crate::secrets::validate_refs(services, account_id, &spec.secrets).await?;
     crate::plugins::validate(services, account_id, &spec).await?;
@@ -379,8 +446,9 @@ pub(crate) async fn patch(
     account_id: &str,
     id: &str,
     patch: serde_json::Value,
+    authority: Authority,
 ) -> Result<Deployment, HostError> {
-    patch_with(services, account_id, id, patch, false).await
+    patch_with(services, account_id, id, patch, false, authority).await
 }
 
 /// [`patch`], optionally re-installing the skills even when their definitions did not
@@ -391,6 +459,7 @@ pub(crate) async fn patch_with(
     id: &str,
     patch: serde_json::Value,
     reinstall_skills: bool,
+    authority: Authority,
 ) -> Result<Deployment, HostError> {
     let row = row_in(services, account_id, id).await?;
     let serde_json::Value::Object(changes) = patch else {
@@ -423,6 +492,7 @@ pub(crate) async fn patch_with(
     let de = serde_path_to_error::deserialize::<_, DeploymentSpec>(merged);
     let spec = de.map_err(|e| HostError::invalid(&e.path().to_string(), e.inner().to_string()))?;
     let mut warnings = validate(&spec)?;
+    authority.check_routes(Some(&row.spec), &spec)?;
     crate::secrets::validate_refs(services, account_id, &spec.secrets).await?;
     crate::plugins::validate(services, account_id, &spec).await?;
     if reinstall_skills || spec.skills != row.spec.skills {

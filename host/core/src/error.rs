@@ -14,6 +14,14 @@ pub enum HostError {
         /// The offending field, e.g. `skills[1].content`.
         param: Option<String>,
     },
+    /// The caller's key lacks a scope this particular change needs.
+    #[error("{message}")]
+    Forbidden {
+        /// The scope it needs.
+        scope: String,
+        /// Why, for the caller.
+        message: String,
+    },
     /// The object does not exist (or belongs to another account).
     #[error("{0}")]
     NotFound(String),

@@ -247,7 +247,19 @@ impl Host {
         spec: DeploymentSpec,
         uploads: Vec<deployments::Upload>,
     ) -> Result<Deployment, HostError> {
-        let d = deployments::create(&self.services, account_id, spec, uploads).await?;
+        self.create_deployment_as(account_id, spec, uploads, deployments::Authority::FULL).await
+    }
+
+    /// [`Host::create_deployment_with_files`] on behalf of a caller with `authority`
+    /// (the API passes what the presenting key may do).
+    pub async fn create_deployment_as(
+        &self,
+        account_id: &str,
+        spec: DeploymentSpec,
+        uploads: Vec<deployments::Upload>,
+        authority: deployments::Authority,
+    ) -> Result<Deployment, HostError> {
+        let d = deployments::create(&self.services, account_id, spec, uploads, authority).await?;
         self.services.fsevents.set(&d.deployment_id, d.spec.features.filesystem_webhooks).await;
         Ok(d)
     }
@@ -269,7 +281,18 @@ impl Host {
         deployment_id: &str,
         patch: serde_json::Value,
     ) -> Result<Deployment, HostError> {
-        let d = deployments::patch(&self.services, account_id, deployment_id, patch).await?;
+        self.patch_deployment_as(account_id, deployment_id, patch, deployments::Authority::FULL).await
+    }
+
+    /// [`Host::patch_deployment`] on behalf of a caller with `authority`.
+    pub async fn patch_deployment_as(
+        &self,
+        account_id: &str,
+        deployment_id: &str,
+        patch: serde_json::Value,
+        authority: deployments::Authority,
+    ) -> Result<Deployment, HostError> {
+        let d = deployments::patch(&self.services, account_id, deployment_id, patch, authority).await?;
         self.services.fsevents.set(deployment_id, d.spec.features.filesystem_webhooks).await;
         Ok(d)
     }

@@ -445,7 +445,7 @@ pub(crate) async fn attached(
     let mut out = Vec::with_capacity(spec.plugins.len());
     // Secret values are decrypted only when some plugin may put them in a header.
     let secrets = if spec.plugins.iter().any(|a| !a.grants.http.is_empty()) {
-        Arc::new(services.secrets.values(account_id, &spec.secrets).await?)
+        Arc::new(services.secrets.release(account_id, &spec.secrets).await?)
     } else {
         Arc::new(Vec::new())
     };

@@ -133,8 +133,15 @@ async fn apply(
 ) -> Result<(), HostError> {
     let value = serde_json::to_value(&skills)
         .map_err(|e| HostError::Io { context: "encoding skills".into(), source: std::io::Error::other(e) })?;
-    deployments::patch_with(services, &d.account_id, &d.deployment_id, serde_json::json!({"skills": value}), refetch)
-        .await?;
+    deployments::patch_with(
+        services,
+        &d.account_id,
+        &d.deployment_id,
+        serde_json::json!({"skills": value}),
+        refetch,
+        deployments::Authority::FULL,
+    )
+    .await?;
     Ok(())
 }
 

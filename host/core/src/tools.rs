@@ -85,8 +85,14 @@ pub(crate) async fn set_enabled(
     if !enabled {
         disabled.push(name.to_string());
     }
-    deployments::patch(services, &d.account_id, &d.deployment_id, serde_json::json!({"disabled_tools": disabled}))
-        .await?;
+    deployments::patch(
+        services,
+        &d.account_id,
+        &d.deployment_id,
+        serde_json::json!({"disabled_tools": disabled}),
+        deployments::Authority::FULL,
+    )
+    .await?;
     info.enabled = enabled;
     Ok(info)
 }

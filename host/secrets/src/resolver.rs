@@ -129,6 +129,17 @@ impl Secrets {
         account_id: &str,
         refs: &BTreeMap<String, String>,
     ) -> Result<Vec<(String, SecretValue)>, SecretsError> {
+        Ok(self.release(account_id, refs).await?.into_iter().map(|r| (r.name, r.value)).collect())
+    }
+
+    /// Decrypts the secrets `refs` maps, each with the hosts it may be sent to: what
+    /// every path that puts a secret on the wire (MCP headers, plugin HTTP) holds, so
+    /// one check ([`Released::may_go_to`]) guards them all.
+    pub async fn release(
+        &self,
+        account_id: &str,
+        refs: &BTreeMap<String, String>,
+    ) -> Result<Vec<Released>, SecretsError> {
         if refs.is_empty() {
             return Ok(Vec::new());
         }
@@ -150,7 +161,7 @@ impl Secrets {
                 .key
                 .decrypt(&row.account_id, &row.id, &row.ciphertext)
                 .map_err(|source| SecretsError::Undecryptable { name: name.clone(), id, source })?;
-            values.push((name, value));
+            values.push(Released { name, id: row.id, value, allowed_hosts: row.allowed_hosts });
         }
         Ok(values)
     }
@@ -158,5 +169,40 @@ impl Secrets {
     /// The scrubber holding the values `refs` maps: what a run's outputs are cleaned with.
     pub async fn scrubber(&self, account_id: &str, refs: &BTreeMap<String, String>) -> Result<Scrubber, SecretsError> {
         Ok(Scrubber::new(self.values(account_id, refs).await?))
+    }
+}
+
+/// A decrypted secret on its way to a destination, with where it may go.
+pub struct Released {
+    /// The env name the deployment binds it to.
+    pub name: String,
+    /// `sec_…`
+    pub id: String,
+    /// The value.
+    pub value: SecretValue,
+    /// Host patterns it may be sent to (`None`: any host).
+    pub allowed_hosts: Option<Vec<String>>,
+}
+
+impl std::fmt::Debug for Released {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Released({} = {}, allowed_hosts: {:?})", self.name, self.id, self.allowed_hosts)
+    }
+}
+
+impl Released {
+    /// Whether the value may be sent to `host` on `port`; `Err` says why not, naming
+    /// the secret (never its value).
+    pub fn may_go_to(&self, host: &str, port: u16) -> Result<(), String> {
+        match &self.allowed_hosts {
+            None => Ok(()),
+            Some(hosts) if hosts.iter().any(|h| hermes_types::net::host_matches(h, host, port)) => Ok(()),
+            Some(hosts) => Err(format!(
+                "secret {} ({}) may not be sent to {host}:{port}; its allowed_hosts are [{}]",
+                self.name,
+                self.id,
+                hosts.join(", ")
+            )),
+        }
     }
 }

@@ -307,6 +307,10 @@ CREATE TABLE plugins (
 );
 CREATE INDEX plugins_by_account ON plugins(account_id, created_at);
 "#,
+    // Where a secret may be sent (JSON array of host patterns); NULL: anywhere.
+    r#"
+ALTER TABLE secrets ADD COLUMN allowed_hosts TEXT;
+"#,
 ];
 
 /// Brings the database up to the latest schema version.

@@ -18,9 +18,15 @@ pub struct SecretRow {
     pub ciphertext: Vec<u8>,
     /// RFC 3339.
     pub created_at: String,
+    /// Host patterns the value may be sent to; `None`: any host.
+    pub allowed_hosts: Option<Vec<String>>,
 }
 
-const COLUMNS: &str = "id, account_id, name, ciphertext, created_at";
+const COLUMNS: &str = "id, account_id, name, ciphertext, created_at, allowed_hosts";
+
+fn hosts_json(hosts: &Option<Vec<String>>) -> Option<String> {
+    hosts.as_ref().map(|h| serde_json::to_string(h).unwrap_or_else(|_| "[]".into()))
+}
 
 fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SecretRow> {
     Ok(SecretRow {
@@ -29,6 +35,8 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SecretRow> {
         name: r.get(2)?,
         ciphertext: r.get(3)?,
         created_at: r.get(4)?,
+        // An unreadable list admits nothing rather than everything.
+        allowed_hosts: r.get::<_, Option<String>>(5)?.map(|j| serde_json::from_str(&j).unwrap_or_default()),
     })
 }
 
@@ -36,8 +44,9 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SecretRow> {
 pub fn insert(tx: &Tx<'_>, row: &SecretRow) -> Result<(), StoreError> {
     let conn = tx.sql();
     let n = conn.execute(
-        "INSERT OR IGNORE INTO secrets (id, account_id, name, ciphertext, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![row.id, row.account_id, row.name, row.ciphertext, row.created_at],
+        "INSERT OR IGNORE INTO secrets (id, account_id, name, ciphertext, created_at, allowed_hosts)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![row.id, row.account_id, row.name, row.ciphertext, row.created_at, hosts_json(&row.allowed_hosts)],
     )?;
     if n == 0 {
         return Err(StoreError::Conflict(format!("a secret with id {} already exists", row.id)));
@@ -84,6 +93,20 @@ pub fn referenced_by(tx: &Tx<'_>, account_id: &str, id: &str) -> Result<Option<(
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?)
+}
+
+/// Replaces where a secret may be sent; false when there is no such secret.
+pub fn set_allowed_hosts(
+    tx: &Tx<'_>,
+    account_id: &str,
+    id: &str,
+    hosts: &Option<Vec<String>>,
+) -> Result<bool, StoreError> {
+    let n = tx.sql().execute(
+        "UPDATE secrets SET allowed_hosts = ?3 WHERE account_id = ?1 AND id = ?2",
+        params![account_id, id, hosts_json(hosts)],
+    )?;
+    Ok(n == 1)
 }
 
 /// Deletes a secret; false when there was none.

@@ -221,6 +221,12 @@ impl McpPool {
         self.deployments.locked().remove(deployment_id);
     }
 
+    /// Forgets every connection of an account's deployments: their headers were
+    /// resolved under secret rules that just changed.
+    pub fn forget_account(&self, account_id: &str) {
+        self.deployments.locked().retain(|_, d| d.account_id != account_id);
+    }
+
     /// Each server's status; servers never tried are connected in the background
     /// (the caller does not wait for them).
     pub fn statuses(self: &Arc<Self>, target: &Target) -> Vec<(String, ServerStatus)> {
@@ -400,7 +406,7 @@ impl McpPool {
                 ));
             }
         }
-        let (headers, scrubber) = resolve_headers(&self.secrets, target, &spec.headers).await?;
+        let (headers, scrubber) = resolve_headers(&self.secrets, target, &url, &spec.headers).await?;
         Ok((McpClient::new(self.http.clone(), url, headers), scrubber))
     }
 
@@ -490,6 +496,7 @@ pub(crate) fn placeholders(template: &str) -> Result<Vec<&str>, String> {
 async fn resolve_headers(
     secrets: &hermes_secrets::Secrets,
     target: &Target,
+    url: &reqwest::Url,
     templates: &BTreeMap<String, String>,
 ) -> Result<(HeaderMap, hermes_secrets::Scrubber), McpError> {
     let mut wanted: BTreeMap<String, String> = BTreeMap::new();
@@ -503,17 +510,19 @@ async fn resolve_headers(
             wanted.insert(name.to_string(), id.clone());
         }
     }
-    let values: HashMap<String, hermes_secrets::SecretValue> = secrets
-        .values(&target.account_id, &wanted)
-        .await
-        .map_err(|e| match e {
-            hermes_secrets::SecretsError::Missing { name, .. } => {
-                McpError::Config(format!("secret {name} no longer exists"))
-            }
-            other => McpError::Config(format!("reading secrets: {other}")),
-        })?
-        .into_iter()
-        .collect();
+    let released = secrets.release(&target.account_id, &wanted).await.map_err(|e| match e {
+        hermes_secrets::SecretsError::Missing { name, .. } => {
+            McpError::Config(format!("secret {name} no longer exists"))
+        }
+        other => McpError::Config(format!("reading secrets: {other}")),
+    })?;
+    // A secret bound to other hosts is never sent here, whoever configured the server.
+    let (host, port) = (url.host_str().unwrap_or_default(), url.port_or_known_default().unwrap_or(0));
+    for r in &released {
+        r.may_go_to(host, port).map_err(McpError::Config)?;
+    }
+    let values: HashMap<String, hermes_secrets::SecretValue> =
+        released.into_iter().map(|r| (r.name, r.value)).collect();
     let mut headers = HeaderMap::new();
     for (header, template) in templates {
         let mut text = template.clone();

@@ -27,12 +27,40 @@ pub struct SecretInfo {
     pub name: String,
     /// RFC 3339.
     pub created_at: String,
+    /// Host patterns the value may be sent to; `null`: any host.
+    pub allowed_hosts: Option<Vec<String>>,
 }
 
 impl From<&SecretRow> for SecretInfo {
     fn from(r: &SecretRow) -> SecretInfo {
-        SecretInfo { id: r.id.clone(), name: r.name.clone(), created_at: r.created_at.clone() }
+        SecretInfo {
+            id: r.id.clone(),
+            name: r.name.clone(),
+            created_at: r.created_at.clone(),
+            allowed_hosts: r.allowed_hosts.clone(),
+        }
     }
+}
+
+/// Most entries in a secret's `allowed_hosts`.
+const MAX_ALLOWED_HOSTS: usize = 32;
+
+/// Checks an `allowed_hosts` list: well-formed host patterns, at least one.
+fn check_allowed_hosts(hosts: &Option<Vec<String>>) -> Result<(), HostError> {
+    let Some(hosts) = hosts else { return Ok(()) };
+    if hosts.is_empty() || hosts.len() > MAX_ALLOWED_HOSTS {
+        return Err(HostError::invalid(
+            "allowed_hosts",
+            format!("`allowed_hosts` takes 1–{MAX_ALLOWED_HOSTS} hosts; omit it (or null) to allow any host"),
+        ));
+    }
+    if let Some(bad) = hosts.iter().find(|h| !hermes_types::net::valid_host_pattern(h)) {
+        return Err(HostError::invalid(
+            "allowed_hosts",
+            format!("{bad:?} is not a host pattern (`api.example.com`, `api.example.com:8443`, `*.example.com`)"),
+        ));
+    }
+    Ok(())
 }
 
 fn valid_name(name: &str) -> bool {
@@ -91,7 +119,9 @@ impl Core {
         name: &str,
         value: SecretValue,
         id: Option<String>,
+        allowed_hosts: Option<Vec<String>>,
     ) -> Result<SecretInfo, HostError> {
+        check_allowed_hosts(&allowed_hosts)?;
         if !valid_name(name) {
             return Err(HostError::invalid("name", "`name` must be 1–128 chars of [A-Za-z0-9_.-]"));
         }
@@ -115,6 +145,7 @@ impl Core {
             account_id: account_id.to_string(),
             name: name.to_string(),
             created_at: hermes_types::ids::now(),
+            allowed_hosts,
         };
         drop(value);
         let info = SecretInfo::from(&row);
@@ -146,6 +177,33 @@ impl Core {
             .as_ref()
             .map(SecretInfo::from)
             .ok_or_else(|| HostError::NotFound(format!("secret {id} not found")))
+    }
+
+    /// Replaces where a secret may be sent (`None`: any host); applies to the next
+    /// connection or request that would carry it.
+    pub async fn set_secret_hosts(
+        &self,
+        account_id: &str,
+        id: &str,
+        allowed_hosts: Option<Vec<String>>,
+    ) -> Result<SecretInfo, HostError> {
+        check_allowed_hosts(&allowed_hosts)?;
+        let (account, key) = (account_id.to_string(), id.to_string());
+        let row = self
+            .services()
+            .db
+            .write(move |tx| {
+                if !store::set_allowed_hosts(tx, &account, &key, &allowed_hosts)? {
+                    return Ok(None);
+                }
+                store::get(tx, &account, &key)
+            })
+            .await?;
+        let info =
+            row.as_ref().map(SecretInfo::from).ok_or_else(|| HostError::NotFound(format!("secret {id} not found")))?;
+        // Pooled MCP connections hold headers resolved under the old rule.
+        self.services().mcp.forget_account(account_id);
+        Ok(info)
     }
 
     /// Deletes a secret; one a deployment still references is a conflict.

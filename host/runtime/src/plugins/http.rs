@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use hermes_secrets::{Scrubber, SecretValue};
+use hermes_secrets::{Released, Scrubber};
 use http_body_util::{BodyExt, Full, Limited};
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
@@ -19,8 +19,9 @@ pub struct HttpGrant {
     pub hosts: Vec<String>,
     /// Whether loopback and private addresses may be reached (`HERMES_ALLOW_PRIVATE_URLS`).
     pub allow_private: bool,
-    /// The deployment's secrets by env name, for `${NAME}` in headers.
-    pub secrets: Arc<Vec<(String, SecretValue)>>,
+    /// The deployment's secrets by env name, for `${NAME}` in headers, each with the
+    /// hosts it may be sent to.
+    pub secrets: Arc<Vec<Released>>,
     /// Largest response body handed to the guest.
     pub max_response_bytes: usize,
 }
@@ -28,14 +29,7 @@ pub struct HttpGrant {
 impl HttpGrant {
     /// Whether `host` on `port` is listed.
     fn allows(&self, host: &str, port: u16) -> bool {
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
-        self.hosts.iter().any(|h| {
-            let h = h.to_ascii_lowercase();
-            match h.rsplit_once(':').filter(|(_, p)| p.parse::<u16>().is_ok()) {
-                Some((name, p)) => name == host && p.parse() == Ok(port),
-                None => h == host,
-            }
-        })
+        self.hosts.iter().any(|h| hermes_types::net::host_matches(h, host, port))
     }
 }
 
@@ -49,8 +43,9 @@ fn denied(why: String) -> Error {
     Error::InternalError(Some(why))
 }
 
-/// `Bearer ${TOKEN}` with the value of `TOKEN`; an unknown or unclosed name is an error.
-fn substitute(template: &str, secrets: &[(String, SecretValue)]) -> Result<String, String> {
+/// `Bearer ${TOKEN}` with the value of `TOKEN`, when `TOKEN` may go to `host:port`;
+/// an unknown, unclosed or misdirected name is an error.
+fn substitute(template: &str, secrets: &[Released], host: &str, port: u16) -> Result<String, String> {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(start) = rest.find("${") {
@@ -58,11 +53,12 @@ fn substitute(template: &str, secrets: &[(String, SecretValue)]) -> Result<Strin
         let after = &rest[start + 2..];
         let end = after.find('}').ok_or("an unclosed ${ in a header")?;
         let name = &after[..end];
-        let value = secrets
+        let secret = secrets
             .iter()
-            .find(|(n, _)| n == name)
+            .find(|r| r.name == name)
             .ok_or_else(|| format!("${{{name}}} is not one of the deployment's secrets"))?;
-        out.push_str(value.1.expose());
+        secret.may_go_to(host, port)?;
+        out.push_str(secret.value.expose());
         rest = &after[end + 1..];
     }
     out.push_str(rest);
@@ -92,7 +88,7 @@ async fn admit(grant: &HttpGrant, request: &mut http::Request<WasiBody>) -> Resu
         if !text.contains("${") {
             continue;
         }
-        let filled = substitute(text, &grant.secrets).map_err(denied)?;
+        let filled = substitute(text, &grant.secrets, &host, port).map_err(denied)?;
         let mut header = http::HeaderValue::from_str(&filled).map_err(|e| denied(format!("a header value: {e}")))?;
         header.set_sensitive(true);
         *value = header;
@@ -169,10 +165,20 @@ mod tests {
     }
 
     #[test]
-    fn secret_placeholders_are_filled_and_unknown_ones_refused() {
-        let secrets = vec![("TOKEN".to_string(), SecretValue::new("s3cr3t-value"))];
-        assert_eq!(substitute("Bearer ${TOKEN}", &secrets).unwrap(), "Bearer s3cr3t-value");
-        assert!(substitute("${NOPE}", &secrets).unwrap_err().contains("NOPE"));
-        assert!(substitute("${TOKEN", &secrets).is_err());
+    fn secret_placeholders_are_filled_only_for_their_hosts() {
+        let secret = |hosts: Option<Vec<String>>| Released {
+            name: "TOKEN".into(),
+            id: "sec_1".into(),
+            value: hermes_secrets::SecretValue::new("s3cr3t-value"),
+            allowed_hosts: hosts,
+        };
+        let any = vec![secret(None)];
+        assert_eq!(substitute("Bearer ${TOKEN}", &any, "a.example", 443).unwrap(), "Bearer s3cr3t-value");
+        assert!(substitute("${NOPE}", &any, "a.example", 443).unwrap_err().contains("NOPE"));
+        assert!(substitute("${TOKEN", &any, "a.example", 443).is_err());
+        let bound = vec![secret(Some(vec!["api.crm.example".into()]))];
+        assert!(substitute("${TOKEN}", &bound, "api.crm.example", 443).is_ok());
+        let refused = substitute("${TOKEN}", &bound, "evil.example", 443).unwrap_err();
+        assert!(refused.contains("may not be sent to evil.example") && !refused.contains("s3cr3t"), "{refused}");
     }
 }
