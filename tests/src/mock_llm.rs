@@ -94,6 +94,8 @@ struct Script {
     served: u64,
     /// Tool calls served so far (call ids).
     calls: u64,
+    /// When set, every reply numbers its calls from 1 again: a provider reusing ids.
+    reuse_call_ids: bool,
 }
 
 /// The two wire formats.
@@ -118,6 +120,12 @@ pub struct MockLlm {
 }
 
 impl MockLlm {
+    /// From now on, every reply's tool calls are numbered from 1 again (`call_1`, …):
+    /// a provider that reuses call ids across turns.
+    pub fn reuse_call_ids(&self) {
+        self.script.lock().unwrap_or_else(|p| p.into_inner()).reuse_call_ids = true;
+    }
+
     /// Starts a server on a free port (call inside a tokio runtime).
     pub async fn start() -> MockLlm {
         let script = Arc::new(Mutex::new(Script::default()));
@@ -245,7 +253,7 @@ async fn serve(s: Shared, headers: &HeaderMap, body: Bytes, wire: Wire) -> Respo
                 None => Plan::Missing,
                 Some(r) => {
                     sc.served += 1;
-                    let first_call = sc.calls + 1;
+                    let first_call = if sc.reuse_call_ids { 1 } else { sc.calls + 1 };
                     sc.calls += r.parts().1.len() as u64;
                     Plan::Answer(r, sc.served, first_call)
                 }

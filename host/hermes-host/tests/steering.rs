@@ -473,3 +473,45 @@ async fn policies_and_decisions_are_validated_lists_page_and_everything_is_docum
     }
     assert!(doc["components"]["schemas"]["Steering"].is_object());
 }
+
+/// Issue 14, defect 5: a provider that reuses call ids (every reply numbers its calls
+/// from 1) must not let a later gated call run under an earlier call's approval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_call_id_never_inherits_an_approval() {
+    let llm = MockLlm::start().await;
+    llm.reuse_call_ids();
+    let server = common::start(&llm);
+    let dep = create(&server, json!({"steering": {"require_approval": ["write_file"]}})).await;
+    llm.push(Reply::tool("write_file", json!({"path": "a.txt", "content": "approved content"})));
+    llm.push(Reply::tool("write_file", json!({"path": "b.txt", "content": "never approved"})));
+    llm.push(Reply::text("done"));
+    let t = send(&server, &dep, "write both").await;
+    let run = t["run_id"].as_str().unwrap().to_string();
+    wait_status(&server, &dep, &run, "waiting_on_human").await;
+    let first = pending(&server, &dep).await;
+    assert_eq!(first.len(), 1, "{first:?}");
+    let (status, _) =
+        decide(&server, &dep, first[0]["approval_id"].as_str().unwrap(), json!({"decision": "approve"})).await;
+    assert_eq!(status, 200);
+
+    // The second call arrives with the same provider id; it waits for its own decision.
+    let mut second = Vec::new();
+    for _ in 0..600 {
+        second = pending(&server, &dep).await;
+        if !second.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(second.len(), 1, "a new approval is asked for: {second:?}");
+    assert_eq!(second[0]["arguments"]["path"], "b.txt", "{second:?}");
+    assert_ne!(second[0]["call_id"], first[0]["call_id"], "the reused id was replaced by a unique one");
+    assert_eq!(file(&server, &dep, "a.txt").await, (200, "approved content".to_string()));
+    assert_eq!(file(&server, &dep, "b.txt").await.0, 404, "not executed without its own approval");
+
+    let (status, _) =
+        decide(&server, &dep, second[0]["approval_id"].as_str().unwrap(), json!({"decision": "reject"})).await;
+    assert_eq!(status, 200);
+    wait_status(&server, &dep, &run, "completed").await;
+    assert_eq!(file(&server, &dep, "b.txt").await.0, 404);
+}

@@ -188,7 +188,9 @@ impl StreamDecoder for Decoder {
             .calls
             .into_iter()
             .map(|(i, c)| ToolCall {
-                id: if c.id.is_empty() { format!("call_{i}") } else { c.id },
+                // A provider that omits ids gets unique ones: an index would repeat
+                // every turn, and approvals are looked up by call id.
+                id: if c.id.is_empty() { format!("call_{i}_{:016x}", rand::random::<u64>()) } else { c.id },
                 name: c.name,
                 arguments: args_or_empty_object(c.arguments),
             })

@@ -197,6 +197,15 @@ pub fn tool_started(tx: &Tx<'_>, run_id: &str, call_id: &str, tool: &str, now: &
     Ok(())
 }
 
+/// Every tool call id this run has used: started calls and calls awaiting approval.
+pub fn call_ids(tx: &Tx<'_>, run_id: &str) -> Result<Vec<String>, StoreError> {
+    let mut stmt = tx.sql().prepare_cached(
+        "SELECT call_id FROM tool_calls WHERE run_id = ?1 UNION SELECT call_id FROM approvals WHERE run_id = ?1",
+    )?;
+    let ids = stmt.query_map(params![run_id], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+    Ok(ids)
+}
+
 /// Records that a tool call has its result.
 pub fn tool_finished(tx: &Tx<'_>, run_id: &str, call_id: &str, now: &str) -> Result<(), StoreError> {
     let conn = tx.sql();

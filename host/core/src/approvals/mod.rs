@@ -120,6 +120,14 @@ pub(crate) async fn open(hub: &EventHub, env: &RunScope, ask: Ask) -> Result<App
     let (row, _) = hub
         .commit(&env.deployment_id, move |conn| {
             if let Some(existing) = store::by_call(conn, &row.run_id, &row.call_id)? {
+                // The same call asked again (a fresh instance): its approval. Another
+                // call under a reused id never inherits it.
+                if existing.tool != row.tool || existing.arguments != row.arguments {
+                    return Err(StoreError::Conflict(format!(
+                        "tool call id {} was already used in this run for another call ({}); not executed",
+                        row.call_id, existing.tool
+                    )));
+                }
                 return Ok((existing, Vec::new()));
             }
             store::insert(conn, &row)?;

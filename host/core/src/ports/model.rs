@@ -152,6 +152,45 @@ impl ModelPort for ModelGate {
             })
             .await
             .map_err(|e| ModelFailure::Host(e.into()))?;
+        let mut completion = completion;
+        if !completion.tool_calls.is_empty() {
+            let run_id = scope.run_id.clone();
+            let used =
+                self.db.read(move |tx| runs::call_ids(tx, &run_id)).await.map_err(|e| ModelFailure::Host(e.into()))?;
+            unique_call_ids(&scope.run_id, &mut completion.tool_calls, used);
+        }
         Ok(completion)
+    }
+}
+
+/// Gives every call a run-unique id: a provider that reuses ids (or sends none) must
+/// never let a new call inherit an earlier call's approval or recorded result.
+fn unique_call_ids(run_id: &str, calls: &mut [hermes_providers::ToolCall], used: Vec<String>) {
+    let mut seen: std::collections::HashSet<String> = used.into_iter().collect();
+    for c in calls {
+        if c.id.is_empty() || !seen.insert(c.id.clone()) {
+            let fresh = hermes_types::ids::new_id("call");
+            tracing::warn!(run_id, reused = %c.id, renamed = %fresh, "the model reused a tool call id; renamed");
+            c.id = fresh.clone();
+            seen.insert(fresh);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reused_and_missing_call_ids_are_renamed() {
+        let call = |id: &str| hermes_providers::ToolCall { id: id.into(), name: "t".into(), arguments: "{}".into() };
+        let mut calls = vec![call("call_1"), call("call_2"), call("call_2"), call("")];
+        unique_call_ids("run_1", &mut calls, vec!["call_1".into()]);
+        assert_ne!(calls[0].id, "call_1", "used earlier in the run");
+        assert_eq!(calls[1].id, "call_2");
+        assert_ne!(calls[2].id, "call_2", "twice in one reply");
+        assert!(!calls[3].id.is_empty());
+        let ids: std::collections::HashSet<_> = calls.iter().map(|c| c.id.clone()).collect();
+        assert_eq!(ids.len(), 4);
     }
 }
