@@ -30,6 +30,17 @@ pub fn open(dir: &Path) -> io::Result<Dir> {
 
 /// Checks a workspace-relative path: relative, no `..`, not empty. Returns it normalised.
 pub fn relative(path: &str) -> Result<PathBuf, String> {
+    // What any filesystem takes: no NUL, 255 bytes a name, 4 KiB a path. Past these
+    // the OS fails the call, which would surface as the server's error.
+    if path.contains('\0') {
+        return Err("path contains a NUL byte".into());
+    }
+    if path.len() > MAX_PATH {
+        return Err(format!("path is {} bytes long; at most {MAX_PATH}", path.len()));
+    }
+    if let Some(long) = path.split('/').find(|c| c.len() > MAX_NAME) {
+        return Err(format!("a path component is {} bytes long; at most {MAX_NAME}", long.len()));
+    }
     let trimmed = path.trim_start_matches("/workspace/").trim_start_matches("./");
     let p = Path::new(trimmed);
     let mut out = PathBuf::new();
@@ -48,6 +59,11 @@ pub fn relative(path: &str) -> Result<PathBuf, String> {
     }
     Ok(out)
 }
+
+/// Longest workspace-relative path accepted.
+pub const MAX_PATH: usize = 4096;
+/// Longest file or folder name accepted.
+pub const MAX_NAME: usize = 255;
 
 /// Writes a file inside the workspace, creating parent directories.
 pub fn write(dir: &Dir, rel: &Path, bytes: &[u8]) -> io::Result<()> {

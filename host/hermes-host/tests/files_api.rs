@@ -183,3 +183,28 @@ async fn paths_that_leave_the_workspace_are_400_and_touch_nothing_outside() {
     assert_eq!(s, 200);
     assert!(!ws.join("leak.txt").exists() && outside.join("secret.txt").exists());
 }
+
+/// Issue 14, point 9: names no filesystem takes are the client's error, not a 500.
+#[tokio::test]
+async fn a_nul_byte_or_an_overlong_name_in_a_path_is_400() {
+    let llm = MockLlm::start().await;
+    let server = common::start(&llm);
+    let dep = server.create_deployment().await;
+    let key = server.key.clone();
+    let files = format!("/v1/deployments/{dep}/files");
+    let long_name = "n".repeat(10_000);
+    let deep = vec!["d"; 3000].join("/");
+    for bad in ["a\0b.txt", long_name.as_str(), deep.as_str()] {
+        let shown = &bad[..bad.len().min(20)];
+        let (s, e) = call(&server, &key, "PUT", &files, Some(json!({"path": bad, "content": "x"}))).await;
+        assert_eq!((s, e["param"].as_str()), (400, Some("path")), "PUT {shown:?}: {e}");
+        let (s, e) = call(&server, &key, "GET", &format!("{files}/content?path={}", q(bad)), None).await;
+        assert_eq!(s, 400, "GET {shown:?}: {e}");
+        let (s, e) = call(&server, &key, "DELETE", &format!("{files}?path={}", q(bad)), None).await;
+        assert_eq!(s, 400, "DELETE {shown:?}: {e}");
+    }
+    // Still serving, and a name of exactly 255 bytes works.
+    let ok = "m".repeat(255);
+    let (s, e) = call(&server, &key, "PUT", &files, Some(json!({"path": ok, "content": "fits"}))).await;
+    assert_eq!(s, 200, "{e}");
+}
