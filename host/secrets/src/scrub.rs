@@ -7,6 +7,15 @@ use std::borrow::Cow;
 
 use super::crypto::SecretValue;
 
+/// The largest char boundary of `s` at or below `at`.
+fn floor_boundary(s: &str, at: usize) -> usize {
+    let mut end = at.min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    end
+}
+
 /// Shorter values are not scrubbed: they would redact ordinary words.
 pub const MIN_LEN: usize = 6;
 
@@ -57,6 +66,17 @@ impl Scrubber {
             }
         }
         out
+    }
+
+    /// At most `max` bytes of `text` (cut at a character boundary), scrubbed. Only a
+    /// prefix a little longer than `max` is scanned — enough that a value starting
+    /// before the cut is replaced whole, never shown in part — so a huge text costs
+    /// no more than a short one.
+    pub fn scrub_prefix(&self, text: &str, max: usize) -> String {
+        let longest = self.patterns.first().map_or(0, |p| p.0.expose().len());
+        let scan = floor_boundary(text, max.saturating_add(longest));
+        let clean = self.scrub(&text[..scan]);
+        clean[..floor_boundary(&clean, max)].to_string()
     }
 
     /// Scrubs an owned string in place (no copy when nothing matches).
@@ -128,6 +148,20 @@ mod tests {
             ("SHORT".into(), SecretValue::new("abc")),
             ("QUOTED".into(), SecretValue::new("pa\"ss\\word")),
         ])
+    }
+
+    #[test]
+    fn a_prefix_never_shows_part_of_a_value_cut_at_its_end() {
+        let s = scrubber();
+        // The value straddles the cut: scanned whole, replaced, then cut.
+        let text = format!("{}sk-live-abc123 and more", "x".repeat(95));
+        let out = s.scrub_prefix(&text, 100);
+        assert!(out.len() <= 100 && !out.contains("sk-li"), "{out}");
+        assert!(out.starts_with(&"x".repeat(95)));
+        // A huge text is cut, not scanned whole, and multibyte text is cut on a boundary.
+        let huge = "é".repeat(1 << 20);
+        let out = s.scrub_prefix(&huge, 101);
+        assert_eq!(out.len(), 100);
     }
 
     #[test]

@@ -6,6 +6,8 @@ mod approvals;
 mod automations;
 mod events;
 mod logging;
+
+pub(crate) use logging::bounded_line;
 mod mcp;
 mod memory;
 mod model;

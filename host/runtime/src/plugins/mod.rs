@@ -184,7 +184,7 @@ impl crate::wit::hermes::agent::types::Host for PluginState {}
 
 impl crate::wit::hermes::agent::logging::Host for PluginState {
     async fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
-        let message = preview(&self.secrets.scrub(&message), 4096);
+        let message = crate::imports::bounded_line(&self.secrets, &message);
         let plugin = &self.label;
         match level {
             Level::Trace => tracing::trace!(%plugin, guest = true, "{message}"),
