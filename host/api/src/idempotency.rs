@@ -91,6 +91,12 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     h.update(parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or_default().as_bytes());
     h.update(b"\0");
     h.update(&bytes);
+    // The presenting key's authority is part of the request: a replay hands back the
+    // original answer (a one-time `whsec_…`, say) only to a key that could have made it.
+    let mut scopes = caller.scopes.clone();
+    scopes.sort();
+    h.update(b"\0");
+    h.update(scopes.join(",").as_bytes());
     let hash = hex::encode(h.finalize());
     let cutoff = (chrono::Utc::now() - chrono::Duration::hours(RETENTION_HOURS))
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -99,7 +105,9 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     let claim = store.claim(&caller.account_id, &key, &hash, &cutoff).await;
     match claim {
         Err(e) => ApiError::from(e).into_response(),
-        Ok(Claim::Mismatch) => conflict("Idempotency-Key reused with a different request body"),
+        Ok(Claim::Mismatch) => conflict(
+            "Idempotency-Key reused with a different request (its body or path, or by a key with other scopes)",
+        ),
         Ok(Claim::InProgress) => conflict("a request with this Idempotency-Key is in progress"),
         Ok(Claim::Replay(status, content_type, body)) => {
             let mut resp = Response::new(Body::from(body));

@@ -318,7 +318,7 @@ async fn idempotency_keys_replay_conflict_and_never_run_twice() {
     assert_eq!(other.status(), 409);
     let e: Value = other.json().await.unwrap();
     assert_eq!(e["error"], "conflict");
-    assert_eq!(e["message"], "Idempotency-Key reused with a different request body");
+    assert!(e["message"].as_str().unwrap().starts_with("Idempotency-Key reused with a different request"), "{e}");
 
     // Errors are replayed too (a 4xx is an answer); a bad key is a 400.
     let bad = send("k-2", json!({"name": "bad name", "value": "v"})).await.unwrap();

@@ -457,3 +457,34 @@ async fn files_written_into_brand_new_folders_are_each_reported_once() {
     assert_eq!(paths, expected, "every file once, folders themselves not reported");
     assert!(events.iter().all(|e| e["change"] == "created" && e["size"] == 1));
 }
+
+/// Issue 14, point 9: replaying an idempotent create never hands its one-time
+/// `whsec_…` to a key that could not have made the request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotent_replay_needs_the_scopes_of_the_original_request() {
+    let llm = MockLlm::start().await;
+    let server = common::start(&llm);
+    let http = reqwest::Client::new();
+    let body = json!({"url": "https://hooks.example.com/in", "events": ["message"]});
+    let post = |key: String| {
+        http.post(format!("{}/v1/webhooks", server.base))
+            .bearer_auth(key)
+            .header("Idempotency-Key", "hook-1")
+            .json(&body)
+            .send()
+    };
+    let first = post(server.key.clone()).await.unwrap();
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    assert!(first["secret"].as_str().unwrap().starts_with("whsec_"), "{first}");
+    let dir = server.dir.path().to_str().unwrap();
+    let reader = common::cli(&["keys", "create", "--data-dir", dir, "--scopes", "deployments:read"]);
+    let replay = post(reader.trim().to_string()).await.unwrap();
+    assert_ne!(replay.status(), 201);
+    let text = replay.text().await.unwrap();
+    assert!(!text.contains("whsec_"), "the secret is not replayed to a weaker key: {text}");
+    // The original key still gets its replay.
+    let again = post(server.key.clone()).await.unwrap();
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.json::<Value>().await.unwrap(), first);
+}
