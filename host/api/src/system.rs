@@ -46,7 +46,36 @@ pub async fn not_found() -> ApiError {
     (status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String),
     (status = 500, description = "The store failed", body = ErrorBody),
 ))]
-pub async fn metrics(State(state): State<AppState>) -> Result<impl axum::response::IntoResponse, ApiError> {
+pub async fn metrics(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    extensions: axum::http::Extensions,
+) -> Result<impl axum::response::IntoResponse, ApiError> {
+    // Present when served with connect info (the binary); an embedder's own server may not.
+    let peer = extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+    // Metrics name deployments and load: a token when one is configured, else loopback only.
+    match state.host.metrics_token() {
+        Some(token) => {
+            let presented = headers
+                .get(axum::http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or_default();
+            let same = presented.len() == token.len()
+                && presented.bytes().zip(token.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+            if !same {
+                return Err(ApiError::unauthorized("/metrics needs `Authorization: Bearer <HERMES_METRICS_TOKEN>`"));
+            }
+        }
+        None if peer.is_some_and(|p| p.0.ip().is_loopback()) => {}
+        None => {
+            return Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "forbidden",
+                "/metrics answers loopback clients only; set HERMES_METRICS_TOKEN to serve it to others",
+            ));
+        }
+    }
     let body = state.host.metrics().await?;
     Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body))
 }

@@ -96,6 +96,9 @@ impl HostBuilder {
             _ => self.data_dir.join("cache").join("components"),
         };
         let runtime = Runtime::with_plugin_limits(config.limits.clone(), config.plugins.clone(), cache_dir)?;
+        if let Some(token) = env.get("HERMES_METRICS_TOKEN").filter(|t| !t.is_empty()) {
+            config.metrics_token = Some(token.clone());
+        }
         if env.get("HERMES_ALLOW_PRIVATE_URLS").is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes")) {
             config.allow_private_urls = true;
         }
@@ -215,7 +218,12 @@ impl Host {
         &self.accounts
     }
 
-    /// Prometheus text metrics.
+    /// The token `/metrics` requires, when one is configured (`HERMES_METRICS_TOKEN`).
+    pub fn metrics_token(&self) -> Option<&str> {
+        self.services.config.metrics_token.as_deref()
+    }
+
+    /// Prometheus text for `/metrics`.
     pub async fn metrics(&self) -> Result<String, HostError> {
         crate::metrics::render(&self.services).await
     }

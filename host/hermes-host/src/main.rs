@@ -225,7 +225,8 @@ async fn serve(listen: &str, data_dir: &Path, config: Option<&Path>) -> anyhow::
     println!("hermes-host listening on http://{addr}");
     let app = hermes_host::api::router(host.clone());
     let stopping = host.stopping();
-    axum::serve(listener, app)
+    // The peer address lets `/metrics` answer loopback clients only.
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
             // Interrupt live runs and end event streams so draining connections finishes.

@@ -186,3 +186,23 @@ async fn sigterm_shuts_down_promptly_even_with_an_open_event_stream() {
     }
     drop(sse);
 }
+
+/// Issue 14, point 9: `/metrics` is not public. With `HERMES_METRICS_TOKEN` it needs
+/// that bearer token; without one it answers loopback clients only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_need_the_metrics_token_when_one_is_set() {
+    let llm = MockLlm::start().await;
+    let server = common::start_with(&llm, &[("HERMES_METRICS_TOKEN", "mt-0123456789abcdef")]);
+    let url = format!("{}/metrics", server.base);
+    let http = reqwest::Client::new();
+    let r = http.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.text().await.unwrap().contains("HERMES_METRICS_TOKEN"));
+    let r = http.get(&url).bearer_auth("mt-wrong-0000000000").send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    // An API key is not the metrics token.
+    assert_eq!(http.get(&url).bearer_auth(&server.key).send().await.unwrap().status(), 401);
+    let r = http.get(&url).bearer_auth("mt-0123456789abcdef").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("hermes_"));
+}

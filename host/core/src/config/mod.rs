@@ -31,6 +31,9 @@ pub struct HostConfig {
     pub limits: SandboxLimits,
     /// Bounds on vendor plugins (`[plugins]`).
     pub plugins: PluginLimits,
+    /// Bearer token `/metrics` requires (`HERMES_METRICS_TOKEN`); without one,
+    /// `/metrics` answers loopback peers only.
+    pub metrics_token: Option<String>,
     /// Most model turns in one run.
     pub max_iterations: u32,
     /// Most tokens a single completion may generate.
@@ -62,6 +65,7 @@ impl Default for HostConfig {
             retry: RetryPolicy::default(),
             limits: SandboxLimits::default(),
             plugins: PluginLimits::default(),
+            metrics_token: None,
             max_iterations: 50,
             max_output_tokens: 8192,
             starting_credits: 1_000_000,
