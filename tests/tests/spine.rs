@@ -315,3 +315,40 @@ async fn dropping_the_last_host_handle_stops_the_host() {
     drop(clone);
     assert!(stopping.is_cancelled(), "the last handle gone, the host stops");
 }
+
+/// Issue 14, point 9: a guest blocked in a WASI sleep never reaches an epoch tick;
+/// cancelling its run (or shutting the host down) must not wait for it to wake.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_asleep_in_wasi_is_stopped_by_cancel_and_by_shutdown() {
+    let llm = MockLlm::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let host = host_with(dir.path(), &llm, HostConfig::default()).await;
+    let mut sleeper = spec("openai/gpt-test", "sleep");
+    sleeper.runtime = "test-guest".into();
+    let dep = host.create_deployment(sleeper).await.unwrap();
+    let t = host.send_message(&dep.deployment_id, "sleep", ThreadTarget::Default).await.unwrap();
+    for _ in 0..400 {
+        if host.run(&t.run_id).await.unwrap().status == RunStatus::Running {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    host.cancel_run(&t.run_id).await.unwrap();
+    // The guest sleeps for ten minutes; a minute's patience proves it was not awaited.
+    let run = tokio::time::timeout(Duration::from_secs(60), host.wait_for_run(&t.run_id))
+        .await
+        .expect("cancelling must not wait for the guest to wake")
+        .unwrap();
+    assert_eq!(run.status, RunStatus::Cancelled, "{:?}", run.error);
+
+    let t = host.send_message(&dep.deployment_id, "sleep again", ThreadTarget::Default).await.unwrap();
+    for _ in 0..400 {
+        if host.run(&t.run_id).await.unwrap().status == RunStatus::Running {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::timeout(Duration::from_secs(60), host.shutdown())
+        .await
+        .expect("shutting down must not wait for the guest to wake");
+}

@@ -17,6 +17,9 @@ const HOST_CALL_GRACE: Duration = Duration::from_secs(30);
 const MAX_ERROR: usize = 4096;
 /// Longest dream summary kept.
 const MAX_SUMMARY: usize = 4096;
+/// How long a cancelled or shut-down instance gets to trap at its next epoch tick
+/// before the host abandons it (a guest blocked in a WASI sleep or poll never ticks).
+const STOP_GRACE: Duration = Duration::from_millis(250);
 /// Bytes of guest stderr quoted in a trap's error message.
 const STDERR_TAIL: usize = 600;
 
@@ -88,7 +91,19 @@ impl Runtime {
                     .map_err(|e| preview(&e, MAX_SUMMARY)),
             })
         };
-        let outcome = tokio::time::timeout(limits.run_deadline + HOST_CALL_GRACE, call).await;
+        let stopped = async {
+            let why = tokio::select! {
+                _ = env.cancel.cancelled() => Interrupt::Cancelled,
+                _ = env.shutdown.cancelled() => Interrupt::Shutdown,
+            };
+            tokio::time::sleep(STOP_GRACE).await;
+            why
+        };
+        let outcome = tokio::select! {
+            outcome = tokio::time::timeout(limits.run_deadline + HOST_CALL_GRACE, call) => outcome,
+            // Dropping the call drops the instance's future: the guest is gone.
+            why = stopped => Ok(Err(wasmtime::Error::new(why))),
+        };
         let (output, dropped) = store.data().output.contents();
         let output = env.secrets.scrub_owned(output);
         let memory_denied = store.data().limits.memory_denied;

@@ -10,6 +10,7 @@
 //! | `echo` | one `model.complete` with the latest user message; answers its content |
 //! | `panic` | panics (a trap) |
 //! | `mcp-bench <tool> <n>` | calls MCP tool `<tool>` `<n>` times; answers the JSON list of each call's µs |
+//! | `sleep` | sleeps in WASI for ten minutes (cancellation must not wait for it) |
 //! | `call <tool> <json>` | calls host tool `<tool>` once, ignoring every policy; answers `OK: …`, `ERROR: …` or `REFUSED: …` |
 
 use std::collections::BTreeMap;
@@ -38,6 +39,10 @@ impl hermes_guest::harness::exports::hermes::agent::agent::Guest for TestGuest {
             "huge" => Ok(RunOutcome::Completed("x".repeat(8 << 20))),
             "mcp-bench" => mcp_bench(&context.system_prompt).map(RunOutcome::Completed),
             "call" => Ok(RunOutcome::Completed(call_once(&context.system_prompt))),
+            "sleep" => {
+                std::thread::sleep(std::time::Duration::from_secs(600));
+                Ok(RunOutcome::Completed("woke up".into()))
+            }
             other => Err(format!(
                 "unknown test behaviour `{other}`: start the system prompt with loop, alloc, escape, echo or panic"
             )),
