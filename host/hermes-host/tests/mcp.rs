@@ -672,3 +672,74 @@ async fn a_forgotten_session_is_renewed_and_tool_lists_are_paged() {
     assert_eq!(st.initialized, ["s1", "s2"], "each session is announced with notifications/initialized");
     assert_eq!(st.calls, [("s1".into(), "2025-11-25".into()), ("s2".into(), "2025-11-25".into())]);
 }
+
+/// A legacy-era server whose `tools/list` is `pages` pages of `per_page` tools, each
+/// with a schema of `schema_bytes` bytes; counts the `tools/list` requests it got.
+async fn hoarding_server(
+    pages: usize,
+    per_page: usize,
+    schema_bytes: usize,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let lists = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = lists.clone();
+    let handle = move |body: Bytes| {
+        let counter = counter.clone();
+        async move {
+            let req: Value = serde_json::from_slice(&body).unwrap_or_default();
+            let id = req["id"].clone();
+            let json_reply = |v: Value| ([(header::CONTENT_TYPE, "application/json")], v.to_string()).into_response();
+            match req["method"].as_str().unwrap_or_default() {
+                "initialize" => json_reply(json!({"jsonrpc": "2.0", "id": id, "result": {
+                    "protocolVersion": "2025-11-25", "capabilities": {"tools": {}},
+                    "serverInfo": {"name": "hoarder", "version": "1"}}})),
+                "tools/list" => {
+                    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let page: usize = req["params"]["cursor"].as_str().and_then(|c| c.parse().ok()).unwrap_or(0);
+                    let filler = "x".repeat(schema_bytes);
+                    let tools: Vec<Value> = (0..per_page)
+                        .map(|i| json!({"name": format!("t{page}_{i}"), "inputSchema": {"type": "object", "description": filler}}))
+                        .collect();
+                    let mut result = json!({"tools": tools});
+                    if page + 1 < pages {
+                        result["nextCursor"] = json!((page + 1).to_string());
+                    }
+                    json_reply(json!({"jsonrpc": "2.0", "id": id, "result": result}))
+                }
+                "server/discover" => (StatusCode::BAD_REQUEST, "unknown method").into_response(),
+                _ => StatusCode::ACCEPTED.into_response(),
+            }
+        }
+    };
+    let app = axum::Router::new().route("/mcp", axum::routing::post(handle));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/mcp"), lists)
+}
+
+/// Issue 14, defect 2: a tenant's server cannot make the host hold its whole tool
+/// list, however many pages it sends: the listing stops at the budget with a clear
+/// error, oversized schemas are skipped, and the host keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_listing_too_much_is_cut_off_at_the_budget() {
+    let llm = MockLlm::start().await;
+    let (server, _log) = start_host(&llm, "");
+    // 20 pages of 100 tools with 8 KiB schemas: 16 MiB in all, four times the budget.
+    let (big, lists) = hoarding_server(20, 100, 8 << 10).await;
+    // One page of tools whose 100 KiB schemas are each over the per-tool limit, and one small tool.
+    let (fat, _) = hoarding_server(1, 3, 100 << 10).await;
+    let body = json!({"customer_id": "c", "name": "A", "system_prompt": "x",
+        "mcp_servers": [{"name": "big", "url": big}, {"name": "fat", "url": fat}]});
+    let (status, d) = server.post_json("/v1/deployments", &body).await;
+    assert_eq!(status, 201, "{d}");
+    let dep = d["deployment_id"].as_str().unwrap();
+    let d = wait_connected(&server, dep).await;
+    let big_status = &d["mcp_servers"][0];
+    assert_eq!(big_status["status"], "error", "{d}");
+    assert!(big_status["error"]["message"].as_str().unwrap().contains("larger than this host keeps"), "{d}");
+    assert!(lists.load(std::sync::atomic::Ordering::Relaxed) < 20, "the host stopped paging at the budget");
+    let fat_status = &d["mcp_servers"][1];
+    assert_eq!((fat_status["status"].as_str(), fat_status["tool_count"].as_u64()), (Some("connected"), Some(0)), "{d}");
+    let health = reqwest::get(format!("{}/healthz", server.base)).await.unwrap();
+    assert_eq!(health.status(), 200);
+}

@@ -40,7 +40,15 @@ const MAX_RETRY_MS: u64 = 30_000;
 /// method it does not know, and that must not cost the whole connect timeout.
 const DISCOVER_TIMEOUT: Duration = Duration::from_secs(3);
 /// Pages of `tools/list` followed at most.
-const MAX_PAGES: usize = 100;
+const MAX_PAGES: usize = 20;
+/// Most tools kept from one server's `tools/list`, across its pages.
+pub const MAX_LISTED_TOOLS: usize = 1000;
+/// Most bytes (names, descriptions, schemas) kept from one server's `tools/list`.
+pub const MAX_LISTED_BYTES: usize = 4 << 20;
+/// Largest schema of one tool kept; a tool with a larger one is skipped.
+pub const MAX_SCHEMA_BYTES: usize = 64 << 10;
+/// Longest tool description kept (the rest is cut).
+const MAX_DESCRIPTION_BYTES: usize = 4096;
 
 const PROTOCOL_VERSION_KEY: &str = "io.modelcontextprotocol/protocolVersion";
 const CLIENT_INFO_KEY: &str = "io.modelcontextprotocol/clientInfo";
@@ -89,8 +97,9 @@ pub struct Tool {
     pub name: String,
     /// Its description (may be empty).
     pub description: String,
-    /// JSON Schema of its arguments.
-    pub input_schema: Value,
+    /// JSON Schema of its arguments, as JSON text (an object; at most
+    /// [`MAX_SCHEMA_BYTES`]): kept as text, since a parsed schema costs many times its size.
+    pub input_schema: String,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -408,29 +417,52 @@ impl McpClient {
         }
     }
 
-    /// Every tool of the server (following `nextCursor`).
+    /// Every tool of the server (following `nextCursor`), within a budget across
+    /// pages: at most [`MAX_LISTED_TOOLS`] tools and [`MAX_LISTED_BYTES`] of them; a
+    /// tool whose schema is over [`MAX_SCHEMA_BYTES`] or not an object is skipped.
     pub async fn list_tools(&self) -> Result<Vec<Tool>, McpError> {
         let mut tools = Vec::new();
+        let mut bytes = 0usize;
         let mut cursor: Option<String> = None;
         for _ in 0..MAX_PAGES {
             let params = match &cursor {
                 Some(c) => json!({"cursor": c}),
                 None => json!({}),
             };
-            let page = self.request("tools/list", params).await?;
-            let listed = page
-                .get("tools")
-                .and_then(Value::as_array)
-                .ok_or_else(|| McpError::Protocol("tools/list without a tools array".into()))?;
-            for t in listed {
-                let Some(name) = t.get("name").and_then(Value::as_str) else { continue };
-                tools.push(Tool {
-                    name: name.to_string(),
-                    description: t.get("description").and_then(Value::as_str).unwrap_or_default().to_string(),
-                    input_schema: t.get("inputSchema").cloned().unwrap_or_else(|| json!({"type": "object"})),
-                });
-            }
+            let mut page = self.request("tools/list", params).await?;
             cursor = page.get("nextCursor").and_then(Value::as_str).filter(|c| !c.is_empty()).map(str::to_string);
+            let Some(Value::Array(listed)) = page.get_mut("tools").map(Value::take) else {
+                return Err(McpError::Protocol("tools/list without a tools array".into()));
+            };
+            // The page is dropped tool by tool as it is turned into bounded text.
+            for t in listed {
+                let Some(name) = t.get("name").and_then(Value::as_str).map(str::to_string) else { continue };
+                let schema = match t.get("inputSchema") {
+                    None => r#"{"type":"object"}"#.to_string(),
+                    Some(s) if s.is_object() => s.to_string(),
+                    Some(_) => continue,
+                };
+                if schema.len() > MAX_SCHEMA_BYTES {
+                    continue;
+                }
+                let mut description = t.get("description").and_then(Value::as_str).unwrap_or_default().to_string();
+                if description.len() > MAX_DESCRIPTION_BYTES {
+                    let mut end = MAX_DESCRIPTION_BYTES;
+                    while !description.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                    description.truncate(end);
+                }
+                bytes += name.len() + description.len() + schema.len();
+                if tools.len() >= MAX_LISTED_TOOLS || bytes > MAX_LISTED_BYTES {
+                    return Err(McpError::Protocol(format!(
+                        "tools/list is larger than this host keeps ({MAX_LISTED_TOOLS} tools, {} MiB); \
+                         allowlist the tools you need",
+                        MAX_LISTED_BYTES >> 20
+                    )));
+                }
+                tools.push(Tool { name, description, input_schema: schema });
+            }
             if cursor.is_none() {
                 return Ok(tools);
             }

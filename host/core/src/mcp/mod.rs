@@ -291,12 +291,11 @@ impl McpPool {
                     "MCP tool skipped: its namespaced name is too long or not unique");
                 continue;
             }
-            let schema = if t.input_schema.is_object() { t.input_schema } else { json!({"type": "object"}) };
             tools.push(McpTool {
                 name: full,
                 server: name.clone(),
                 description: hermes_types::text::preview(&t.description, MAX_DESCRIPTION),
-                parameters: schema.to_string(),
+                parameters: t.input_schema,
             });
             names.insert(exposed, t.name);
         }

@@ -56,7 +56,8 @@ async fn run(client: &McpClient) -> Result<(), hermes_mcp_client::McpError> {
     println!("connected, protocol version {version}");
     for tool in client.list_tools().await? {
         let mut args = Map::new();
-        if let Some(props) = tool.input_schema.get("properties").and_then(Value::as_object) {
+        let schema: Value = serde_json::from_str(&tool.input_schema).unwrap_or_default();
+        if let Some(props) = schema.get("properties").and_then(Value::as_object) {
             for (name, schema) in props {
                 args.insert(name.clone(), sample(schema));
             }

@@ -16,6 +16,8 @@ const MAX_MESSAGES: usize = 4000;
 const MAX_TOOLS: usize = 256;
 /// Most bytes of a whole request (messages + system + tools).
 const MAX_REQUEST: usize = 16 << 20;
+/// Largest parameters schema of one tool (JSON text).
+const MAX_SCHEMA: usize = 64 << 10;
 fn convert(req: CompletionRequest, env: &RunEnv) -> Result<ModelRequest, String> {
     if req.messages.len() > MAX_MESSAGES {
         return Err(format!("{} messages; the limit is {MAX_MESSAGES}", req.messages.len()));
@@ -51,6 +53,17 @@ fn convert(req: CompletionRequest, env: &RunEnv) -> Result<ModelRequest, String>
             continue;
         }
         total += t.parameters.len() + t.description.len();
+        // Sizes before parsing: a schema costs many times its text once parsed.
+        if total > MAX_REQUEST {
+            return Err(format!("the request is over {total} bytes; the limit is {MAX_REQUEST}"));
+        }
+        if t.parameters.len() > MAX_SCHEMA {
+            return Err(format!(
+                "tool {:?} has a {} byte schema; the limit is {MAX_SCHEMA}",
+                t.name,
+                t.parameters.len()
+            ));
+        }
         let parameters = serde_json::from_str(&t.parameters)
             .map_err(|e| format!("tool {:?} has a parameters schema that is not JSON: {e}", t.name))?;
         tools.push(ToolSpec { name: t.name, description: t.description, parameters });
