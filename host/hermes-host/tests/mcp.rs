@@ -743,3 +743,37 @@ async fn a_server_listing_too_much_is_cut_off_at_the_budget() {
     let health = reqwest::get(format!("{}/healthz", server.base)).await.unwrap();
     assert_eq!(health.status(), 200);
 }
+
+/// Issue 14, defect 2: listings are reused for `[mcp] list_ttl_ms`, so reading the
+/// Tools API (or starting runs) does not re-list the server every time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tool_listings_are_reused_until_their_ttl() {
+    let llm = MockLlm::start().await;
+    let (server, _log) = start_host(&llm, "[mcp]\nlist_ttl_ms = 60000\n");
+    let (url, lists) = hoarding_server(1, 2, 10).await;
+    let body =
+        json!({"customer_id": "c", "name": "A", "system_prompt": "x", "mcp_servers": [{"name": "s", "url": url}]});
+    let (status, d) = server.post_json("/v1/deployments", &body).await;
+    assert_eq!(status, 201, "{d}");
+    let dep = d["deployment_id"].as_str().unwrap();
+    for _ in 0..5 {
+        let tools = server.get_json(&format!("/v1/deployments/{dep}/tools")).await;
+        assert_eq!(tools["data"].as_array().unwrap().iter().filter(|t| t["origin"] == "mcp").count(), 2, "{tools}");
+    }
+    assert_eq!(lists.load(std::sync::atomic::Ordering::Relaxed), 1, "listed once, reused four times");
+
+    let (server, _log) = start_host(&llm, "[mcp]\nlist_ttl_ms = 0\n");
+    let (status, d) = server
+        .post_json(
+            "/v1/deployments",
+            &json!({"customer_id": "c", "name": "A", "system_prompt": "x",
+        "mcp_servers": [{"name": "s", "url": url}]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{d}");
+    let before = lists.load(std::sync::atomic::Ordering::Relaxed);
+    for _ in 0..3 {
+        server.get_json(&format!("/v1/deployments/{}/tools", d["deployment_id"].as_str().unwrap())).await;
+    }
+    assert_eq!(lists.load(std::sync::atomic::Ordering::Relaxed) - before, 3, "a TTL of 0 lists every time");
+}

@@ -16,6 +16,9 @@ pub struct McpConfig {
     pub initial_backoff_ms: u64,
     /// Longest wait between reconnects (default 30,000 ms).
     pub max_backoff_ms: u64,
+    /// How long a server's tool listing is reused before it is listed again
+    /// (default 30,000 ms; 0 lists every time).
+    pub list_ttl_ms: u64,
 }
 
 impl Default for McpConfig {
@@ -26,6 +29,7 @@ impl Default for McpConfig {
             max_concurrent_calls: 8,
             initial_backoff_ms: 500,
             max_backoff_ms: 30_000,
+            list_ttl_ms: 30_000,
         }
     }
 }

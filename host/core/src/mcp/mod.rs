@@ -92,6 +92,9 @@ struct Server {
     scrubber: Mutex<Arc<hermes_secrets::Scrubber>>,
     /// A background connect was started for GET deployment.
     warming: std::sync::atomic::AtomicBool,
+    /// The last good listing and when it was made: reused for `[mcp] list_ttl_ms`, so
+    /// run starts and Tools API reads do not re-list a server each time.
+    listing: Mutex<Option<(Instant, Vec<McpTool>)>>,
 }
 
 impl Server {
@@ -208,6 +211,7 @@ impl McpPool {
                         names: Mutex::new(HashMap::new()),
                         scrubber: Mutex::new(Arc::default()),
                         warming: std::sync::atomic::AtomicBool::new(false),
+                        listing: Mutex::new(None),
                     })
                 })
                 .collect(),
@@ -261,6 +265,12 @@ impl McpPool {
     }
 
     async fn list_server(&self, target: &Target, server: &Server) -> Result<Vec<McpTool>, String> {
+        let ttl = Duration::from_millis(self.config.list_ttl_ms);
+        if let Some((at, tools)) = server.listing.locked().as_ref()
+            && at.elapsed() < ttl
+        {
+            return Ok(tools.clone());
+        }
         let timeout = Duration::from_millis(self.config.connect_timeout_ms);
         let listed = tokio::time::timeout(timeout, async {
             let client = self.client(target, server).await?;
@@ -271,6 +281,7 @@ impl McpPool {
         let listed = match listed {
             Ok(l) => l,
             Err(e) => {
+                *server.listing.locked() = None;
                 let mut st = server.status.locked();
                 st.state = "error";
                 st.error = Some(e.clone());
@@ -300,6 +311,7 @@ impl McpPool {
             names.insert(exposed, t.name);
         }
         *server.names.locked() = names;
+        *server.listing.locked() = Some((Instant::now(), tools.clone()));
         let mut st = server.status.locked();
         st.tool_count = Some(tools.len());
         st.state = "connected";
