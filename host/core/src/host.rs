@@ -268,7 +268,9 @@ impl Host {
         authority: deployments::Authority,
     ) -> Result<Deployment, HostError> {
         let d = deployments::create(&self.services, account_id, spec, uploads, authority).await?;
-        self.services.fsevents.set(&d.deployment_id, d.spec.features.filesystem_webhooks).await;
+        if let Some(folders) = self.services.fsevents.set(&d.deployment_id, d.spec.features.filesystem_webhooks).await {
+            crate::fsevents::report_over_budget(&self.services.hub, &d.deployment_id, folders).await;
+        }
         Ok(d)
     }
 
@@ -301,7 +303,9 @@ impl Host {
         authority: deployments::Authority,
     ) -> Result<Deployment, HostError> {
         let d = deployments::patch(&self.services, account_id, deployment_id, patch, authority).await?;
-        self.services.fsevents.set(deployment_id, d.spec.features.filesystem_webhooks).await;
+        if let Some(folders) = self.services.fsevents.set(deployment_id, d.spec.features.filesystem_webhooks).await {
+            crate::fsevents::report_over_budget(&self.services.hub, deployment_id, folders).await;
+        }
         Ok(d)
     }
 

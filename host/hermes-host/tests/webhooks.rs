@@ -488,3 +488,58 @@ async fn an_idempotent_replay_needs_the_scopes_of_the_original_request() {
     assert_eq!(again.headers()["idempotent-replayed"], "true");
     assert_eq!(again.json::<Value>().await.unwrap(), first);
 }
+
+async fn set_watch(server: &Server, dep: &str, on: bool) {
+    let r = reqwest::Client::new()
+        .patch(format!("{}/v1/deployments/{dep}", server.base))
+        .bearer_auth(&server.key)
+        .json(&json!({"features": {"filesystem_webhooks": on}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+/// Issue 14, defect 3: a relative link a guest planted (`../../outside`) is not
+/// followed: activity outside the workspace never becomes this deployment's events.
+#[tokio::test]
+async fn the_workspace_watcher_never_follows_a_link_out_of_the_sandbox() {
+    let llm = MockLlm::start().await;
+    let server = start_server(&llm, "");
+    let dep = server.create_deployment().await;
+    let ws = server.dir.path().join("workspaces").join(&dep);
+    let outside = server.dir.path().join("outside");
+    std::fs::create_dir_all(outside.join("deep")).unwrap();
+    std::os::unix::fs::symlink("../../outside", ws.join("link")).unwrap();
+    set_watch(&server, &dep, true).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    std::fs::write(outside.join("host-secret.txt"), "outside").unwrap();
+    std::fs::write(outside.join("deep/other-tenant.txt"), "outside").unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Removals need no stat to report: the names alone would leak.
+    std::fs::remove_file(outside.join("host-secret.txt")).unwrap();
+    std::fs::remove_file(outside.join("deep/other-tenant.txt")).unwrap();
+    put_file(&server, &dep, "inside.txt", "in").await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let paths: Vec<String> =
+        filesystem_events(&server, &dep).await.iter().map(|e| e["path"].as_str().unwrap().to_string()).collect();
+    assert_eq!(paths, ["inside.txt"], "only the workspace's own file");
+}
+
+/// Issue 14, defect 3: a workspace with more folders than its watch budget is not
+/// watched (so it cannot spend the host's inotify watches), and its stream says so.
+#[tokio::test]
+async fn a_workspace_over_its_watch_budget_is_reported_not_watched() {
+    let llm = MockLlm::start().await;
+    let server = start_server(&llm, "");
+    let dep = server.create_deployment().await;
+    let ws = server.dir.path().join("workspaces").join(&dep);
+    for i in 0..2001 {
+        std::fs::create_dir_all(ws.join(format!("d{}/e{i}", i % 40))).unwrap();
+    }
+    set_watch(&server, &dep, true).await;
+    let events = filesystem_events(&server, &dep).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["change"], "overflow");
+    assert!(events[0]["reason"].as_str().unwrap().contains("more than 2000 folders"), "{events:?}");
+}

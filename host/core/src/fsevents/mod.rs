@@ -54,9 +54,16 @@ impl FsWatcher {
     /// [`FsWatcher::watch`], nothing reported until [`spawn`].
     pub(crate) fn new(data_dir: &Path) -> FsWatcher {
         let (tx, rx) = mpsc::unbounded_channel();
-        let watcher = notify::recommended_watcher(move |ev: Raw| {
-            let _ = tx.send(ev);
-        })
+        // Never follow a link: a relative one (`../../..`, which WASI lets a guest
+        // plant) would put host paths and other tenants' files in this deployment's
+        // events, and a link to `/usr` would spend the host's inotify watches.
+        let config = notify::Config::default().with_follow_symlinks(false);
+        let watcher = RecommendedWatcher::new(
+            move |ev: Raw| {
+                let _ = tx.send(ev);
+            },
+            config,
+        )
         .map_err(|e| tracing::error!(error = %e, "filesystem events are off: cannot start the workspace watcher"))
         .ok();
         FsWatcher {
@@ -74,16 +81,24 @@ impl FsWatcher {
 
     /// Starts (`on`) or stops watching a deployment's workspace; idempotent.
     /// Adding the watch walks the workspace's folders once, off the async threads.
-    pub(crate) async fn set(self: &Arc<Self>, deployment_id: &str, on: bool) {
+    /// Returns the folder count when the workspace is over its watch budget (and so
+    /// not watched).
+    pub(crate) async fn set(self: &Arc<Self>, deployment_id: &str, on: bool) -> Option<usize> {
         if on == self.is_watched(deployment_id) {
-            return;
+            return None;
         }
         let this = self.clone();
         let dep = deployment_id.to_string();
         let done = tokio::task::spawn_blocking(move || {
             let dir = this.root.join(&dep);
+            // One kernel watch per folder: a workspace over its budget is not watched
+            // (the caller reports why) rather than drain the host's watches.
+            if on && let Some(found) = over_budget(&dir, MAX_WATCHED_DIRS) {
+                tracing::warn!(deployment_id = %dep, folders = found, "workspace over its watch budget; filesystem events off");
+                return Some(found);
+            }
             let mut guard = this.watcher.locked();
-            let Some(w) = guard.as_mut() else { return };
+            let w = guard.as_mut()?;
             let result = if on { w.watch(&dir, RecursiveMode::Recursive) } else { w.unwatch(&dir) };
             let mut watched = this.watched.locked();
             match result {
@@ -100,12 +115,55 @@ impl FsWatcher {
                     tracing::error!(deployment_id = %dep, error = %e, on, "changing the workspace watch");
                 }
             }
+            None
         })
         .await;
-        if let Err(e) = done {
-            tracing::error!(error = %e, "the workspace watch task failed");
+        match done {
+            Ok(over) => over,
+            Err(e) => {
+                tracing::error!(error = %e, "the workspace watch task failed");
+                None
+            }
         }
     }
+}
+
+/// Says on the deployment's stream that its workspace is too large to watch.
+pub(crate) async fn report_over_budget(hub: &hermes_events::EventHub, deployment_id: &str, folders: usize) {
+    let ev = NewEvent::new(
+        "filesystem",
+        deployment_id,
+        json!({"change": "overflow", "path": "", "reason": format!(
+            "the workspace has more than {MAX_WATCHED_DIRS} folders ({folders} counted); filesystem events are off for it"
+        )}),
+    );
+    if let Err(e) = hub.append_all(vec![ev]).await {
+        tracing::warn!(deployment_id, error = %e, "reporting a workspace over its watch budget");
+    }
+}
+
+/// Folders one deployment's workspace may have watched (one inotify watch each).
+pub const MAX_WATCHED_DIRS: usize = 2000;
+
+/// How many folders `dir` has, when that is more than `budget` (counting stops
+/// there); links are not followed.
+fn over_budget(dir: &Path, budget: usize) -> Option<usize> {
+    let mut stack = vec![dir.to_path_buf()];
+    let mut found = 0usize;
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for entry in entries.flatten() {
+            // `file_type` does not follow links: a link to a folder is not a folder here.
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                found += 1;
+                if found > budget {
+                    return Some(found);
+                }
+                stack.push(entry.path());
+            }
+        }
+    }
+    None
 }
 
 /// What the reporting task works with: the store (which deployments are watched),
@@ -128,14 +186,24 @@ pub(crate) struct Reporter {
 pub(crate) async fn spawn(services: Arc<Reporter>) {
     let rx = services.watcher.raw.locked().take();
     let Some(rx) = rx else { return };
-    match services.db.read(hermes_store::webhooks::watched_deployments).await {
-        Ok(ids) => {
-            for id in ids {
-                services.watcher.set(&id, true).await;
+    // The initial walks run beside serving, not before it: a host with many large
+    // workspaces starts at once, and their events begin as each watch is added.
+    let initial = services.clone();
+    services.tasks.clone().spawn(async move {
+        match initial.db.read(hermes_store::webhooks::watched_deployments).await {
+            Ok(ids) => {
+                for id in ids {
+                    if initial.shutdown.is_cancelled() {
+                        break;
+                    }
+                    if let Some(folders) = initial.watcher.set(&id, true).await {
+                        report_over_budget(&initial.hub, &id, folders).await;
+                    }
+                }
             }
+            Err(e) => tracing::error!(error = %e, "listing deployments with filesystem events"),
         }
-        Err(e) => tracing::error!(error = %e, "listing deployments with filesystem events"),
-    }
+    });
     services.tasks.clone().spawn(debounce(services, rx));
 }
 
