@@ -777,3 +777,32 @@ async fn tool_listings_are_reused_until_their_ttl() {
     }
     assert_eq!(lists.load(std::sync::atomic::Ordering::Relaxed) - before, 3, "a TTL of 0 lists every time");
 }
+
+/// Issue 14, point 9: a server that fails the connection by echoing the request's
+/// secret header back never gets the secret into the host's log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_connect_never_logs_an_echoed_secret_header() {
+    let echo = |headers: axum::http::HeaderMap| async move {
+        let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("-").to_string();
+        (StatusCode::BAD_REQUEST, format!("bad credentials: {auth}"))
+    };
+    let app = axum::Router::new().route("/mcp", axum::routing::post(echo));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let llm = MockLlm::start().await;
+    let (server, log) = start_host(&llm, "");
+    let (_, secret) = server.post_json("/v1/secrets", &json!({"name": "crm", "value": SECRET})).await;
+    let body = json!({"customer_id": "c", "name": "A", "system_prompt": "x", "secrets": {"CRM": secret["id"]},
+        "mcp_servers": [{"name": "crm", "url": format!("http://{addr}/mcp"), "headers": {"Authorization": "Bearer ${CRM}"}}]});
+    let (status, d) = server.post_json("/v1/deployments", &body).await;
+    assert_eq!(status, 201, "{d}");
+    let d = wait_connected(&server, d["deployment_id"].as_str().unwrap()).await;
+    assert_eq!(d["mcp_servers"][0]["status"], "error", "{d}");
+    assert!(!d.to_string().contains(SECRET), "{d}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("MCP server unavailable"), "the failure is logged");
+    let leaks: Vec<&str> = text.lines().filter(|l| l.contains(SECRET)).collect();
+    assert!(leaks.is_empty(), "but not the secret it echoed: {leaks:#?}");
+}

@@ -190,6 +190,23 @@ fn answers(message: &Value, id: u64) -> bool {
 }
 
 impl McpClient {
+    /// `text` (a server's error, say) with the value of every sensitive header this
+    /// client sends replaced: a server may echo a credential back.
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for value in self.headers.values().filter(|v| v.is_sensitive()) {
+            let Ok(v) = value.to_str() else { continue };
+            // The credential after a scheme (`Bearer …`) too, and never a short string.
+            let credential = v.split_whitespace().nth(1).filter(|_| v.split_whitespace().count() == 2);
+            for part in std::iter::once(v).chain(credential) {
+                if part.len() >= 6 && out.contains(part) {
+                    out = out.replace(part, "[REDACTED]");
+                }
+            }
+        }
+        out
+    }
+
     /// A client for `url` sending `headers` on every request. Nothing is sent yet.
     pub fn new(http: reqwest::Client, url: reqwest::Url, headers: HeaderMap) -> McpClient {
         McpClient { http, url, headers, session: Mutex::new(None), next_id: AtomicU64::new(1) }
@@ -244,7 +261,10 @@ impl McpClient {
             }
             // An outage is not a verdict on the era.
             Err(e @ McpError::Transport(_)) => return Err(e),
-            Err(e) => tracing::debug!(url = %self.url, error = %e, "no stateless MCP here; trying the handshake"),
+            Err(e) => {
+                let error = self.redact(&e.to_string());
+                tracing::debug!(url = %self.url, %error, "no stateless MCP here; trying the handshake")
+            }
         }
         let init = Session { era: Era::Legacy { session: None }, version: LEGACY.into() };
         let params = json!({"protocolVersion": LEGACY, "capabilities": {}, "clientInfo": client_info()});

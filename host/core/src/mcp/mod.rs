@@ -365,7 +365,8 @@ impl McpPool {
                     .saturating_mul(1u64 << (failures - 1).min(20))
                     .min(self.config.max_backoff_ms);
                 let message = server.scrub(format!("connecting failed: {e}"));
-                tracing::warn!(deployment = %target.deployment_id, server = %server.spec.name, error = %e, failures, backoff_ms = backoff, "MCP server unavailable");
+                // The scrubbed message: a server may echo a secret header in its error.
+                tracing::warn!(deployment = %target.deployment_id, server = %server.spec.name, error = %message, failures, backoff_ms = backoff, "MCP server unavailable");
                 {
                     let mut st = server.status.locked();
                     st.state = "error";
