@@ -17,6 +17,7 @@ mod paging;
 mod plugins;
 pub mod schema;
 mod secrets;
+mod serve;
 mod skills;
 mod system;
 mod threads;
@@ -32,6 +33,7 @@ use tower_http::trace::TraceLayer;
 
 pub use auth::Caller;
 pub use error::ApiError;
+pub use serve::{ServeOptions, peer, serve};
 
 use hermes_core::Host;
 

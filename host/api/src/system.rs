@@ -52,7 +52,7 @@ pub async fn metrics(
     extensions: axum::http::Extensions,
 ) -> Result<impl axum::response::IntoResponse, ApiError> {
     // Present when served with connect info (the binary); an embedder's own server may not.
-    let peer = extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+    let peer = super::serve::peer(&extensions);
     // Metrics name deployments and load: a token when one is configured, else loopback only.
     match state.host.metrics_token() {
         Some(token) => {
@@ -67,7 +67,7 @@ pub async fn metrics(
                 return Err(ApiError::unauthorized("/metrics needs `Authorization: Bearer <HERMES_METRICS_TOKEN>`"));
             }
         }
-        None if peer.is_some_and(|p| p.0.ip().is_loopback()) => {}
+        None if peer.is_some_and(|p| p.ip().is_loopback()) => {}
         None => {
             return Err(ApiError::new(
                 axum::http::StatusCode::FORBIDDEN,

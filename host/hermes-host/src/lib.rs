@@ -20,7 +20,7 @@ pub use hermes_types::status::DeploymentStatus;
 
 /// The REST API as an axum `Router` ([`api::router`]), to serve or to mount.
 pub mod api {
-    pub use hermes_api::{AppState, router};
+    pub use hermes_api::{AppState, ServeOptions, router, serve};
 }
 
 /// Host configuration (`hermes.toml`) and its sections.

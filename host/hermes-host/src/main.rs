@@ -225,17 +225,26 @@ async fn serve(listen: &str, data_dir: &Path, config: Option<&Path>) -> anyhow::
     println!("hermes-host listening on http://{addr}");
     let app = hermes_host::api::router(host.clone());
     let stopping = host.stopping();
-    // The peer address lets `/metrics` answer loopback clients only.
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            // Interrupt live runs and end event streams so draining connections finishes.
-            stopping.cancel();
-        })
-        .await?;
+    let options = hermes_host::api::ServeOptions { header_read_timeout: config_header_timeout(), ..Default::default() };
+    hermes_host::api::serve(listener, app, options, async move {
+        shutdown_signal().await;
+        // Interrupt live runs and end event streams so draining connections finishes.
+        stopping.cancel();
+    })
+    .await;
     tracing::info!("shutting down; live runs resume on the next start");
     host.shutdown().await;
     Ok(())
+}
+
+/// `HERMES_HEADER_READ_TIMEOUT_MS`: how long a connection may take to send a request's
+/// headers (default 10 s).
+fn config_header_timeout() -> std::time::Duration {
+    std::env::var("HERMES_HEADER_READ_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(std::time::Duration::from_millis)
+        .unwrap_or(hermes_host::api::ServeOptions::default().header_read_timeout)
 }
 
 fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {

@@ -206,3 +206,28 @@ async fn metrics_need_the_metrics_token_when_one_is_set() {
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("hermes_"));
 }
+
+/// Issue 14, point 9: a client that trickles its headers (slowloris) is cut off at
+/// the header-read timeout instead of holding its connection forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_finishes_its_headers_is_disconnected() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let llm = MockLlm::start().await;
+    let server = common::start_with(&llm, &[("HERMES_HEADER_READ_TIMEOUT_MS", "500")]);
+    let mut slow = tokio::net::TcpStream::connect(("127.0.0.1", server.port)).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let mut buf = [0u8; 256];
+    // Within a generous bound the server closes (or answers 408 and closes).
+    let closed = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match slow.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => continue,
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the half-sent request was never cut off");
+    // Whole requests are served as before.
+    assert_eq!(reqwest::get(format!("{}/healthz", server.base)).await.unwrap().status(), 200);
+}
