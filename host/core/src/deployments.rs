@@ -20,6 +20,14 @@ use hermes_types::spec::{DeploymentSpec, SkillSpec};
 pub const MAX_SKILLS: usize = 20;
 /// Most MCP servers per deployment.
 pub const MAX_MCP_SERVERS: usize = 20;
+/// Longest `customer_id`, `name`, `runtime` and `model`.
+pub const MAX_ID_FIELD: usize = 256;
+/// Longest system prompt.
+pub const MAX_SYSTEM_PROMPT: usize = 128 << 10;
+/// Most entries of `disabled_tools` and of `steering.require_approval`.
+pub const MAX_LIST: usize = 500;
+/// Largest configuration as stored (inline skills included).
+pub const MAX_SPEC_BYTES: usize = 4 << 20;
 
 /// A deployment as the API shows it.
 #[derive(Clone, Debug, Serialize)]
@@ -156,6 +164,44 @@ pub(crate) fn validate(spec: &DeploymentSpec) -> Result<Vec<String>, HostError> 
     required("customer_id", &spec.customer_id)?;
     required("name", &spec.name)?;
     required("system_prompt", &spec.system_prompt)?;
+    // Every deployment is read whole by lists and run starts: its fields are bounded.
+    for (param, value, max) in [
+        ("customer_id", &spec.customer_id, MAX_ID_FIELD),
+        ("name", &spec.name, MAX_ID_FIELD),
+        ("runtime", &spec.runtime, MAX_ID_FIELD),
+        ("system_prompt", &spec.system_prompt, MAX_SYSTEM_PROMPT),
+    ] {
+        if value.len() > max {
+            return Err(HostError::invalid(param, format!("`{param}` is {} bytes; at most {max}", value.len())));
+        }
+    }
+    if spec.model.as_ref().is_some_and(|m| m.len() > MAX_ID_FIELD) {
+        return Err(HostError::invalid("model", format!("`model` is longer than {MAX_ID_FIELD} bytes")));
+    }
+    for (i, skill) in spec.skills.iter().enumerate() {
+        if let SkillSpec::Inline { content, .. } = skill
+            && content.len() > fetch::MAX_SKILL_BYTES
+        {
+            return Err(HostError::invalid(
+                &format!("skills[{i}].content"),
+                format!(
+                    "an inline SKILL.md is at most {} KiB; this one is {} bytes",
+                    fetch::MAX_SKILL_BYTES >> 10,
+                    content.len()
+                ),
+            ));
+        }
+    }
+    if spec.disabled_tools.len() > MAX_LIST || spec.steering.require_approval.len() > MAX_LIST {
+        return Err(HostError::invalid("disabled_tools", format!("at most {MAX_LIST} entries per list")));
+    }
+    let total = serde_json::to_vec(spec).map(|v| v.len()).unwrap_or(0);
+    if total > MAX_SPEC_BYTES {
+        return Err(HostError::invalid(
+            "body",
+            format!("the deployment's configuration is {total} bytes; at most {} MiB", MAX_SPEC_BYTES >> 20),
+        ));
+    }
     if let Some(model) = &spec.model
         && !model.contains('/')
     {
@@ -326,10 +372,13 @@ fn install(
             }
             SkillSpec::File { name, path } => {
                 let rel = workspace::relative(path).map_err(|e| HostError::invalid("skills", e))?;
-                let text = ws.read_to_string(&rel).map_err(|_| {
-                    HostError::InvalidSkill(format!(
-                        "skill {name:?}: {path} was not uploaded (send it as a multipart part named {path:?})"
-                    ))
+                let text = workspace::read_bounded(&ws, &rel, fetch::MAX_SKILL_BYTES as u64).map_err(|e| {
+                    HostError::InvalidSkill(match e.kind() {
+                        std::io::ErrorKind::InvalidData => format!("skill {name:?}: {path} is {e}"),
+                        _ => format!(
+                            "skill {name:?}: {path} was not uploaded (send it as a multipart part named {path:?})"
+                        ),
+                    })
                 })?;
                 warnings.extend(check_skill(name, &text)?);
             }

@@ -48,10 +48,7 @@ fn path_of(spec: &SkillSpec) -> String {
 
 fn read(root: &std::path::Path, path: &str) -> Option<String> {
     let ws = workspace::open(root).ok()?;
-    if ws.metadata(path).ok()?.len() > (1 << 20) {
-        return None;
-    }
-    ws.read_to_string(path).ok()
+    workspace::read_bounded(&ws, path, 1 << 20).ok()
 }
 
 /// Every skill of a deployment: declared ones first, then the agent's own.

@@ -65,6 +65,19 @@ pub const MAX_PATH: usize = 4096;
 /// Longest file or folder name accepted.
 pub const MAX_NAME: usize = 255;
 
+/// Reads a UTF-8 file of at most `max` bytes: the read itself stops past `max`, so a
+/// file that grows (or lies in its metadata) never costs more than that in memory.
+pub fn read_bounded(dir: &Dir, rel: impl AsRef<Path>, max: u64) -> io::Result<String> {
+    use std::io::Read as _;
+    let mut file = dir.open(rel.as_ref())?;
+    let mut bytes = Vec::new();
+    file.by_ref().take(max + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("larger than {max} bytes")));
+    }
+    String::from_utf8(bytes).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text"))
+}
+
 /// Writes a file inside the workspace, creating parent directories.
 pub fn write(dir: &Dir, rel: &Path, bytes: &[u8]) -> io::Result<()> {
     if let Some(parent) = rel.parent().filter(|p| !p.as_os_str().is_empty()) {

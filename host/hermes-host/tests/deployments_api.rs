@@ -484,3 +484,37 @@ async fn skills_api_adds_reads_refetches_and_removes() {
 fn remote_spec(skills: &str) -> Value {
     json!({"name": "social-media-visual-effects", "source": "url", "url": format!("{skills}/skills/social-media-visual-effects/SKILL.md")})
 }
+
+/// Issue 14, defect 8: every field of a deployment is bounded (lists and run starts
+/// read configurations whole), each refusal naming the field and its limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_configuration_fields_are_400_naming_the_field() {
+    let llm = MockLlm::start().await;
+    let server = start_with(&llm, &[]);
+    let key = server.key.clone();
+    let skill = |size: usize| {
+        let body = "x".repeat(size);
+        json!([{"source": "inline", "name": "big", "content": format!("---\nname: big\ndescription: d\n---\n{body}")}])
+    };
+    let cases: Vec<(&str, Value)> = vec![
+        ("customer_id", json!({"customer_id": "c".repeat(300), "name": "n", "system_prompt": "p"})),
+        ("name", json!({"customer_id": "c", "name": "n".repeat(300), "system_prompt": "p"})),
+        ("system_prompt", json!({"customer_id": "c", "name": "n", "system_prompt": "p".repeat(200 << 10)})),
+        ("skills[0].content", json!({"customer_id": "c", "name": "n", "system_prompt": "p", "skills": skill(2 << 20)})),
+        (
+            "disabled_tools",
+            json!({"customer_id": "c", "name": "n", "system_prompt": "p",
+            "disabled_tools": (0..600).map(|i| format!("t{i}")).collect::<Vec<_>>()}),
+        ),
+    ];
+    for (param, body) in cases {
+        let (status, e) = post(&server, &key, body).await;
+        assert_eq!((status, e["param"].as_str()), (400, Some(param)), "{param}: {e}");
+        assert!(e["message"].as_str().unwrap().contains("at most"), "{param}: {e}");
+    }
+    // At the limits, it is accepted.
+    let mut ok = minimal("c");
+    ok["system_prompt"] = json!("p".repeat(128 << 10));
+    let (status, e) = post(&server, &key, ok).await;
+    assert_eq!(status, 201, "{e}");
+}

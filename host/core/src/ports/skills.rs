@@ -29,11 +29,7 @@ fn list_skills(root: PathBuf) -> Vec<SkillSummary> {
     for entry in entries.flatten().take(MAX_SKILLS * 2) {
         let Ok(name) = entry.file_name().into_string() else { continue };
         let path = format!("{SKILLS_DIR}/{name}/SKILL.md");
-        let Ok(meta) = ws.metadata(&path) else { continue };
-        if meta.len() > MAX_SKILL_FILE {
-            continue;
-        }
-        let Ok(text) = ws.read_to_string(&path) else { continue };
+        let Ok(text) = workspace::read_bounded(&ws, &path, MAX_SKILL_FILE) else { continue };
         // An invalid SKILL.md the agent wrote is skipped, not fatal.
         if let Ok(m) = parse_meta(&text) {
             out.push(SkillSummary { name: m.name, description: m.description, path });
@@ -54,11 +50,10 @@ fn read_skill(root: PathBuf, name: &str, file: Option<&str>) -> Result<String, S
     };
     let path = PathBuf::from(SKILLS_DIR).join(name).join(rel);
     let ws = workspace::open(&root).map_err(|e| format!("workspace unavailable: {e}"))?;
-    let meta = ws.metadata(&path).map_err(|_| format!("skill {name:?} has no file {}", path.display()))?;
-    if meta.len() > MAX_SKILL_FILE {
-        return Err(format!("{} is larger than 1 MiB", path.display()));
-    }
-    ws.read_to_string(&path).map_err(|e| format!("reading {}: {e}", path.display()))
+    workspace::read_bounded(&ws, &path, MAX_SKILL_FILE).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => format!("skill {name:?} has no file {}", path.display()),
+        _ => format!("reading {}: {e}", path.display()),
+    })
 }
 
 #[async_trait]
