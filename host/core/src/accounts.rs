@@ -148,6 +148,26 @@ impl Accounts {
             .map_err(HostError::from)
     }
 
+    /// Limits an account's deployments to these model providers (`None`: every one
+    /// the host configures). Applies to deployments created or changed from now on,
+    /// and to every model call from now on.
+    pub async fn set_providers(&self, account_id: &str, providers: Option<Vec<String>>) -> Result<(), HostError> {
+        let id = account_id.to_string();
+        self.db
+            .write(move |conn| {
+                accounts::ensure_account(conn, &id, 0, &hermes_types::ids::now())?;
+                accounts::set_providers(conn, &id, &providers)
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// An account's provider allowlist (`None`: every provider).
+    pub async fn providers(&self, account_id: &str) -> Result<Option<Vec<String>>, HostError> {
+        let id = account_id.to_string();
+        Ok(self.db.read(move |conn| accounts::providers(conn, &id)).await?)
+    }
+
     /// An account's credit balance.
     pub async fn credits(&self, account_id: &str) -> Result<i64, HostError> {
         let id = account_id.to_string();
@@ -155,5 +175,19 @@ impl Accounts {
             .read(move |conn| accounts::credits(conn, &id))
             .await?
             .ok_or_else(|| HostError::NotFound(format!("account {account_id} not found")))
+    }
+}
+
+/// Refuses `model` (`provider/model`) when the account may not use its provider.
+pub(crate) async fn check_provider(db: &hermes_store::Db, account_id: &str, model: &str) -> Result<(), String> {
+    let id = account_id.to_string();
+    let allowed = db.read(move |conn| accounts::providers(conn, &id)).await.map_err(|e| e.to_string())?;
+    let provider = model.split('/').next().unwrap_or_default();
+    match allowed {
+        Some(list) if !list.iter().any(|p| p == provider) => Err(format!(
+            "model provider {provider:?} is not enabled for this account; enabled: {}",
+            if list.is_empty() { "none".to_string() } else { list.join(", ") }
+        )),
+        _ => Ok(()),
     }
 }

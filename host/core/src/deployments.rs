@@ -159,6 +159,13 @@ pub fn secret_routes(spec: &DeploymentSpec) -> std::collections::BTreeSet<(Strin
     routes
 }
 
+/// Refuses a model whose provider the account may not use (the host's default model
+/// when the spec names none).
+async fn check_model(services: &Services, account_id: &str, spec: &DeploymentSpec) -> Result<(), HostError> {
+    let model = spec.model.as_deref().unwrap_or(&services.config.default_model);
+    crate::accounts::check_provider(&services.db, account_id, model).await.map_err(|m| HostError::invalid("model", m))
+}
+
 /// Checks a spec; returns warnings for accepted-but-notable settings.
 pub(crate) fn validate(spec: &DeploymentSpec) -> Result<Vec<String>, HostError> {
     required("customer_id", &spec.customer_id)?;
@@ -412,6 +419,7 @@ pub(crate) async fn create(
     crate::billing::require_credits(&services.db, account_id).await?;
     crate::secrets::validate_refs(services, account_id, &spec.secrets).await?;
     crate::plugins::validate(services, account_id, &spec).await?;
+    check_model(services, account_id, &spec).await?;
     for (i, u) in uploads.iter().enumerate() {
         workspace::relative(&u.path).map_err(|e| HostError::invalid(&format!("files[{i}]"), e))?;
     }
@@ -544,6 +552,7 @@ pub(crate) async fn patch_with(
     authority.check_routes(Some(&row.spec), &spec)?;
     crate::secrets::validate_refs(services, account_id, &spec.secrets).await?;
     crate::plugins::validate(services, account_id, &spec).await?;
+    check_model(services, account_id, &spec).await?;
     if reinstall_skills || spec.skills != row.spec.skills {
         // Re-provisioning: messages wait (409 deployment_not_ready) until the new skills
         // are in place; on failure the deployment is ready again with its old config.

@@ -45,10 +45,34 @@ enum Command {
         #[command(subcommand)]
         command: SkillsCommand,
     },
+    /// Which model providers an account's deployments may use.
+    Providers {
+        #[command(subcommand)]
+        command: ProvidersCommand,
+    },
     /// Write and check plugins (Wasm components of the `tool-plugin` or `harness` world).
     Plugin {
         #[command(subcommand)]
         command: PluginCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProvidersCommand {
+    /// Allow only these providers (comma-separated, e.g. `anthropic,openai`), or `any`.
+    Set {
+        providers: String,
+        #[arg(long, env = "HERMES_DATA_DIR", default_value = "./hermes-data")]
+        data_dir: PathBuf,
+        #[arg(long, default_value = DEFAULT_ACCOUNT)]
+        account: String,
+    },
+    /// Print the account's allowlist (`any` when unrestricted).
+    Show {
+        #[arg(long, env = "HERMES_DATA_DIR", default_value = "./hermes-data")]
+        data_dir: PathBuf,
+        #[arg(long, default_value = DEFAULT_ACCOUNT)]
+        account: String,
     },
 }
 
@@ -151,6 +175,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { listen, data_dir, config } => serve(&listen, &data_dir, config.as_deref()).await,
         Command::Keys { command } => keys(command).await,
         Command::Skills { .. } => Ok(()),
+        Command::Providers { command: ProvidersCommand::Set { providers, data_dir, account } } => {
+            let list = match providers.trim() {
+                "any" => None,
+                list => Some(list.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect()),
+            };
+            Accounts::open(&data_dir).await?.set_providers(&account, list).await?;
+            Ok(())
+        }
+        Command::Providers { command: ProvidersCommand::Show { data_dir, account } } => {
+            match Accounts::open(&data_dir).await?.providers(&account).await? {
+                Some(list) => println!("{}", list.join(",")),
+                None => println!("any"),
+            }
+            Ok(())
+        }
         Command::Plugin { command: PluginCommand::New { name, dir } } => {
             let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
             plugin_cmd::new(&name, &dir)

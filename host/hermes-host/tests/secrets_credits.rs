@@ -411,3 +411,37 @@ async fn the_master_key_comes_from_the_env_and_a_bad_or_changed_one_stops_startu
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// Issue 14, point 9: the operator limits which model providers an account may use;
+/// a deployment naming another is refused, and runs of older deployments stop at the
+/// model call with a clear error once the list narrows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_uses_only_the_providers_its_operator_allows() {
+    let llm = MockLlm::start().await;
+    llm.set_default(Reply::text("hello"));
+    let server = common::start(&llm);
+    let dir = server.dir.path().to_str().unwrap().to_string();
+    let body = |model: &str| json!({"customer_id": "c", "name": "P", "model": model, "system_prompt": "x"});
+    let (status, d) = server.post_json("/v1/deployments", &body("openai/gpt-test")).await;
+    assert_eq!(status, 201, "{d}");
+    let dep = d["deployment_id"].as_str().unwrap().to_string();
+    assert_eq!(common::cli(&["providers", "show", "--data-dir", &dir]).trim(), "any");
+
+    common::cli(&["providers", "set", "anthropic", "--data-dir", &dir]);
+    assert_eq!(common::cli(&["providers", "show", "--data-dir", &dir]).trim(), "anthropic");
+    let (status, e) = server.post_json("/v1/deployments", &body("openai/gpt-test")).await;
+    assert_eq!((status, e["param"].as_str()), (400, Some("model")), "{e}");
+    assert!(e["message"].as_str().unwrap().contains("\"openai\" is not enabled"), "{e}");
+    let (status, d2) = server.post_json("/v1/deployments", &body("anthropic/claude-test")).await;
+    assert_eq!(status, 201, "{d2}");
+    // The deployment made before the change cannot call its model any more.
+    let (status, t) = server.post_json(&format!("/v1/deployments/{dep}/messages"), &json!({"content": "hi"})).await;
+    assert_eq!(status, 202, "{t}");
+    let run = server.wait_run(&dep, t["run_id"].as_str().unwrap()).await;
+    assert_eq!(run["status"], "error", "{run}");
+    assert!(run["error"].to_string().contains("not enabled for this account"), "{run}");
+
+    common::cli(&["providers", "set", "any", "--data-dir", &dir]);
+    let (status, _) = server.post_json("/v1/deployments", &body("openai/gpt-test")).await;
+    assert_eq!(status, 201);
+}

@@ -114,3 +114,18 @@ pub fn revoke_key(tx: &Tx<'_>, account_id: &str, id: &str, now: &str) -> Result<
 pub fn count(tx: &Tx<'_>) -> Result<i64, StoreError> {
     Ok(tx.sql().query_row("SELECT COUNT(*) FROM accounts", [], |r| r.get(0))?)
 }
+
+/// The model providers an account may use; `None`: every configured one.
+pub fn providers(tx: &Tx<'_>, id: &str) -> Result<Option<Vec<String>>, StoreError> {
+    let conn = tx.sql();
+    let raw: Option<Option<String>> =
+        conn.query_row("SELECT providers FROM accounts WHERE id = ?1", params![id], |r| r.get(0)).optional()?;
+    // An unreadable list admits nothing rather than everything.
+    Ok(raw.flatten().map(|j| serde_json::from_str(&j).unwrap_or_default()))
+}
+
+/// Replaces an account's provider allowlist (`None`: all); false when there is no such account.
+pub fn set_providers(tx: &Tx<'_>, id: &str, providers: &Option<Vec<String>>) -> Result<bool, StoreError> {
+    let json = providers.as_ref().map(|p| serde_json::to_string(p).unwrap_or_else(|_| "[]".into()));
+    Ok(tx.sql().execute("UPDATE accounts SET providers = ?2 WHERE id = ?1", params![id, json])? == 1)
+}

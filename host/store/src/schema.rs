@@ -311,6 +311,10 @@ CREATE INDEX plugins_by_account ON plugins(account_id, created_at);
     r#"
 ALTER TABLE secrets ADD COLUMN allowed_hosts TEXT;
 "#,
+    // Which model providers an account's deployments may use (JSON array); NULL: all.
+    r#"
+ALTER TABLE accounts ADD COLUMN providers TEXT;
+"#,
 ];
 
 /// Brings the database up to the latest schema version.

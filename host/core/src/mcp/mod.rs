@@ -176,7 +176,10 @@ impl McpPool {
             .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
             .user_agent(concat!("hermes-host/", env!("CARGO_PKG_VERSION")))
             // A redirect would carry the secret headers to wherever it points.
-            .redirect(reqwest::redirect::Policy::none());
+            .redirect(reqwest::redirect::Policy::none())
+            // Servers close idle connections (uvicorn after 5 s, many proxies sooner);
+            // reusing one they just closed fails a tool call that was never sent.
+            .pool_idle_timeout(Duration::from_secs(4));
         if !allow_private {
             b = b.dns_resolver(Arc::new(crate::egress::PublicOnly));
         }

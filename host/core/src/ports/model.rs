@@ -76,6 +76,10 @@ impl ModelPort for ModelGate {
     async fn complete(&self, request: ModelRequest) -> Result<Completion, ModelFailure> {
         let scope = &self.scope;
         let model = scope.spec.model.clone().unwrap_or_else(|| self.default_model.clone());
+        // The account's allowlist may have narrowed since the deployment was made.
+        crate::accounts::check_provider(&self.db, &scope.account_id, &model)
+            .await
+            .map_err(ModelFailure::InvalidRequest)?;
         let (provider, model_name) = match self.providers.resolve(&model) {
             Ok(p) => p,
             Err(e) => return Err(ModelFailure::InvalidRequest(e.to_string())),
