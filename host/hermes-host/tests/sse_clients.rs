@@ -118,10 +118,11 @@ async fn handle(
     Ok(())
 }
 
-/// A deployment and a run that stays open for a while: a tool call, then a slow answer.
-async fn slow_run(llm: &MockLlm, server: &Server) -> (String, String) {
+/// A deployment and a run that stays open for a while: a tool call, then an answer
+/// `answer_ms` later (long enough for the client to connect and be cut mid-run).
+async fn slow_run(llm: &MockLlm, server: &Server, answer_ms: u64) -> (String, String) {
     llm.push(Reply::after_ms(600, Reply::tool("write_file", json!({"path": "a.txt", "content": "A"}))));
-    llm.push(Reply::after_ms(3500, Reply::text("All done, the file is written.")));
+    llm.push(Reply::after_ms(answer_ms, Reply::text("All done, the file is written.")));
     let http = reqwest::Client::new();
     let dep = server.create_deployment().await;
     let t: Value = http
@@ -145,9 +146,9 @@ async fn cut_mid_run(server: &Server, dep: &str, proxy: &Proxy) {
             break;
         }
     }
-    // The client is connected (a slow browser start included) and has had time to
-    // receive the tool result; drop its connection while the run goes on.
-    for _ in 0..300 {
+    // The client is connected (a slow browser start included: up to 30 s) and has had
+    // time to receive the tool result; drop its connection while the run goes on.
+    for _ in 0..1500 {
         if !proxy.resumes.lock().unwrap().is_empty() {
             break;
         }
@@ -185,7 +186,7 @@ async fn node_eventsource_reconnects_with_last_event_id_and_misses_nothing() {
     }
     let llm = MockLlm::start().await;
     let server = start(&llm);
-    let (dep, run_id) = slow_run(&llm, &server).await;
+    let (dep, run_id) = slow_run(&llm, &server, 3500).await;
     let proxy = Proxy::start(server.port).await;
     let url = format!("http://127.0.0.1:{}/v1/deployments/{dep}/events", proxy.port);
     let child = Command::new("node")
@@ -234,7 +235,7 @@ async fn node_eventsource_resumes_across_a_kill_9_restart_and_misses_nothing() {
     }
     let llm = MockLlm::start().await;
     let mut server = start(&llm);
-    let (dep, run_id) = slow_run(&llm, &server).await;
+    let (dep, run_id) = slow_run(&llm, &server, 3500).await;
     // The answer in flight dies with the server; the resumed run asks again.
     llm.set_default(Reply::text("Done after the restart."));
     let proxy = Proxy::start(server.port).await;
@@ -277,7 +278,9 @@ async fn chromium_eventsource_reconnects_with_last_event_id_and_misses_nothing()
     };
     let llm = MockLlm::start().await;
     let server = start(&llm);
-    let (dep, run_id) = slow_run(&llm, &server).await;
+    // A headless browser can take seconds to start on a busy machine: the run stays
+    // open long enough for it to connect before the cut.
+    let (dep, run_id) = slow_run(&llm, &server, 15_000).await;
     let proxy = Proxy::start(server.port).await;
     // Same origin as the page (the proxy); the key rides as ?access_token=.
     let events = format!("/v1/deployments/{dep}/events?access_token={}", server.key);
