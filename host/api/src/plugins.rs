@@ -95,11 +95,26 @@ async fn read_upload(req: Request, state: &AppState, limit: usize) -> Result<(Ve
             "send the component as `application/wasm`, or as multipart/form-data with a `component` part",
         ));
     }
-    let bytes = axum::body::to_bytes(req.into_body(), limit + 1).await.map_err(|_| too_large(limit))?;
-    if bytes.len() > limit {
+    // Past the limit the rest is read and dropped (up to the route's body limit), so
+    // the client finishes sending and reads the 422 instead of a broken pipe.
+    use futures::StreamExt as _;
+    let mut stream = req.into_body().into_data_stream();
+    let (mut bytes, mut over) = (Vec::new(), false);
+    while let Some(chunk) = stream.next().await {
+        let Ok(chunk) = chunk else {
+            over = true;
+            break;
+        };
+        if over || bytes.len() + chunk.len() > limit {
+            over = true;
+            continue;
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    if over {
         return Err(too_large(limit));
     }
-    Ok((bytes.to_vec(), None))
+    Ok((bytes, None))
 }
 
 /// `POST /v1/plugins` → 201.
