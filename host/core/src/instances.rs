@@ -52,11 +52,11 @@ pub(crate) async fn launch(
         Ok(h) => h,
         Err(e) => return InstanceOutcome::Failed(e),
     };
-    let plugins: Arc<[Attached]> = match crate::plugins::attached(services, i.account_id, i.deployment_id, i.spec).await
-    {
-        Ok(p) => p.into(),
-        Err(e) => return InstanceOutcome::Failed(format!("the deployment's plugins are unavailable: {e}")),
-    };
+    let plugins: Arc<[Attached]> =
+        match crate::plugins::attached(services, i.account_id, i.deployment_id, i.spec, true).await {
+            Ok(p) => p.into(),
+            Err(e) => return InstanceOutcome::Failed(format!("the deployment's plugins are unavailable: {e}")),
+        };
     let secrets = match crate::secrets::resolve(services, i.account_id, &i.spec.secrets).await {
         Ok(s) => Arc::new(s),
         Err(e) => return InstanceOutcome::Failed(format!("the deployment's secrets are unavailable: {e}")),
@@ -105,6 +105,10 @@ async fn harness(services: &Services, account_id: &str, runtime: &str) -> Result
         .await
         .map_err(|e| format!("looking up runtime {runtime:?}: {e}"))?
         .ok_or_else(|| format!("unknown runtime {runtime:?}"))?;
+    // Every run starts here: after the first, no file read and no hashing.
+    if let Some(pre) = services.runtime.loaded_harness(&row.sha256) {
+        return Ok(pre);
+    }
     let path = crate::plugins::blob_path(&services.data_dir, &row.sha256);
     let wasm =
         tokio::fs::read(&path).await.map_err(|e| format!("the harness plugin {} is unavailable: {e}", row.id))?;

@@ -120,7 +120,7 @@ pub struct Upload {
 }
 
 /// A valid plugin name: a lowercase letter, then up to 23 of `[a-z0-9-]`.
-fn valid_name(name: &str) -> bool {
+pub fn valid_name(name: &str) -> bool {
     let mut bytes = name.bytes();
     (1..=MAX_NAME).contains(&name.len())
         && bytes.next().is_some_and(|b| b.is_ascii_lowercase())
@@ -389,10 +389,7 @@ pub(crate) async fn validate(services: &Services, account_id: &str, spec: &Deplo
             }
         }
         for host in &a.grants.http {
-            let ok = !host.is_empty()
-                && host.len() <= 253
-                && host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(&b));
-            if !ok {
+            if !hermes_types::net::valid_host_pattern(host) {
                 return Err(HostError::invalid(
                     &format!("{param}.grants.http"),
                     format!("{host:?} is not a host name (e.g. `api.example.com` or `127.0.0.1:8080`)"),
@@ -434,17 +431,20 @@ impl Attached {
     }
 }
 
-/// The deployment's attachments, resolved for a run; a plugin deleted since (it
+/// The deployment's attachments, resolved for a run (`for_calls`: with the secret
+/// values their HTTP grants may send) or for listing; a plugin deleted since (it
 /// cannot be while attached) is skipped.
 pub(crate) async fn attached(
     services: &Services,
     account_id: &str,
     deployment_id: &str,
     spec: &DeploymentSpec,
+    for_calls: bool,
 ) -> Result<Vec<Attached>, HostError> {
     let mut out = Vec::with_capacity(spec.plugins.len());
-    // Secret values are decrypted only when some plugin may put them in a header.
-    let secrets = if spec.plugins.iter().any(|a| !a.grants.http.is_empty()) {
+    // Secret values are decrypted only for a run (`for_calls`) and only when some
+    // plugin may put them in a header; listing tools needs none.
+    let secrets = if for_calls && spec.plugins.iter().any(|a| !a.grants.http.is_empty()) {
         Arc::new(services.secrets.release(account_id, &spec.secrets).await?)
     } else {
         Arc::new(Vec::new())

@@ -44,7 +44,7 @@ fn builtins(services: &Services, d: &Deployment) -> Vec<ToolInfo> {
 /// server that does not is left out (GET deployment says why).
 pub(crate) async fn list_all(services: &Arc<Services>, d: &Deployment) -> Result<Vec<ToolInfo>, HostError> {
     let mut tools = builtins(services, d);
-    let plugins = crate::plugins::attached(services, &d.account_id, &d.deployment_id, &d.spec).await?;
+    let plugins = crate::plugins::attached(services, &d.account_id, &d.deployment_id, &d.spec, false).await?;
     for p in plugins {
         tools.extend(p.tools.iter().map(|t| {
             let name = format!("{}__{}", p.name, t.name);

@@ -45,5 +45,5 @@ pub mod skills {
 
 /// Vendor plugins: the upload check (also `hermes-host plugin check`) and the API's shapes.
 pub mod plugins {
-    pub use hermes_core::plugins::{Checked, Manifest, PluginInfo, PluginTool, Upload, check_file};
+    pub use hermes_core::plugins::{Checked, Manifest, PluginInfo, PluginTool, Upload, check_file, valid_name};
 }

@@ -28,10 +28,7 @@ const README: &str = include_str!("scaffold/README.md.tmpl");
 
 /// Writes a new plugin crate into `dir` (which must not exist or be empty).
 pub fn new(name: &str, dir: &Path) -> anyhow::Result<()> {
-    let valid = name.len() <= 24
-        && name.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if !valid {
+    if !hermes_host::plugins::valid_name(name) {
         bail!("plugin name {name:?} must be a lowercase letter then up to 23 of [a-z0-9-] (it prefixes the tools)");
     }
     if dir.exists() && dir.read_dir().map(|mut d| d.next().is_some()).unwrap_or(true) {

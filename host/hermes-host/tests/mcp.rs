@@ -180,44 +180,6 @@ fn events_of(text: &str, kind: &str) -> Vec<Value> {
         .collect()
 }
 
-/// Every file under `dir` whose bytes contain `needle`.
-fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
-    let mut hits = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if let Ok(bytes) = std::fs::read(&path)
-                && bytes.windows(needle.len()).any(|w| w == needle)
-            {
-                hits.push(path);
-            }
-        }
-    }
-    hits
-}
-
-/// Tool names offered in one model request (OpenAI wire).
-fn offered(request: &Value) -> Vec<String> {
-    request["tools"]
-        .as_array()
-        .map(|t| t.iter().filter_map(|t| t["function"]["name"].as_str().map(str::to_string)).collect())
-        .unwrap_or_default()
-}
-
-/// The content of the tool messages of one model request.
-fn tool_results(request: &Value) -> Vec<String> {
-    request["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["role"] == "tool")
-        .map(|m| m["content"].as_str().unwrap_or_default().to_string())
-        .collect()
-}
-
 async fn wait_connected(server: &Server, dep: &str) -> Value {
     for _ in 0..200 {
         let d = server.get_json(&format!("/v1/deployments/{dep}")).await;
@@ -280,12 +242,12 @@ async fn an_allowlisted_tool_answers_and_the_secret_header_reaches_only_the_serv
 
     let requests = llm.requests();
     assert_eq!(requests.len(), 5, "{requests:?}");
-    let names = offered(&requests[0]);
+    let names = common::offered(&requests[0]);
     for want in ["crm__echo", "crm__add", "crm__big", "crm__picture", "read_file"] {
         assert!(names.contains(&want.to_string()), "{want} offered beside the built-ins: {names:?}");
     }
     assert!(!names.iter().any(|n| n.contains("delete_everything")), "{names:?}");
-    let results = tool_results(&requests[4]);
+    let results = common::tool_results(&requests[4]);
     assert!(results[0].contains("42"), "the model read the tool's answer: {results:?}");
     assert!(results[1].contains("not in this deployment's allowlist"), "{results:?}");
     assert!(results[2].contains(".hermes/tool-results/") && results[2].len() < 8_000, "{}", &results[2][..300]);
@@ -301,7 +263,7 @@ async fn an_allowlisted_tool_answers_and_the_secret_header_reaches_only_the_serv
     assert_eq!(calls[0]["headers"]["mcp-protocol-version"], "2026-07-28");
 
     // The whole big result is in the workspace, where the model was told it is.
-    let spilled = files_containing(server.dir.path(), b"END-OF-BIG");
+    let spilled = common::files_containing(server.dir.path(), b"END-OF-BIG");
     assert!(spilled.iter().any(|p| p.to_string_lossy().contains(".hermes/tool-results/")), "{spilled:?}");
 
     // Events carry server, tool, arguments and a bounded preview.
@@ -331,7 +293,7 @@ async fn an_allowlisted_tool_answers_and_the_secret_header_reaches_only_the_serv
     ] {
         assert!(!text.contains(SECRET), "the secret leaked into the {what}");
     }
-    assert!(files_containing(server.dir.path(), SECRET.as_bytes()).is_empty(), "the secret is in a file");
+    assert!(common::files_containing(server.dir.path(), SECRET.as_bytes()).is_empty(), "the secret is in a file");
     assert!(std::fs::read_to_string(&host_log).unwrap().contains("MCP tool called"), "the log is really captured");
 
     // An MCP tool disabled through the Tools API is no longer offered.
@@ -347,7 +309,7 @@ async fn an_allowlisted_tool_answers_and_the_secret_header_reaches_only_the_serv
     llm.push(Reply::text("fine"));
     let (_, run) = send(&server, &dep, "again").await;
     assert_eq!(run["status"], "completed", "{run}");
-    let names = offered(llm.requests().last().unwrap());
+    let names = common::offered(llm.requests().last().unwrap());
     assert!(names.contains(&"crm__add".to_string()) && !names.contains(&"crm__echo".to_string()), "{names:?}");
 }
 
@@ -420,9 +382,9 @@ async fn a_hanging_garbled_or_cut_server_gives_tool_errors_and_the_run_goes_on()
     assert!(started.elapsed() < Duration::from_secs(25), "the hang was cut by the call timeout");
 
     let requests = llm.requests();
-    let names = offered(&requests[0]);
+    let names = common::offered(&requests[0]);
     assert!(names.contains(&"slow__sleep".to_string()) && names.contains(&"flaky__cut".to_string()), "{names:?}");
-    let results = tool_results(requests.last().unwrap());
+    let results = common::tool_results(requests.last().unwrap());
     assert_eq!(results.len(), 6, "{results:?}");
     assert!(results[0].contains("did not answer") && results[0].contains("1500 ms"), "{}", results[0]);
     assert!(results[1].contains("invalid response") && results[1].contains("not JSON"), "{}", results[1]);
@@ -482,7 +444,7 @@ async fn a_server_that_goes_away_is_reconnected_after_a_backoff() {
     let run = server.wait_run(&dep, ticket["run_id"].as_str().unwrap()).await;
     assert_eq!(run["status"], "completed", "{run}");
 
-    let results = tool_results(llm.requests().last().unwrap());
+    let results = common::tool_results(llm.requests().last().unwrap());
     assert_eq!(results[0], "echo: one");
     assert!(results[1].contains("cannot reach"), "the server went away mid-run: {}", results[1]);
     assert!(results[2].contains("connecting failed"), "reconnecting failed: {}", results[2]);
@@ -585,7 +547,7 @@ async fn inner_everything_run() {
     let (_, run) = send(&server, &dep, "Use everything").await;
     drop(everything);
     assert_eq!(run["status"], "completed", "{run}");
-    let results = tool_results(llm.requests().last().unwrap());
+    let results = common::tool_results(llm.requests().last().unwrap());
     assert_eq!(results.len(), 5, "{results:?}");
     assert!(results[0].contains("hello everything"), "{}", results[0]);
     assert!(results[1].contains("42"), "{}", results[1]);

@@ -73,24 +73,6 @@ async fn send(server: &Server, dep: &str, content: &str) -> (String, Value) {
     (run_id, run)
 }
 
-/// The content of the tool messages of one model request (OpenAI wire).
-fn tool_results(request: &Value) -> Vec<String> {
-    request["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["role"] == "tool")
-        .map(|m| m["content"].as_str().unwrap_or_default().to_string())
-        .collect()
-}
-
-fn offered(request: &Value) -> Vec<String> {
-    request["tools"]
-        .as_array()
-        .map(|t| t.iter().filter_map(|t| t["function"]["name"].as_str().map(str::to_string)).collect())
-        .unwrap_or_default()
-}
-
 /// Every event of the deployment so far (replayed from the start), as `(type, data)`.
 async fn events(server: &Server, dep: &str, until: &str) -> Vec<(String, Value)> {
     let resp = reqwest::Client::new()
@@ -192,9 +174,9 @@ async fn a_vendor_uploads_attaches_and_the_agent_calls_its_tool() {
     assert_eq!(run["status"], "completed", "{run}");
     let requests = llm.requests();
     let first = &requests[requests.len() - 3];
-    assert!(offered(first).contains(&"text__slugify".to_string()), "{:?}", offered(first));
-    assert!(!offered(first).contains(&"text__word_count".to_string()), "outside the allowlist is not offered");
-    let results = tool_results(&requests[requests.len() - 1]);
+    assert!(common::offered(first).contains(&"text__slugify".to_string()), "{:?}", common::offered(first));
+    assert!(!common::offered(first).contains(&"text__word_count".to_string()), "outside the allowlist is not offered");
+    let results = common::tool_results(&requests[requests.len() - 1]);
     assert_eq!(results[0], "hello-plugin-world-2026", "{results:?}");
     assert!(results[1].contains("no tool `word_count`"), "the host refuses a tool outside the allowlist: {results:?}");
 
@@ -247,7 +229,7 @@ async fn a_vendor_uploads_attaches_and_the_agent_calls_its_tool() {
     llm.push(Reply::text("ok"));
     let (_, run) = send(&server, &dep, "again").await;
     assert_eq!(run["status"], "completed", "{run}");
-    assert_eq!(tool_results(llm.requests().last().unwrap()).last().unwrap(), "still-here");
+    assert_eq!(common::tool_results(llm.requests().last().unwrap()).last().unwrap(), "still-here");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -332,7 +314,7 @@ async fn a_plugin_reaches_the_workspace_only_as_granted() {
         llm.push(Reply::text("done"));
         let (_, run) = send(&server, &dep, "use the workspace").await;
         assert_eq!(run["status"], "completed", "{run}");
-        let results = tool_results(llm.requests().last().unwrap());
+        let results = common::tool_results(llm.requests().last().unwrap());
         let written = reqwest::Client::new()
             .get(format!("{}/v1/deployments/{dep}/files/content?path=notes/b.txt", server.base))
             .bearer_auth(&server.key)
@@ -379,7 +361,7 @@ async fn a_plugin_that_loops_hoards_panics_or_floods_fails_alone() {
     llm.push(Reply::text("survived"));
     let (_, run) = send(&server, &dep, "misbehave").await;
     assert_eq!(run["status"], "completed", "{run}");
-    let results = tool_results(llm.requests().last().unwrap());
+    let results = common::tool_results(llm.requests().last().unwrap());
     assert!(results[0].contains("ran longer than its limit of 2s"), "{results:?}");
     assert!(results[1].contains("exceeded its memory limit of 32 MiB"), "{results:?}");
     assert!(results[2].contains("trapped") && results[2].contains("panics on request"), "{results:?}");
@@ -506,7 +488,7 @@ async fn a_scaffolded_plugin_builds_with_one_command_and_the_agent_calls_it() {
     llm.push(Reply::text("done"));
     let (_, run) = send(&server, &dep, "shout it").await;
     assert_eq!(run["status"], "completed", "{run}");
-    assert_eq!(tool_results(llm.requests().last().unwrap()), ["MY TOOL RAN"]);
+    assert_eq!(common::tool_results(llm.requests().last().unwrap()), ["MY TOOL RAN"]);
 }
 
 /// A loopback HTTP server that records each request's `authorization` header and
@@ -552,25 +534,6 @@ fn start_logged(llm: &MockLlm) -> (Server, std::path::PathBuf) {
     (Server { child, base: format!("http://127.0.0.1:{port}"), key, port, dir }, log_path)
 }
 
-/// Every file under `dir` whose bytes contain `needle`.
-fn files_containing(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
-    let mut hits = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if let Ok(bytes) = std::fs::read(&path)
-                && bytes.windows(needle.len()).any(|w| w == needle)
-            {
-                hits.push(path);
-            }
-        }
-    }
-    hits
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plugin_reaches_only_granted_hosts_and_secrets_stay_outside_the_sandbox() {
     const SECRET: &str = "tok-PLUGIN-9f3a1c77e2";
@@ -610,7 +573,7 @@ async fn a_plugin_reaches_only_granted_hosts_and_secrets_stay_outside_the_sandbo
 
     // The server got the secret; the guest and the model saw it redacted.
     assert_eq!(seen.lock().unwrap().as_slice(), [format!("Bearer {SECRET}")], "only the granted host was reached");
-    let results = tool_results(llm.requests().last().unwrap());
+    let results = common::tool_results(llm.requests().last().unwrap());
     assert_eq!(results[0], "eu-west-3", "the granted config value: {results:?}");
     assert!(results[1].contains("no config value"), "secrets are not config: {results:?}");
     assert!(results[2].starts_with("200\nyou sent: Bearer [REDACTED:API_TOKEN]"), "{results:?}");
@@ -620,7 +583,7 @@ async fn a_plugin_reaches_only_granted_hosts_and_secrets_stay_outside_the_sandbo
     assert!(!format!("{evs:?}").contains(SECRET), "no event holds the secret");
     assert!(!llm.requests().iter().any(|r| r.to_string().contains(SECRET)), "the model never saw it");
     assert!(!std::fs::read_to_string(&log).unwrap().contains(SECRET), "the log never shows it");
-    let hits = files_containing(server.dir.path(), SECRET.as_bytes());
+    let hits = common::files_containing(server.dir.path(), SECRET.as_bytes());
     assert!(hits.is_empty(), "the secret is on disk in plain text: {hits:?}");
 }
 
@@ -654,7 +617,7 @@ async fn a_python_plugin_built_with_componentize_py_answers_the_agent() {
     llm.push(Reply::text("done"));
     let (_, run) = send(&server, &dep, "total the spend").await;
     assert_eq!(run["status"], "completed", "{run}");
-    let results = tool_results(llm.requests().last().unwrap());
+    let results = common::tool_results(llm.requests().last().unwrap());
     assert_eq!(results[0], "500", "{results:?}");
     assert!(results[1].contains("cannot total") && results[1].contains("clicks"), "{results:?}");
 }

@@ -99,25 +99,6 @@ async fn events_until_done(server: &Server, dep: &str, run_id: &str) -> String {
     panic!("run {run_id} did not end on the stream; got:\n{text}");
 }
 
-/// Every file under `dir` whose bytes contain `needle`.
-fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
-    let mut hits = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if let Ok(bytes) = std::fs::read(&path)
-                && bytes.windows(needle.len()).any(|w| w == needle)
-            {
-                hits.push(path.display().to_string());
-            }
-        }
-    }
-    hits
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_are_write_only_referenced_by_name_and_never_leak() {
     let llm = MockLlm::start().await;
@@ -230,11 +211,11 @@ async fn secrets_are_write_only_referenced_by_name_and_never_leak() {
     assert!(!llm.requests().iter().any(|r| r.to_string().contains(VALUE)));
 
     // Not in the workspace, the database (file and WAL), or any log line.
-    let hits = files_containing(server.dir.path(), VALUE.as_bytes());
+    let hits = common::files_containing(server.dir.path(), VALUE.as_bytes());
     assert!(hits.is_empty(), "plaintext secret found in {hits:?}");
     let _ = server.child.kill();
     let _ = server.child.wait();
-    let hits = files_containing(server.dir.path(), VALUE.as_bytes());
+    let hits = common::files_containing(server.dir.path(), VALUE.as_bytes());
     assert!(hits.is_empty(), "plaintext secret found after stop in {hits:?}");
     let log = log.lock().unwrap().clone();
     assert!(!log.is_empty(), "stderr was captured");

@@ -149,6 +149,11 @@ impl Runtime {
         &self.limits
     }
 
+    /// The pre-linked harness with this content hash, if it was loaded already.
+    pub fn loaded_harness(&self, sha256: &str) -> Option<HarnessPre<RunState>> {
+        self.loaded.locked().get(sha256).cloned()
+    }
+
     /// Compiles (or loads from the disk cache) a harness component and pre-links it.
     /// Returns whether the compiled form came from the cache.
     pub async fn load_harness(&self, wasm: Arc<Vec<u8>>) -> Result<(HarnessPre<RunState>, bool), RuntimeError> {

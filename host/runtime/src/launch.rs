@@ -144,12 +144,8 @@ fn describe_trap(trap: &wasmtime::Error, memory_denied: bool, limits: &SandboxLi
         Some(t) => t.to_string(),
         None => format!("{trap}"),
     };
-    let tail = output.trim_end();
-    if tail.is_empty() {
-        format!("the guest trapped: {what}")
-    } else {
-        let start = tail.len().saturating_sub(STDERR_TAIL);
-        let start = (start..tail.len()).find(|i| tail.is_char_boundary(*i)).unwrap_or(tail.len());
-        format!("the guest trapped: {what}; its last output: {}", &tail[start..])
+    match crate::output::tail(output, STDERR_TAIL) {
+        "" => format!("the guest trapped: {what}"),
+        tail => format!("the guest trapped: {what}; its last output: {tail}"),
     }
 }

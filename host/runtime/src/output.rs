@@ -64,3 +64,12 @@ impl AsyncWrite for CappedOutput {
         Poll::Ready(Ok(()))
     }
 }
+
+/// The last `max` bytes (or fewer, at a char boundary) of `output`, trailing
+/// whitespace trimmed: what a trap's message quotes of a guest's stderr.
+pub(crate) fn tail(output: &str, max: usize) -> &str {
+    let t = output.trim_end();
+    let start = t.len().saturating_sub(max);
+    let start = (start..t.len()).find(|i| t.is_char_boundary(*i)).unwrap_or(t.len());
+    &t[start..]
+}

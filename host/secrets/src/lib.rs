@@ -8,7 +8,7 @@ mod resolver;
 pub mod scrub;
 
 pub use crypto::{CryptoError, MASTER_KEY_ENV, MASTER_KEY_FILE, SecretValue};
-pub use resolver::{Released, Secrets, SecretsError};
+pub use resolver::{Released, Secrets, SecretsError, fill};
 pub use scrub::Scrubber;
 
 /// An environment variable name as deployments map them: `[A-Z_][A-Z0-9_]*`, ≤ 128.

@@ -206,3 +206,27 @@ impl Released {
         }
     }
 }
+
+/// `template` (a header value, e.g. `Bearer ${TOKEN}`) with every `${NAME}` replaced by
+/// that secret's value, when each may go to `host:port`: the one substitution every
+/// path that sends a secret uses. An unknown, unclosed or misdirected name is an error
+/// naming it (never a value).
+pub fn fill(template: &str, secrets: &[Released], host: &str, port: u16) -> Result<String, String> {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find('}').ok_or("an unclosed ${ in a header")?;
+        let name = &after[..end];
+        let secret = secrets
+            .iter()
+            .find(|r| r.name == name)
+            .ok_or_else(|| format!("${{{name}}} is not one of the deployment's secrets"))?;
+        secret.may_go_to(host, port)?;
+        out.push_str(secret.value.expose());
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}

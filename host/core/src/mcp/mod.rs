@@ -533,17 +533,9 @@ async fn resolve_headers(
     })?;
     // A secret bound to other hosts is never sent here, whoever configured the server.
     let (host, port) = (url.host_str().unwrap_or_default(), url.port_or_known_default().unwrap_or(0));
-    for r in &released {
-        r.may_go_to(host, port).map_err(McpError::Config)?;
-    }
-    let values: HashMap<String, hermes_secrets::SecretValue> =
-        released.into_iter().map(|r| (r.name, r.value)).collect();
     let mut headers = HeaderMap::new();
     for (header, template) in templates {
-        let mut text = template.clone();
-        for (name, value) in &values {
-            text = text.replace(&format!("${{{name}}}"), value.expose());
-        }
+        let text = hermes_secrets::fill(template, &released, host, port).map_err(McpError::Config)?;
         let name = HeaderName::from_bytes(header.as_bytes())
             .map_err(|_| McpError::Config(format!("{header:?} is not a valid header name")))?;
         let mut value = HeaderValue::from_str(&text)
@@ -551,7 +543,8 @@ async fn resolve_headers(
         value.set_sensitive(true);
         headers.insert(name, value);
     }
-    Ok((headers, hermes_secrets::Scrubber::new(values.into_iter().collect())))
+    let values: Vec<(String, hermes_secrets::SecretValue)> = released.into_iter().map(|r| (r.name, r.value)).collect();
+    Ok((headers, hermes_secrets::Scrubber::new(values)))
 }
 
 #[cfg(test)]

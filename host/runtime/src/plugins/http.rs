@@ -43,28 +43,6 @@ fn denied(why: String) -> Error {
     Error::InternalError(Some(why))
 }
 
-/// `Bearer ${TOKEN}` with the value of `TOKEN`, when `TOKEN` may go to `host:port`;
-/// an unknown, unclosed or misdirected name is an error.
-fn substitute(template: &str, secrets: &[Released], host: &str, port: u16) -> Result<String, String> {
-    let mut out = String::with_capacity(template.len());
-    let mut rest = template;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let end = after.find('}').ok_or("an unclosed ${ in a header")?;
-        let name = &after[..end];
-        let secret = secrets
-            .iter()
-            .find(|r| r.name == name)
-            .ok_or_else(|| format!("${{{name}}} is not one of the deployment's secrets"))?;
-        secret.may_go_to(host, port)?;
-        out.push_str(secret.value.expose());
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
 /// Refuses what the grant does not allow and fills in secret headers.
 async fn admit(grant: &HttpGrant, request: &mut http::Request<WasiBody>) -> Result<(), Error> {
     let uri = request.uri().clone();
@@ -88,7 +66,7 @@ async fn admit(grant: &HttpGrant, request: &mut http::Request<WasiBody>) -> Resu
         if !text.contains("${") {
             continue;
         }
-        let filled = substitute(text, &grant.secrets, &host, port).map_err(denied)?;
+        let filled = hermes_secrets::fill(text, &grant.secrets, &host, port).map_err(denied)?;
         let mut header = http::HeaderValue::from_str(&filled).map_err(|e| denied(format!("a header value: {e}")))?;
         header.set_sensitive(true);
         *value = header;
@@ -173,6 +151,7 @@ mod tests {
             allowed_hosts: hosts,
         };
         let any = vec![secret(None)];
+        let substitute = hermes_secrets::fill;
         assert_eq!(substitute("Bearer ${TOKEN}", &any, "a.example", 443).unwrap(), "Bearer s3cr3t-value");
         assert!(substitute("${NOPE}", &any, "a.example", 443).unwrap_err().contains("NOPE"));
         assert!(substitute("${TOKEN", &any, "a.example", 443).is_err());

@@ -552,12 +552,8 @@ fn describe(trap: &wasmtime::Error, store: &Store<PluginState>) -> String {
         None => format!("{trap}"),
     };
     let (output, _) = store.data().output.contents();
-    let tail = output.trim_end();
-    if tail.is_empty() {
-        format!("trapped: {what}")
-    } else {
-        let start = tail.len().saturating_sub(STDERR_TAIL);
-        let start = (start..tail.len()).find(|i| tail.is_char_boundary(*i)).unwrap_or(tail.len());
-        format!("trapped: {what}; its last output: {}", &tail[start..])
+    match crate::output::tail(&output, STDERR_TAIL) {
+        "" => format!("trapped: {what}"),
+        tail => format!("trapped: {what}; its last output: {tail}"),
     }
 }
