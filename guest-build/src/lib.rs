@@ -82,6 +82,55 @@ pub fn build_components(workspace_root: &Path, packages: &[&str]) -> Result<Vec<
         .collect()
 }
 
+/// A published crate's binary, built for `wasm32-wasip2` with `cargo install --locked`
+/// (its own lockfile) and exactly `features`, into
+/// `<target>/wasm-guests/installed/<crate>-<version>-<features hash>/bin/<bin>.wasm`.
+/// Built once: a later call finds the file and returns at once, so the registry is
+/// needed only for the first build of a clone.
+pub fn install_crate(
+    workspace_root: &Path,
+    krate: &str,
+    version: &str,
+    features: &[&str],
+    bin: &str,
+) -> Result<PathBuf, String> {
+    let root =
+        workspace_root.canonicalize().map_err(|e| format!("workspace root {}: {e}", workspace_root.display()))?;
+    let guests = outer_target_dir(&root).join("wasm-guests");
+    let features = features.join(",");
+    let tag = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::hash::DefaultHasher::new();
+        features.hash(&mut h);
+        format!("{:016x}", h.finish())
+    };
+    let install_root = guests.join("installed").join(format!("{krate}-{version}-{tag}"));
+    let wasm = install_root.join("bin").join(format!("{bin}.wasm"));
+    if wasm.exists() {
+        return Ok(wasm);
+    }
+    ensure_target_installed(&root);
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(&root)
+        .args(["install", "--locked", "--force", "--target", TARGET, "--no-default-features"])
+        .arg(format!("{krate}@{version}"))
+        .args(["--features", &features])
+        .arg("--root")
+        .arg(&install_root)
+        .arg("--target-dir")
+        .arg(guests.join(format!("{krate}-{version}")));
+    scrub_env(&mut cmd);
+    cmd.stdout(Stdio::inherit()).stderr(Stdio::inherit());
+    let status = cmd.status().map_err(|e| format!("running cargo install {krate}: {e}"))?;
+    if !status.success() || !wasm.exists() {
+        return Err(format!(
+            "cargo install {krate}@{version} --target {TARGET} failed ({status}); see the output above \
+             (the first build of a clone needs crates.io)"
+        ));
+    }
+    Ok(wasm)
+}
+
 /// The outer build's target directory: `CARGO_TARGET_DIR` when set, else derived from
 /// `OUT_DIR` (`<target>[/<triple>]/<profile>/build/<pkg>-<hash>/out`), else
 /// `<workspace_root>/target`.

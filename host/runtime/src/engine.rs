@@ -44,6 +44,7 @@ pub struct Runtime {
     pub(crate) cache_dir: PathBuf,
     pub(crate) limits: SandboxLimits,
     pub(crate) plugins: Plugins,
+    pub(crate) commands: Linker<crate::commands::CommandState>,
     loaded: Mutex<HashMap<String, HarnessPre<RunState>>>,
     slots: Arc<Semaphore>,
     ticker_stop: Arc<AtomicBool>,
@@ -126,8 +127,10 @@ impl Runtime {
 
         let slots = Arc::new(Semaphore::new(limits.max_concurrent_instances as usize));
         let plugins = Plugins::new(&engine, plugin_limits)?;
+        let commands = crate::commands::linker(&engine)?;
         Ok(Runtime {
             plugins,
+            commands,
             engine,
             linker,
             cache_dir,

@@ -4,6 +4,7 @@
 //! calls the run's [`ports`].
 
 mod cache;
+pub mod commands;
 mod engine;
 mod imports;
 mod launch;
@@ -15,6 +16,7 @@ mod state;
 pub mod wit;
 
 pub use cache::{BUILTIN_TOOLS_SECTION, builtin_tools, component_hash};
+pub use commands::{CommandLimits, CommandOutput, Ended, Invocation, Program};
 pub use engine::{Interrupt, Runtime};
 pub use launch::{Entry, InstanceOutcome, Launch};
 pub use limits::SandboxLimits;

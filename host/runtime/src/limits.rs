@@ -42,6 +42,23 @@ pub struct TrackedLimits {
     pub(crate) memory_denied: bool,
 }
 
+impl TrackedLimits {
+    /// Limits of one sandboxed instance (a plugin call, a command): `memory_bytes` of
+    /// linear memory, `table_elements` per table, and counts no component needs more of.
+    pub(crate) fn bounded(memory_bytes: usize, table_elements: usize) -> TrackedLimits {
+        TrackedLimits {
+            inner: wasmtime::StoreLimitsBuilder::new()
+                .memory_size(memory_bytes)
+                .table_elements(table_elements)
+                .instances(64)
+                .tables(64)
+                .memories(8)
+                .build(),
+            memory_denied: false,
+        }
+    }
+}
+
 impl wasmtime::ResourceLimiter for TrackedLimits {
     fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
         let ok = self.inner.memory_growing(current, desired, maximum)?;

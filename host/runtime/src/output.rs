@@ -32,6 +32,12 @@ impl CappedOutput {
         let b = self.inner.locked();
         (String::from_utf8_lossy(&b.bytes).into_owned(), b.dropped)
     }
+
+    /// What was kept, as bytes, and how many bytes were dropped.
+    pub fn bytes(&self) -> (Vec<u8>, usize) {
+        let b = self.inner.locked();
+        (b.bytes.clone(), b.dropped)
+    }
 }
 
 impl IsTerminal for CappedOutput {

@@ -15,7 +15,7 @@ use hermes_types::sync::Locked;
 use hermes_types::text::{MAX_TEXT, preview};
 use tokio_util::sync::CancellationToken;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Store, StoreLimitsBuilder, UpdateDeadline};
+use wasmtime::{Store, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_config::{WasiConfig, WasiConfigVariables};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
@@ -432,14 +432,7 @@ impl Runtime {
             b.preopened_dir(dir, "/workspace", perms)
                 .map_err(|e| InvalidPlugin(format!("preopening the workspace: {e:#}")))?;
         }
-        let mut limits = TrackedLimits::default();
-        limits.inner = StoreLimitsBuilder::new()
-            .memory_size(self.plugins.limits.max_memory_bytes)
-            .table_elements(self.limits.max_table_elements)
-            .instances(64)
-            .tables(64)
-            .memories(8)
-            .build();
+        let limits = TrackedLimits::bounded(self.plugins.limits.max_memory_bytes, self.limits.max_table_elements);
         let hooks = http::Hooks { grant: grants.http.clone(), scrubber: secrets.clone() };
         let state = PluginState {
             wasi: b.build(),
