@@ -72,6 +72,15 @@ pub fn system_prompt(input: &ContextInput<'_>) -> String {
         if input.skills.len() > MAX_SKILLS {
             s.push_str(&format!("(+{} more)\n", input.skills.len() - MAX_SKILLS));
         }
+        let offered = |name: &str| {
+            input.mcp_tools.iter().any(|t| t.name == name) && !input.disabled_tools.iter().any(|t| t == name)
+        };
+        if offered("shell") {
+            s.push_str(
+                "A skill's files are in /workspace/.hermes/skills/<name>/; run its scripts from the shell, \
+                 e.g. `python3 .hermes/skills/<name>/scripts/<script>.py ARGS`.\n",
+            );
+        }
     }
     if !input.secret_names.is_empty() {
         s.push_str("\n\n## Secrets\nConfigured (values are never visible to you): ");
@@ -207,6 +216,19 @@ mod tests {
         let t = transcript(&history);
         assert_eq!(t.len(), HISTORY_LIMIT);
         assert_eq!(t[0].content, "300");
+    }
+
+    #[test]
+    fn the_skill_index_says_how_to_run_skill_scripts_when_the_shell_is_offered() {
+        let skills = [skill("report", "Monthly report")];
+        let shell = [ToolDefinition { name: "shell".into(), description: String::new(), parameters: "{}".into() }];
+        let mut input = input(&[], &skills);
+        assert!(!system_prompt(&input).contains("python3 .hermes/skills/"));
+        input.mcp_tools = &shell;
+        assert!(system_prompt(&input).contains("python3 .hermes/skills/<name>/scripts/"));
+        let disabled = ["shell".to_string()];
+        input.disabled_tools = &disabled;
+        assert!(!system_prompt(&input).contains("python3 .hermes/skills/"));
     }
 
     #[test]

@@ -123,12 +123,20 @@ impl HostBuilder {
         let lease = crate::instance::Lease::acquire(&self.data_dir)
             .map_err(HostError::io(format!("taking the instance lease in {}", self.data_dir.display())))?;
         let pricing = Arc::new(config.pricing.clone());
+        let runtime = Arc::new(runtime);
+        let sandbox = config.code_tools.enabled.then(|| {
+            let mut bounds = config.code_tools.sandbox.clone();
+            // A program's memory must fit the instance pool's slots.
+            bounds.memory_bytes = bounds.memory_bytes.min(config.limits.max_memory_bytes);
+            Arc::new(hermes_sandbox::Sandbox::new(runtime.clone(), bounds))
+        });
         let services = Arc::new(Services {
             lease,
             hub: EventHub::new(db.clone()).with_max_lag(config.events.max_subscriber_lag),
             db,
             providers,
-            runtime: Arc::new(runtime),
+            runtime,
+            sandbox,
             config,
             data_dir: self.data_dir,
             harnesses,
@@ -168,6 +176,14 @@ impl HostBuilder {
         }))
         .await;
         crate::webhooks::delivery::spawn(services.clone(), outbox);
+        if let Some(sandbox) = services.sandbox.clone().filter(|_| services.config.code_tools.preload) {
+            // Not tracked: shutdown need not wait for a compilation nobody awaits.
+            tokio::spawn(async move {
+                if let Err(e) = sandbox.warm().await {
+                    tracing::warn!(error = %e, "the python and shell tools are unavailable");
+                }
+            });
+        }
         let accounts = Accounts::new(services.db.clone());
         let stop = Arc::new(StopOnDrop(services.shutdown.clone()));
         let core = Core { services: services.clone(), starter };

@@ -23,6 +23,8 @@ pub(crate) struct Services {
     pub hub: EventHub,
     pub providers: Providers,
     pub runtime: Arc<Runtime>,
+    /// The `python` and `shell` tools, unless `[code_tools] enabled = false`.
+    pub sandbox: Option<Arc<hermes_sandbox::Sandbox>>,
     pub config: HostConfig,
     pub data_dir: PathBuf,
     /// Pre-linked harness components by runtime name (`hermes` is built in).

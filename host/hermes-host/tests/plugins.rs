@@ -10,8 +10,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::Server;
-use futures::StreamExt;
+use common::{Server, create, events, send};
+
 use hermes_tests::guests;
 use hermes_tests::mock_llm::{MockLlm, Reply};
 use serde_json::{Value, json};
@@ -50,53 +50,6 @@ async fn upload_ok(server: &Server, name: &str, wasm: &str) -> Value {
     let (status, p) = upload(server, &server.key, Some(name), read(wasm)).await;
     assert_eq!(status, 201, "{p}");
     p
-}
-
-async fn create(server: &Server, body: Value) -> String {
-    let (status, d) = server.post_json("/v1/deployments", &body).await;
-    assert_eq!(status, 201, "{d}");
-    d["deployment_id"].as_str().unwrap().to_string()
-}
-
-async fn send(server: &Server, dep: &str, content: &str) -> (String, Value) {
-    let (status, t) = server.post_json(&format!("/v1/deployments/{dep}/messages"), &json!({"content": content})).await;
-    assert_eq!(status, 202, "{t}");
-    let run_id = t["run_id"].as_str().unwrap().to_string();
-    let mut run = Value::Null;
-    for _ in 0..1200 {
-        run = server.get_json(&format!("/v1/deployments/{dep}/runs/{run_id}")).await;
-        if run["status"] != "queued" && run["status"] != "running" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    (run_id, run)
-}
-
-/// Every event of the deployment so far (replayed from the start), as `(type, data)`.
-async fn events(server: &Server, dep: &str, until: &str) -> Vec<(String, Value)> {
-    let resp = reqwest::Client::new()
-        .get(format!("{}/v1/deployments/{dep}/events?after=0", server.base))
-        .bearer_auth(&server.key)
-        .send()
-        .await
-        .unwrap();
-    let mut body = resp.bytes_stream();
-    let mut text = String::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while let Ok(Some(chunk)) = tokio::time::timeout_at(deadline, body.next()).await {
-        text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-        if text.contains(until) && text.ends_with("\n\n") {
-            break;
-        }
-    }
-    text.split("\n\n")
-        .filter_map(|frame| {
-            let kind = frame.lines().find_map(|l| l.strip_prefix("event: "))?;
-            let data = frame.lines().find_map(|l| l.strip_prefix("data: "))?;
-            Some((kind.to_string(), serde_json::from_str(data).ok()?))
-        })
-        .collect()
 }
 
 fn other_account_key(server: &Server) -> String {

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Server, spawn, start};
+use common::{Server, file, spawn, start};
 use hermes_tests::mock_llm::{MockLlm, Reply};
 use serde_json::{Value, json};
 
@@ -47,17 +47,6 @@ async fn pending(server: &Server, dep: &str) -> Vec<Value> {
 
 async fn decide(server: &Server, dep: &str, aid: &str, body: Value) -> (u16, Value) {
     server.post_json(&format!("/v1/deployments/{dep}/approvals/{aid}"), &body).await
-}
-
-/// Status of `GET …/files/content?path=` (200 when the file exists) and its body.
-async fn file(server: &Server, dep: &str, path: &str) -> (u16, String) {
-    let r = reqwest::Client::new()
-        .get(format!("{}/v1/deployments/{dep}/files/content?path={path}", server.base))
-        .bearer_auth(&server.key)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
 }
 
 /// Tool messages the model saw in request `req` answering `call_id`.

@@ -62,8 +62,10 @@ pub struct Invocation<'a> {
     pub workspace: &'a Path,
     /// Bounds.
     pub limits: &'a CommandLimits,
-    /// Stops the program early (the run was cancelled, or the host shuts down).
+    /// Stops the program early: the run was cancelled.
     pub cancel: CancellationToken,
+    /// Stops the program early: the host shuts down.
+    pub shutdown: CancellationToken,
 }
 
 /// How a command ended.
@@ -116,6 +118,8 @@ impl WasiView for CommandState {
 enum Stop {
     #[error("it was cancelled")]
     Cancelled,
+    #[error("the host is shutting down")]
+    Shutdown,
     #[error("it ran longer than its limit of {0:?}")]
     Deadline(Duration),
 }
@@ -177,9 +181,12 @@ impl Runtime {
         store.limiter(|s| &mut s.limits);
         let deadline = limits.deadline;
         let until = Instant::now() + deadline;
-        let cancel = call.cancel.clone();
+        let (cancel, shutdown) = (call.cancel.clone(), call.shutdown.clone());
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
+            if shutdown.is_cancelled() {
+                return Err(wasmtime::Error::new(Stop::Shutdown));
+            }
             if cancel.is_cancelled() {
                 return Err(wasmtime::Error::new(Stop::Cancelled));
             }
@@ -195,15 +202,16 @@ impl Runtime {
         // The epoch callback stops guest code; the timeout and the token also bound
         // time spent blocked in a host call (a WASI sleep, a read).
         let ran = tokio::select! {
-            r = tokio::time::timeout(deadline + Duration::from_millis(250), ran) => Some(r),
-            _ = call.cancel.cancelled() => None,
+            r = tokio::time::timeout(deadline + Duration::from_millis(250), ran) => Ok(r),
+            _ = call.cancel.cancelled() => Err(Stop::Cancelled),
+            _ = call.shutdown.cancelled() => Err(Stop::Shutdown),
         };
         let ended = match ran {
-            None => Ended::Stopped(Stop::Cancelled.to_string()),
-            Some(Err(_)) => Ended::Stopped(Stop::Deadline(deadline).to_string()),
-            Some(Ok(Ok(Ok(())))) => Ended::Exit(0),
-            Some(Ok(Ok(Err(())))) => Ended::Exit(1),
-            Some(Ok(Err(trap))) => match trap.downcast_ref::<I32Exit>() {
+            Err(stop) => Ended::Stopped(stop.to_string()),
+            Ok(Err(_)) => Ended::Stopped(Stop::Deadline(deadline).to_string()),
+            Ok(Ok(Ok(Ok(())))) => Ended::Exit(0),
+            Ok(Ok(Ok(Err(())))) => Ended::Exit(1),
+            Ok(Ok(Err(trap))) => match trap.downcast_ref::<I32Exit>() {
                 Some(exit) => Ended::Exit(exit.0),
                 None => Ended::Stopped(describe(&trap, &store, limits)),
             },

@@ -46,7 +46,9 @@ pub struct SandboxConfig {
     /// Linear memory of one program (CPython needs ~30 MiB to start).
     pub memory_bytes: usize,
     /// Bytes of stdout and of stderr each returned to the model; the middle of a
-    /// longer output is cut (its head and tail are what the model needs).
+    /// longer output is cut (its head and tail are what the model needs). Both
+    /// together stay under the harness's 48 KiB, past which it would spill the
+    /// result to a file and show only its head.
     pub result_bytes: usize,
     /// Bytes one program's output may carry to the next stage of a pipeline.
     pub pipe_bytes: usize,
@@ -58,7 +60,7 @@ impl Default for SandboxConfig {
             default_timeout: Duration::from_secs(30),
             max_timeout: Duration::from_secs(300),
             memory_bytes: 256 << 20,
-            result_bytes: 64 << 10,
+            result_bytes: 20 << 10,
             pipe_bytes: 16 << 20,
         }
     }
@@ -102,8 +104,10 @@ struct ShellArgs {
 pub struct CallContext<'a> {
     /// The deployment's workspace directory (preopened as `/workspace`).
     pub workspace: &'a Path,
-    /// Cancelled with the run or at host shutdown.
+    /// Cancelled with the run.
     pub cancel: CancellationToken,
+    /// Cancelled when the host shuts down.
+    pub shutdown: CancellationToken,
 }
 
 impl Sandbox {
@@ -213,7 +217,8 @@ impl Sandbox {
             }
             Some(s) => return error(format!("timeout_s must be a positive number of seconds, not {s}")),
         };
-        let bound = Bound { sandbox: self, programs, workspace: cx.workspace, cancel: cx.cancel };
+        let bound =
+            Bound { sandbox: self, programs, workspace: cx.workspace, cancel: cx.cancel, shutdown: cx.shutdown };
         let env = fixed_env();
         if tool == PYTHON_TOOL {
             let argv = vec!["python3".to_string(), "-c".to_string(), script];
@@ -260,6 +265,7 @@ struct Bound<'a> {
     programs: &'a Loaded,
     workspace: &'a Path,
     cancel: CancellationToken,
+    shutdown: CancellationToken,
 }
 
 impl Bound<'_> {
@@ -316,6 +322,7 @@ impl Programs for Bound<'_> {
                         workspace: self.workspace,
                         limits: &limits,
                         cancel: self.cancel.clone(),
+                        shutdown: self.shutdown.clone(),
                     },
                 )
                 .await;

@@ -24,7 +24,11 @@ async fn shell(ws: &tempfile::TempDir, command: &str) -> ToolOutput {
 
 async fn call(ws: &tempfile::TempDir, tool: &str, args: serde_json::Value) -> ToolOutput {
     sandbox()
-        .call(tool, &args.to_string(), CallContext { workspace: ws.path(), cancel: CancellationToken::new() })
+        .call(
+            tool,
+            &args.to_string(),
+            CallContext { workspace: ws.path(), cancel: CancellationToken::new(), shutdown: CancellationToken::new() },
+        )
         .await
 }
 

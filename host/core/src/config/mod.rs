@@ -55,6 +55,26 @@ pub struct HostConfig {
     pub webhooks: WebhooksConfig,
     /// MCP client timeouts, concurrency and backoff (`[mcp]`).
     pub mcp: McpConfig,
+    /// The `python` and `shell` tools (`[code_tools]`).
+    pub code_tools: CodeToolsConfig,
+}
+
+/// The built-in code tools: whether the host offers them and their bounds.
+#[derive(Clone, Debug)]
+pub struct CodeToolsConfig {
+    /// Offer `python` and `shell` to every deployment (each may still disable them).
+    pub enabled: bool,
+    /// Compile (or load from the cache) their programs when the host starts, so the
+    /// first call does not wait for it.
+    pub preload: bool,
+    /// Deadlines, memory and output caps.
+    pub sandbox: hermes_sandbox::SandboxConfig,
+}
+
+impl Default for CodeToolsConfig {
+    fn default() -> Self {
+        CodeToolsConfig { enabled: true, preload: true, sandbox: hermes_sandbox::SandboxConfig::default() }
+    }
 }
 
 impl Default for HostConfig {
@@ -76,6 +96,7 @@ impl Default for HostConfig {
             automations: AutomationsConfig::default(),
             webhooks: WebhooksConfig::default(),
             mcp: McpConfig::default(),
+            code_tools: CodeToolsConfig::default(),
         }
     }
 }
@@ -108,6 +129,20 @@ struct FileConfig {
     mcp: Option<McpConfig>,
     #[serde(default)]
     plugins: Option<PluginsFile>,
+    #[serde(default)]
+    code_tools: Option<CodeToolsFile>,
+}
+
+/// `[code_tools]`: the `python` and `shell` tools.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CodeToolsFile {
+    enabled: Option<bool>,
+    preload: Option<bool>,
+    timeout_secs: Option<u64>,
+    max_timeout_secs: Option<u64>,
+    max_memory_mib: Option<usize>,
+    result_kib: Option<usize>,
 }
 
 /// `[plugins]`: bounds on vendor plugins.
@@ -201,6 +236,29 @@ impl HostConfig {
             }
             if let Some(t) = p.list_tools_timeout_secs {
                 c.plugins.list_deadline = std::time::Duration::from_secs(t);
+            }
+        }
+        if let Some(t) = file.code_tools {
+            if t.timeout_secs == Some(0) || t.max_timeout_secs == Some(0) {
+                return Err("[code_tools] timeouts must be at least 1 second".into());
+            }
+            if t.max_memory_mib.is_some_and(|m| m < 64) {
+                return Err("[code_tools] max_memory_mib must be at least 64 (CPython needs ~40 MiB)".into());
+            }
+            let k = &mut c.code_tools;
+            k.enabled = t.enabled.unwrap_or(k.enabled);
+            k.preload = t.preload.unwrap_or(k.preload);
+            if let Some(s) = t.timeout_secs {
+                k.sandbox.default_timeout = std::time::Duration::from_secs(s);
+            }
+            if let Some(s) = t.max_timeout_secs {
+                k.sandbox.max_timeout = std::time::Duration::from_secs(s);
+            }
+            if let Some(m) = t.max_memory_mib {
+                k.sandbox.memory_bytes = m << 20;
+            }
+            if let Some(r) = t.result_kib {
+                k.sandbox.result_bytes = r << 10;
             }
         }
         if let Some(s) = file.sandbox {

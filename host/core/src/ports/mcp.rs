@@ -25,6 +25,7 @@ pub(crate) struct ToolDesk {
     pub target: Target,
     pub plugins: Arc<[Attached]>,
     pub runtime: Arc<Runtime>,
+    pub sandbox: Option<Arc<hermes_sandbox::Sandbox>>,
     pub db: Db,
     pub scope: Arc<RunScope>,
 }
@@ -71,6 +72,9 @@ impl McpPort for ToolDesk {
                 .collect();
             (tools, failures)
         };
+        if let Some(sandbox) = &self.sandbox {
+            tools.extend(sandbox.definitions());
+        }
         for p in self.plugins.iter() {
             tools.extend(
                 p.tools.iter().map(|t| ToolDefinition { name: format!("{}__{}", p.name, t.name), ..t.clone() }),
@@ -81,6 +85,15 @@ impl McpPort for ToolDesk {
 
     async fn call_tool(&self, name: &str, arguments: &str, call_id: Option<&str>) -> PortResult<ToolOutput> {
         self.enforce(name, arguments, call_id).await?;
+        if let Some(sandbox) = self.sandbox.as_ref().filter(|_| hermes_sandbox::TOOLS.contains(&name)) {
+            let cx = hermes_sandbox::CallContext {
+                workspace: &self.scope.workspace,
+                cancel: self.scope.cancel.clone(),
+                shutdown: self.scope.shutdown.clone(),
+            };
+            let out = sandbox.call(name, arguments, cx).await;
+            return Ok(out);
+        }
         if let Some((plugin, tool)) = self.plugins.iter().find_map(|p| p.tool_of(name).map(|t| (p, t))) {
             if !plugin.tools.iter().any(|t| t.name == tool) {
                 return Err(PortError::Guest(format!(

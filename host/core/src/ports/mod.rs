@@ -65,6 +65,7 @@ pub(crate) fn for_run(services: &Arc<Services>, scope: &Arc<RunScope>, plugins: 
             target,
             plugins,
             runtime: services.runtime.clone(),
+            sandbox: services.sandbox.clone(),
             db: services.db.clone(),
             scope: scope.clone(),
         }),

@@ -234,3 +234,66 @@ pub fn offered(request: &serde_json::Value) -> Vec<String> {
         .map(|t| t.iter().filter_map(|t| t["function"]["name"].as_str().map(str::to_string)).collect())
         .unwrap_or_default()
 }
+
+/// Creates a deployment from `body` (201 expected) and returns its id.
+pub async fn create(server: &Server, body: serde_json::Value) -> String {
+    let (status, d) = server.post_json("/v1/deployments", &body).await;
+    assert_eq!(status, 201, "{d}");
+    d["deployment_id"].as_str().unwrap().to_string()
+}
+
+/// Sends a message and waits for its run to end; returns the run id and the run.
+pub async fn send(server: &Server, dep: &str, content: &str) -> (String, serde_json::Value) {
+    let (status, t) =
+        server.post_json(&format!("/v1/deployments/{dep}/messages"), &serde_json::json!({"content": content})).await;
+    assert_eq!(status, 202, "{t}");
+    let run_id = t["run_id"].as_str().unwrap().to_string();
+    let mut run = serde_json::Value::Null;
+    for _ in 0..1200 {
+        run = server.get_json(&format!("/v1/deployments/{dep}/runs/{run_id}")).await;
+        if run["status"] != "queued" && run["status"] != "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (run_id, run)
+}
+
+/// Every event of the deployment so far (replayed from the start), as `(type, data)`.
+/// The deployment's events from the start until one whose frame contains `until`.
+pub async fn events(server: &Server, dep: &str, until: &str) -> Vec<(String, serde_json::Value)> {
+    let resp = reqwest::Client::new()
+        .get(format!("{}/v1/deployments/{dep}/events?after=0", server.base))
+        .bearer_auth(&server.key)
+        .send()
+        .await
+        .unwrap();
+    use futures::StreamExt;
+    let mut body = resp.bytes_stream();
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while let Ok(Some(chunk)) = tokio::time::timeout_at(deadline, body.next()).await {
+        text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+        if text.contains(until) && text.ends_with("\n\n") {
+            break;
+        }
+    }
+    text.split("\n\n")
+        .filter_map(|frame| {
+            let kind = frame.lines().find_map(|l| l.strip_prefix("event: "))?;
+            let data = frame.lines().find_map(|l| l.strip_prefix("data: "))?;
+            Some((kind.to_string(), serde_json::from_str(data).ok()?))
+        })
+        .collect()
+}
+
+/// Status of `GET …/files/content?path=` (200 when the file exists) and its body.
+pub async fn file(server: &Server, dep: &str, path: &str) -> (u16, String) {
+    let r = reqwest::Client::new()
+        .get(format!("{}/v1/deployments/{dep}/files/content?path={path}", server.base))
+        .bearer_auth(&server.key)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}

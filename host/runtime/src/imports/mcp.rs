@@ -1,4 +1,5 @@
-//! `mcp`: the host's tools — the customer's MCP servers and the deployment's plugins —
+//! `mcp`: the host's tools — the code tools, the customer's MCP servers and the
+//! deployment's plugins —
 //! through the run's port. The guest names tools `<server or plugin>__<tool>`; the
 //! allowlists, `disabled_tools`, approvals, secret headers and `_meta.customer_id`
 //! are the port's business. Whatever comes back is scrubbed of
@@ -12,9 +13,6 @@ use crate::wit::hermes::agent::types::{ToolDefinition, ToolOutput};
 
 impl Host for RunState {
     async fn list_tools(&mut self) -> wasmtime::Result<Result<Vec<ToolDefinition>, String>> {
-        if self.env.spec.mcp_servers.is_empty() && self.env.spec.plugins.is_empty() {
-            return Ok(Ok(Vec::new()));
-        }
         let env = self.env.clone();
         let (tools, failures) = env.ports.mcp.list_tools().await.map_err(trap)?;
         for failure in &failures {
@@ -36,9 +34,6 @@ impl Host for RunState {
     async fn call_tool(&mut self, name: String, arguments: String) -> wasmtime::Result<Result<ToolOutput, String>> {
         if let Err(e) = bounded("tool name", &name, 256).and_then(|_| bounded("tool arguments", &arguments, MAX_TEXT)) {
             return Ok(Err(e));
-        }
-        if self.env.spec.mcp_servers.is_empty() && self.env.spec.plugins.is_empty() {
-            return Ok(Err(format!("no tool named {name:?}: the deployment has no MCP servers or plugins")));
         }
         let env = self.env.clone();
         // The call the guest announced last, if it announced this tool: approvals are
