@@ -6,6 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
+use sha2::{Digest, Sha256};
+
 /// The coreutils the sandbox ships (uutils 0.12 builds these for WASI).
 const COREUTILS: &[&str] = &[
     "base64",
@@ -68,11 +70,15 @@ fn main() {
     let diff = hermes_guest_build::install_crate(&root, "diffutils", "0.6.0", &[], "diffutils")
         .unwrap_or_else(|e| fail("diffutils", e));
     let python = python(&root).unwrap_or_else(|e| fail("python3", e));
-    println!("cargo:rustc-env=HERMES_SANDBOX_COREUTILS={}", coreutils.display());
-    println!("cargo:rustc-env=HERMES_SANDBOX_UTILS={}", utils.display());
-    println!("cargo:rustc-env=HERMES_SANDBOX_SED={}", sed.display());
-    println!("cargo:rustc-env=HERMES_SANDBOX_DIFF={}", diff.display());
-    println!("cargo:rustc-env=HERMES_SANDBOX_PYTHON={}", python.display());
+    for (name, path) in
+        [("COREUTILS", &coreutils), ("UTILS", &utils), ("SED", &sed), ("DIFF", &diff), ("PYTHON", &python)]
+    {
+        // The content hash keys the compiled-code cache; computed here once, not at
+        // every host start (hashing CPython's 37 MB costs more than loading it).
+        let bytes = std::fs::read(path).unwrap_or_else(|e| fail(name, format!("{}: {e}", path.display())));
+        println!("cargo:rustc-env=HERMES_SANDBOX_{name}={}", path.display());
+        println!("cargo:rustc-env=HERMES_SANDBOX_{name}_SHA256={}", hex::encode(Sha256::digest(&bytes)));
+    }
     println!("cargo:rustc-env=HERMES_SANDBOX_COREUTILS_LIST={}", COREUTILS.join(","));
 }
 

@@ -28,8 +28,17 @@ fn cache_path(dir: &Path, engine: &Engine, hash: &str) -> PathBuf {
 /// Loads the compiled form of `wasm` from `dir`, compiling and storing it on a miss.
 /// Blocking (compilation takes seconds): call from a blocking thread.
 pub fn load_or_compile(engine: &Engine, dir: &Path, wasm: &[u8]) -> Result<(Component, bool), RuntimeError> {
-    let hash = component_hash(wasm);
-    let path = cache_path(dir, engine, &hash);
+    load_or_compile_keyed(engine, dir, wasm, &component_hash(wasm))
+}
+
+/// [`load_or_compile`] for bytes whose content hash the caller already knows.
+pub fn load_or_compile_keyed(
+    engine: &Engine,
+    dir: &Path,
+    wasm: &[u8],
+    hash: &str,
+) -> Result<(Component, bool), RuntimeError> {
+    let path = cache_path(dir, engine, hash);
     if path.exists() {
         // SAFETY: the file was written by `precompile_component` of an engine with the
         // same compatibility hash, into the host's own data directory.

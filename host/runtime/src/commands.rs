@@ -132,16 +132,19 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> Result<Linker<CommandState>, 
 }
 
 impl Runtime {
-    /// Compiles (or loads from the disk cache) and pre-links a command component.
-    /// Compilation runs on a blocking thread; a large component (CPython) takes
-    /// seconds the first time and milliseconds from the cache.
-    pub async fn load_program(&self, wasm: Arc<Vec<u8>>) -> Result<Program, RuntimeError> {
-        let hash: Arc<str> = cache::component_hash(&wasm).into();
+    /// Compiles (or loads from the disk cache) and pre-links a command component
+    /// embedded in the binary, whose content hash (`sha256`, hex) is known. Compiling
+    /// runs on a blocking thread; a large component (CPython) takes seconds the first
+    /// time and milliseconds from the cache.
+    pub async fn load_program(&self, wasm: &'static [u8], sha256: &str) -> Result<Program, RuntimeError> {
+        let hash: Arc<str> = sha256.into();
         let engine = self.engine.clone();
         let dir = self.cache_dir.clone();
-        let (component, _) = tokio::task::spawn_blocking(move || cache::load_or_compile(&engine, &dir, &wasm))
-            .await
-            .map_err(|e| RuntimeError::Compile(e.to_string()))??;
+        let key = hash.clone();
+        let (component, _) =
+            tokio::task::spawn_blocking(move || cache::load_or_compile_keyed(&engine, &dir, wasm, &key))
+                .await
+                .map_err(|e| RuntimeError::Compile(e.to_string()))??;
         let pre = self
             .commands
             .instantiate_pre(&component)

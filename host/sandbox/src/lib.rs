@@ -19,11 +19,15 @@ use tokio_util::sync::CancellationToken;
 
 use shell::{Output, Programs, Running, Spawn};
 
-static COREUTILS: &[u8] = include_bytes!(env!("HERMES_SANDBOX_COREUTILS"));
-static UTILS: &[u8] = include_bytes!(env!("HERMES_SANDBOX_UTILS"));
-static SED: &[u8] = include_bytes!(env!("HERMES_SANDBOX_SED"));
-static DIFF: &[u8] = include_bytes!(env!("HERMES_SANDBOX_DIFF"));
-static PYTHON: &[u8] = include_bytes!(env!("HERMES_SANDBOX_PYTHON"));
+/// An embedded program and its content hash (computed by the build script).
+type Embedded = (&'static [u8], &'static str);
+
+static COREUTILS: Embedded =
+    (include_bytes!(env!("HERMES_SANDBOX_COREUTILS")), env!("HERMES_SANDBOX_COREUTILS_SHA256"));
+static UTILS: Embedded = (include_bytes!(env!("HERMES_SANDBOX_UTILS")), env!("HERMES_SANDBOX_UTILS_SHA256"));
+static SED: Embedded = (include_bytes!(env!("HERMES_SANDBOX_SED")), env!("HERMES_SANDBOX_SED_SHA256"));
+static DIFF: Embedded = (include_bytes!(env!("HERMES_SANDBOX_DIFF")), env!("HERMES_SANDBOX_DIFF_SHA256"));
+static PYTHON: Embedded = (include_bytes!(env!("HERMES_SANDBOX_PYTHON")), env!("HERMES_SANDBOX_PYTHON_SHA256"));
 const COREUTILS_LIST: &str = env!("HERMES_SANDBOX_COREUTILS_LIST");
 /// Commands of the sandbox's own utilities.
 const UTILS_LIST: [&str; 5] = ["grep", "egrep", "find", "__glob", "__isdir"];
@@ -172,9 +176,9 @@ impl Sandbox {
         let loaded = self
             .loaded
             .get_or_init(|| async {
-                let load = |bytes: &'static [u8]| {
+                let load = |(wasm, hash): Embedded| {
                     let runtime = self.runtime.clone();
-                    async move { runtime.load_program(Arc::new(bytes.to_vec())).await.map_err(|e| e.to_string()) }
+                    async move { runtime.load_program(wasm, hash).await.map_err(|e| e.to_string()) }
                 };
                 let started = std::time::Instant::now();
                 let loaded = Loaded {
