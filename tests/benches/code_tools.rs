@@ -13,25 +13,12 @@ use std::time::Instant;
 
 use hermes_runtime::{Runtime, SandboxLimits};
 use hermes_sandbox::{CallContext, Sandbox, SandboxConfig};
+use hermes_tests::stats::{pct, rss_kib, sorted};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 const CALLS: usize = 100;
 const CONCURRENT: usize = 8;
-
-fn sorted(mut v: Vec<f64>) -> Vec<f64> {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-    v
-}
-
-fn pct(v: &[f64], p: f64) -> f64 {
-    v[((v.len() - 1) as f64 * p) as usize]
-}
-
-fn rss_kib() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    statm.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()).unwrap_or(0) * 4
-}
 
 fn sandbox(cache: &std::path::Path) -> Sandbox {
     let runtime = Runtime::new(SandboxLimits::default(), cache.to_path_buf()).expect("runtime");

@@ -17,6 +17,7 @@ use hermes_host::plugins::{PluginInfo, Upload};
 use hermes_host::{DEFAULT_ACCOUNT, DeploymentSpec, Host, RunStatus, ThreadTarget};
 use hermes_tests::guests;
 use hermes_tests::mock_llm::MockLlm;
+use hermes_tests::stats::{pct, rss_kib, sorted};
 use serde_json::json;
 
 /// Calls per round; rounds; calls discarded per round as warm-up.
@@ -25,22 +26,6 @@ const ROUNDS: usize = 5;
 const WARMUP: usize = 20;
 /// Idle deployments attaching the plugin, for the memory figure.
 const IDLE: usize = 200;
-
-fn sorted(mut v: Vec<f64>) -> Vec<f64> {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-    v
-}
-
-fn pct(v: &[f64], p: f64) -> f64 {
-    v[((v.len() - 1) as f64 * p) as usize]
-}
-
-/// Resident set size of this process, KiB.
-fn rss_kib() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
-    pages * 4
-}
 
 async fn host(data: &Path, cache: &Path, llm: &MockLlm) -> Host {
     let env = HashMap::from([

@@ -2,6 +2,7 @@
 //! local model server speaking the OpenAI and Anthropic wire formats.
 
 pub mod mock_llm;
+pub mod stats;
 
 /// Paths of the guest components built for the tests (by `tests/build.rs`).
 pub mod guests {

@@ -424,9 +424,10 @@ async fn a_server_that_goes_away_is_reconnected_after_a_backoff() {
         server.post_json(&format!("/v1/deployments/{dep}/messages"), &json!({"content": "echo"})).await;
     assert_eq!(status, 202, "{ticket}");
 
-    // Stop the server once it has answered the first call…
-    for _ in 0..200 {
-        if !peer.calls().is_empty() {
+    // Stop the server once its answer to the first call has reached the model (the
+    // peer records a call when it arrives, before its answer is on the wire)…
+    for _ in 0..400 {
+        if !peer.calls().is_empty() && llm.requests().len() >= 2 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;

@@ -8,8 +8,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::{Server, create, events, send};
 
 use hermes_tests::guests;

@@ -6,11 +6,11 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
+use wasmtime::Store;
 use wasmtime::component::{Linker, ResourceTable};
-use wasmtime::{Store, UpdateDeadline};
 use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -124,6 +124,16 @@ enum Stop {
     Deadline(Duration),
 }
 
+impl From<crate::Interrupt> for Stop {
+    fn from(i: crate::Interrupt) -> Stop {
+        match i {
+            crate::Interrupt::Cancelled => Stop::Cancelled,
+            crate::Interrupt::Shutdown => Stop::Shutdown,
+            crate::Interrupt::Deadline(d) => Stop::Deadline(d),
+        }
+    }
+}
+
 /// The linker commands get: WASI only.
 pub(crate) fn linker(engine: &wasmtime::Engine) -> Result<Linker<CommandState>, RuntimeError> {
     let mut linker = Linker::new(engine);
@@ -183,21 +193,8 @@ impl Runtime {
             Store::new(&self.engine, CommandState { wasi: b.build(), table: ResourceTable::new(), limits: tracked });
         store.limiter(|s| &mut s.limits);
         let deadline = limits.deadline;
-        let until = Instant::now() + deadline;
         let (cancel, shutdown) = (call.cancel.clone(), call.shutdown.clone());
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |_| {
-            if shutdown.is_cancelled() {
-                return Err(wasmtime::Error::new(Stop::Shutdown));
-            }
-            if cancel.is_cancelled() {
-                return Err(wasmtime::Error::new(Stop::Cancelled));
-            }
-            if Instant::now() >= until {
-                return Err(wasmtime::Error::new(Stop::Deadline(deadline)));
-            }
-            Ok(UpdateDeadline::Yield(1))
-        });
+        crate::engine::arm_interrupts(&mut store, deadline, cancel, shutdown, |i| wasmtime::Error::new(Stop::from(i)));
         let ran = async {
             let command = program.pre.instantiate_async(&mut store).await?;
             command.wasi_cli_run().call_run(&mut store).await

@@ -200,27 +200,40 @@ impl Runtime {
             .tables(64)
             .memories(8)
             .build();
-        let deadline = Instant::now() + self.limits.run_deadline;
         let budget = self.limits.run_deadline;
         let cancel = state.env.cancel.clone();
         let shutdown = state.env.shutdown.clone();
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |_ctx| {
-            if shutdown.is_cancelled() {
-                return Err(wasmtime::Error::new(Interrupt::Shutdown));
-            }
-            if cancel.is_cancelled() {
-                return Err(wasmtime::Error::new(Interrupt::Cancelled));
-            }
-            if Instant::now() >= deadline {
-                return Err(wasmtime::Error::new(Interrupt::Deadline(budget)));
-            }
-            Ok(UpdateDeadline::Yield(1))
-        });
+        arm_interrupts(&mut store, budget, cancel, shutdown, wasmtime::Error::new);
         store
     }
+}
+
+/// Arms the epoch callback of `store`: at each tick the instance traps with
+/// `wrap(why)` once the host shuts down, the call is cancelled or `budget` has passed,
+/// and otherwise yields to the executor.
+pub(crate) fn arm_interrupts<T: 'static>(
+    store: &mut Store<T>,
+    budget: Duration,
+    cancel: tokio_util::sync::CancellationToken,
+    shutdown: tokio_util::sync::CancellationToken,
+    wrap: fn(Interrupt) -> wasmtime::Error,
+) {
+    let until = Instant::now() + budget;
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| {
+        if shutdown.is_cancelled() {
+            return Err(wrap(Interrupt::Shutdown));
+        }
+        if cancel.is_cancelled() {
+            return Err(wrap(Interrupt::Cancelled));
+        }
+        if Instant::now() >= until {
+            return Err(wrap(Interrupt::Deadline(budget)));
+        }
+        Ok(UpdateDeadline::Yield(1))
+    });
 }
 
 impl Drop for Runtime {

@@ -67,6 +67,10 @@ async fn pipelines_redirections_and_lists_behave_like_sh() {
     assert!(out.content.contains("< x") && out.content.contains("> y") && out.content.ends_with("status=1"), "{out:?}");
     let out = shell(&ws, "find . -name '*.txt' -type f | sort").await;
     assert_eq!(out.content, "./a/b/c.txt\n./f1\n./f2\n./log.txt".replace("./f1\n./f2\n", ""), "{out:?}");
+    let out = shell(&ws, "touch t && cp t u && mv u v && rm t && ls -1 | grep -v csv | tr '\\n' ' '").await;
+    assert_eq!(out.content, "a f1 f2 log.txt v", "{out:?}");
+    let out = shell(&ws, "cd a; cd b; cat ../../data.csv | head -1; ls ..; cd ../..; pwd").await;
+    assert_eq!(out.content, "day,spend\nb\n/workspace", "relative paths resolve from the cwd: {out:?}");
     let out = shell(&ws, "FOO=bar env | grep ^FOO=; sh -c 'echo $0 $1' x y; date +%Y | grep -c 20").await;
     assert_eq!(out.content, "FOO=bar\nx y\n1", "{out:?}");
 }

@@ -7,15 +7,15 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hermes_secrets::Scrubber;
 use hermes_types::spec::WorkspaceAccess;
 use hermes_types::sync::Locked;
 use hermes_types::text::{MAX_TEXT, preview};
 use tokio_util::sync::CancellationToken;
+use wasmtime::Store;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Store, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_config::{WasiConfig, WasiConfigVariables};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
@@ -206,6 +206,16 @@ enum Stop {
     Shutdown,
     #[error("it ran longer than its limit of {0:?}")]
     Deadline(Duration),
+}
+
+impl From<crate::Interrupt> for Stop {
+    fn from(i: crate::Interrupt) -> Stop {
+        match i {
+            crate::Interrupt::Cancelled => Stop::Cancelled,
+            crate::Interrupt::Shutdown => Stop::Shutdown,
+            crate::Interrupt::Deadline(d) => Stop::Deadline(d),
+        }
+    }
 }
 
 /// The plugin half of the runtime: a linker offering plugins only WASI (with no
@@ -448,20 +458,7 @@ impl Runtime {
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
-        let until = Instant::now() + deadline;
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |_| {
-            if shutdown.is_cancelled() {
-                return Err(wasmtime::Error::new(Stop::Shutdown));
-            }
-            if cancel.is_cancelled() {
-                return Err(wasmtime::Error::new(Stop::Cancelled));
-            }
-            if Instant::now() >= until {
-                return Err(wasmtime::Error::new(Stop::Deadline(deadline)));
-            }
-            Ok(UpdateDeadline::Yield(1))
-        });
+        crate::engine::arm_interrupts(&mut store, deadline, cancel, shutdown, |i| wasmtime::Error::new(Stop::from(i)));
         Ok(store)
     }
 
