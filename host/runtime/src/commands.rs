@@ -194,7 +194,7 @@ impl Runtime {
         store.limiter(|s| &mut s.limits);
         let deadline = limits.deadline;
         let (cancel, shutdown) = (call.cancel.clone(), call.shutdown.clone());
-        crate::engine::arm_interrupts(&mut store, deadline, cancel, shutdown, |i| wasmtime::Error::new(Stop::from(i)));
+        crate::interrupt::arm(&mut store, deadline, cancel, shutdown, |i| wasmtime::Error::new(Stop::from(i)));
         let ran = async {
             let command = program.pre.instantiate_async(&mut store).await?;
             command.wasi_cli_run().call_run(&mut store).await

@@ -6,13 +6,12 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, Store, StoreLimitsBuilder,
-    UpdateDeadline,
 };
 
 use super::wit::{Harness, HarnessPre};
@@ -22,20 +21,6 @@ use crate::plugins::{PluginLimits, Plugins};
 /// How often the epoch advances: the granularity of deadlines, cancellation and
 /// of yielding a busy guest back to the executor.
 const EPOCH_TICK: Duration = Duration::from_millis(5);
-
-/// Why a guest was stopped by the host (the trap's source error).
-#[derive(Debug, thiserror::Error)]
-pub enum Interrupt {
-    /// The run was cancelled.
-    #[error("the run was cancelled")]
-    Cancelled,
-    /// The host is shutting down; the run resumes on the next start.
-    #[error("the host is shutting down")]
-    Shutdown,
-    /// The instance outlived its deadline.
-    #[error("the run exceeded its deadline of {0:?}")]
-    Deadline(Duration),
-}
 
 /// The shared Wasm runtime of a host.
 pub struct Runtime {
@@ -205,35 +190,9 @@ impl Runtime {
         let shutdown = state.env.shutdown.clone();
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
-        arm_interrupts(&mut store, budget, cancel, shutdown, wasmtime::Error::new);
+        crate::interrupt::arm(&mut store, budget, cancel, shutdown, wasmtime::Error::new);
         store
     }
-}
-
-/// Arms the epoch callback of `store`: at each tick the instance traps with
-/// `wrap(why)` once the host shuts down, the call is cancelled or `budget` has passed,
-/// and otherwise yields to the executor.
-pub(crate) fn arm_interrupts<T: 'static>(
-    store: &mut Store<T>,
-    budget: Duration,
-    cancel: tokio_util::sync::CancellationToken,
-    shutdown: tokio_util::sync::CancellationToken,
-    wrap: fn(Interrupt) -> wasmtime::Error,
-) {
-    let until = Instant::now() + budget;
-    store.set_epoch_deadline(1);
-    store.epoch_deadline_callback(move |_| {
-        if shutdown.is_cancelled() {
-            return Err(wrap(Interrupt::Shutdown));
-        }
-        if cancel.is_cancelled() {
-            return Err(wrap(Interrupt::Cancelled));
-        }
-        if Instant::now() >= until {
-            return Err(wrap(Interrupt::Deadline(budget)));
-        }
-        Ok(UpdateDeadline::Yield(1))
-    });
 }
 
 impl Drop for Runtime {

@@ -7,6 +7,7 @@ mod cache;
 pub mod commands;
 mod engine;
 mod imports;
+mod interrupt;
 mod launch;
 mod limits;
 mod output;
@@ -17,7 +18,8 @@ pub mod wit;
 
 pub use cache::{BUILTIN_TOOLS_SECTION, builtin_tools, component_hash};
 pub use commands::{CommandLimits, CommandOutput, Ended, Invocation, Program};
-pub use engine::{Interrupt, Runtime};
+pub use engine::Runtime;
+pub use interrupt::Interrupt;
 pub use launch::{Entry, InstanceOutcome, Launch};
 pub use limits::SandboxLimits;
 pub use output::CappedOutput;

@@ -458,7 +458,7 @@ impl Runtime {
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
-        crate::engine::arm_interrupts(&mut store, deadline, cancel, shutdown, |i| wasmtime::Error::new(Stop::from(i)));
+        crate::interrupt::arm(&mut store, deadline, cancel, shutdown, |i| wasmtime::Error::new(Stop::from(i)));
         Ok(store)
     }
 
