@@ -60,7 +60,11 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     rt.block_on(async {
         let dir = tempfile::tempdir().expect("tmp");
-        let host = Host::builder(dir.path()).build().await.expect("host");
+        let host = Host::builder(dir.path())
+            .config(hermes_host::HostConfig { tenants: hermes_host::TenantLimits::unlimited(), ..Default::default() })
+            .build()
+            .await
+            .expect("host");
         let key = host.accounts().bootstrap(1_000_000).await.expect("bootstrap").expect("key");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));

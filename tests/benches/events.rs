@@ -66,7 +66,11 @@ fn rss_of(pid: u32) -> u64 {
 
 /// Child mode: serve the API for the memory measurement, print `port key dep`.
 async fn serve_child(dir: &str) {
-    let host = Host::builder(dir).build().await.expect("host");
+    let host = Host::builder(dir)
+        .config(hermes_host::HostConfig { tenants: hermes_host::TenantLimits::unlimited(), ..Default::default() })
+        .build()
+        .await
+        .expect("host");
     let key = host.accounts().bootstrap(1_000_000).await.expect("bootstrap").expect("key");
     let spec = serde_json::from_value(json!({"customer_id": "c", "name": "n", "system_prompt": "p"})).expect("spec");
     let dep = host.create_deployment(spec).await.expect("deployment").deployment_id;
@@ -119,7 +123,7 @@ fn main() {
     let server_kib = rt.block_on(server_memory_per_connection());
     rt.block_on(async {
         let dir = tempfile::tempdir().expect("tmp");
-        let host = Host::builder(dir.path()).build().await.expect("host");
+        let host = Host::builder(dir.path()).config(hermes_host::HostConfig { tenants: hermes_host::TenantLimits::unlimited(), ..Default::default() }).build().await.expect("host");
         let key = host.accounts().bootstrap(1_000_000).await.expect("bootstrap").expect("key");
         let spec = serde_json::from_value(json!({"customer_id": "c", "name": "n", "system_prompt": "p"})).expect("spec");
         let dep = host.create_deployment(spec).await.expect("deployment").deployment_id;

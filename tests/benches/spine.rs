@@ -54,7 +54,15 @@ fn main() {
                 copy_dir(&dir.path().join("cold").join("cache"), &data.join("cache"));
             }
             let t = Instant::now();
-            let host = Host::builder(&data).env(env_for(&llm)).build().await.expect("host");
+            let host = Host::builder(&data)
+                .env(env_for(&llm))
+                .config(hermes_host::HostConfig {
+                    tenants: hermes_host::TenantLimits::unlimited(),
+                    ..Default::default()
+                })
+                .build()
+                .await
+                .expect("host");
             let dep = host.create_deployment(spec("bench")).await.expect("deployment");
             let ticket = host.send_message(&dep.deployment_id, "hi", ThreadTarget::Default).await.expect("send");
             let run = host.wait_for_run(&ticket.run_id).await.expect("run");
@@ -69,7 +77,12 @@ fn main() {
         }
 
         // Per-turn host overhead and instantiation, sequential turns with an instant model.
-        let host = Host::builder(dir.path().join("turns")).env(env_for(&llm)).build().await.expect("host");
+        let host = Host::builder(dir.path().join("turns"))
+            .env(env_for(&llm))
+            .config(hermes_host::HostConfig { tenants: hermes_host::TenantLimits::unlimited(), ..Default::default() })
+            .build()
+            .await
+            .expect("host");
         let dep = host.create_deployment(spec("bench")).await.expect("deployment");
         let n = 300;
         let mut turn = Vec::with_capacity(n);

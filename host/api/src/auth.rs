@@ -43,15 +43,22 @@ impl FromRequestParts<AppState> for Caller {
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <api key>`"))?;
-        // Lookup is by SHA-256 of the presented key: no comparison of secret bytes
-        // happens at all, so there is nothing to time.
-        let key = state
-            .host
-            .accounts()
-            .authenticate(secret)
-            .await
-            .map_err(ApiError::from)?
-            .ok_or_else(|| ApiError::unauthorized("invalid or revoked API key"))?;
-        Ok(Caller { account_id: key.account_id, scopes: key.scopes })
+        authenticate(state, secret).await
     }
+}
+
+/// The caller presenting `secret`, counted against its key's request rate.
+pub async fn authenticate(state: &AppState, secret: &str) -> Result<Caller, ApiError> {
+    // Lookup is by SHA-256 of the presented key: no comparison of secret bytes
+    // happens at all, so there is nothing to time.
+    let key = state
+        .host
+        .accounts()
+        .authenticate(secret)
+        .await
+        .map_err(ApiError::from)?
+        .ok_or_else(|| ApiError::unauthorized("invalid or revoked API key"))?;
+    // After authentication, so only real keys take a bucket.
+    state.tenancy.admit(&key.id)?;
+    Ok(Caller { account_id: key.account_id, scopes: key.scopes })
 }

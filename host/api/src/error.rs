@@ -46,6 +46,14 @@ impl ApiError {
         ApiError::new(StatusCode::FORBIDDEN, "forbidden", format!("this API key lacks the `{scope}` scope"))
     }
 
+    /// 429 `rate_limited` with `Retry-After: retry_after` (seconds).
+    pub fn rate_limited(message: impl Into<String>, retry_after: u64) -> ApiError {
+        ApiError {
+            retry_after: Some(retry_after),
+            ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
+        }
+    }
+
     /// 404 `not_found`.
     pub fn not_found(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
@@ -66,6 +74,7 @@ impl From<HostError> for ApiError {
                 param: Some(param),
                 ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_secret_ref", message)
             },
+            HostError::RateLimited { message, retry_after } => ApiError::rate_limited(message, retry_after),
             HostError::InsufficientCredits(m) => ApiError::new(StatusCode::PAYMENT_REQUIRED, "insufficient_credits", m),
             other => {
                 // Details go to the log, never to the client.

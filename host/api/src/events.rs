@@ -42,14 +42,7 @@ async fn caller(parts: &mut Parts, state: &AppState, token: Option<&str>) -> Res
             "missing `Authorization: Bearer <api key>` header (or `access_token` query parameter)",
         ));
     };
-    let key = state
-        .host
-        .accounts()
-        .authenticate(secret)
-        .await
-        .map_err(ApiError::from)?
-        .ok_or_else(|| ApiError::unauthorized("invalid or revoked API key"))?;
-    Ok(Caller { account_id: key.account_id, scopes: key.scopes })
+    super::auth::authenticate(state, secret).await
 }
 
 /// The SSE stream.
@@ -86,6 +79,8 @@ pub async fn stream(
     {
         return Ok(expired(after, oldest));
     }
+    // Held by the stream: the account's slot frees when the client goes.
+    let slot = state.tenancy.open_stream(&caller.account_id)?;
     let sub = state.host.subscribe(&id, after).await?;
     let (thread, run) = (q.thread_id, q.run_id);
     // The stream never blocks anyone: events come from the broadcast (or the log when
@@ -118,6 +113,10 @@ pub async fn stream(
     // Streams end when the host begins shutting down, so a graceful shutdown never
     // waits on an open event stream (clients resume with Last-Event-ID).
     let stream = futures::StreamExt::take_until(stream, state.host.stopping().cancelled_owned());
+    let stream = futures::StreamExt::map(stream, move |frame| {
+        let _held = &slot;
+        frame
+    });
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)).text("heartbeat"))
         .into_response())

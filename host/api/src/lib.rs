@@ -20,6 +20,7 @@ mod secrets;
 mod serve;
 mod skills;
 mod system;
+mod tenancy;
 mod threads;
 mod tools;
 mod webhooks;
@@ -42,6 +43,8 @@ use hermes_core::Host;
 pub struct AppState {
     /// The host the API fronts.
     pub host: Host,
+    /// Request-rate and event-stream bounds per tenant.
+    pub tenancy: std::sync::Arc<tenancy::Tenancy>,
 }
 
 /// The whole API as a `Router`, ready to serve or to mount inside another server.
@@ -49,7 +52,8 @@ pub fn router(host: Host) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     // Multipart framing and the manifest ride beside the component.
     let upload_limit = host.plugin_limits().max_upload_bytes + (1 << 20);
-    let state = AppState { host };
+    let tenancy = std::sync::Arc::new(tenancy::Tenancy::new(host.tenant_limits()));
+    let state = AppState { host, tenancy };
     Router::new()
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))

@@ -34,6 +34,13 @@ pub enum CommonErrors {
     /// The key lacks the scope.
     #[response(status = 403, description = "The key lacks the scope")]
     Forbidden(ErrorBody),
+    /// A per-tenant bound (request rate, queued runs, open event streams) is reached.
+    #[response(
+        status = 429,
+        description = "rate_limited: retry after the `Retry-After` header's seconds",
+        headers(("Retry-After" = u64, description = "Seconds to wait"))
+    )]
+    RateLimited(ErrorBody),
 }
 
 /// Where the agent's workspace lives inside the sandbox.

@@ -48,6 +48,14 @@ pub enum HostError {
     /// The account's credit balance is exhausted.
     #[error("{0}")]
     InsufficientCredits(String),
+    /// A per-tenant bound is reached; the caller may retry after `retry_after` seconds.
+    #[error("{message}")]
+    RateLimited {
+        /// What was refused and why.
+        message: String,
+        /// Seconds to wait before retrying.
+        retry_after: u64,
+    },
     /// The secrets store failed (bad master key, undecryptable value).
     #[error("{0}")]
     Secrets(String),
@@ -76,6 +84,7 @@ impl From<StoreError> for HostError {
         match e {
             StoreError::NotFound(what) => HostError::NotFound(format!("{what} not found")),
             StoreError::Conflict(m) => HostError::Conflict(m),
+            StoreError::Limited(message) => HostError::RateLimited { message, retry_after: 5 },
             StoreError::InsufficientCredits(balance) => {
                 HostError::InsufficientCredits(crate::billing::exhausted(balance))
             }

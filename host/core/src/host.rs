@@ -234,6 +234,12 @@ impl Host {
         &self.accounts
     }
 
+    /// The per-tenant bounds (`[tenants]`); the API enforces the request-rate and
+    /// event-stream ones.
+    pub fn tenant_limits(&self) -> &crate::config::TenantLimits {
+        &self.services.config.tenants
+    }
+
     /// The token `/metrics` requires, when one is configured (`HERMES_METRICS_TOKEN`).
     pub fn metrics_token(&self) -> Option<&str> {
         self.services.config.metrics_token.as_deref()

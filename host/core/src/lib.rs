@@ -41,7 +41,7 @@ pub mod tools;
 pub mod webhooks;
 pub mod workspace;
 
-pub use config::HostConfig;
+pub use config::{HostConfig, TenantLimits};
 pub use conversations::{TranscriptEntry, TranscriptRole};
 pub use deployments::Deployment;
 pub use error::HostError;

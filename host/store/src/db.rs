@@ -30,6 +30,9 @@ pub enum StoreError {
     /// The account's balance does not cover the work (its balance).
     #[error("insufficient credits (balance {0})")]
     InsufficientCredits(i64),
+    /// A per-tenant bound is reached (e.g. runs waiting for a slot); retry later.
+    #[error("{0}")]
+    Limited(String),
 }
 
 /// The open transaction (or read snapshot) a unit of work runs in. Everything above

@@ -239,6 +239,17 @@ pub fn active_on_thread(tx: &Tx<'_>, thread_id: &str) -> Result<Option<(String, 
     .transpose()
 }
 
+/// Runs of the account's deployments waiting for an instance slot.
+pub fn queued_for_account(tx: &Tx<'_>, account_id: &str) -> Result<u64, StoreError> {
+    Ok(tx
+        .sql()
+        .prepare_cached(
+            "SELECT count(*) FROM runs r JOIN deployments d ON d.id = r.deployment_id
+             WHERE r.status = 'queued' AND d.account_id = ?1",
+        )?
+        .query_row(params![account_id], |r| r.get::<_, i64>(0))? as u64)
+}
+
 /// Runs of a deployment that are not finished.
 pub fn active_of_deployment(tx: &Tx<'_>, deployment_id: &str) -> Result<Vec<String>, StoreError> {
     let conn = tx.sql();

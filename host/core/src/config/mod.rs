@@ -57,6 +57,37 @@ pub struct HostConfig {
     pub mcp: McpConfig,
     /// The `python` and `shell` tools (`[code_tools]`).
     pub code_tools: CodeToolsConfig,
+    /// Per-tenant bounds (`[tenants]`).
+    pub tenants: TenantLimits,
+}
+
+/// Bounds that keep one account (or one key) from starving the others. 0 turns a
+/// bound off.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TenantLimits {
+    /// Requests per second one API key may make, sustained (Stripe's live-mode rate).
+    pub requests_per_second: u32,
+    /// Requests a key may make at once above that rate.
+    pub request_burst: u32,
+    /// Runs one account may have waiting for an instance slot; past it a message that
+    /// would start a run gets 429.
+    pub max_queued_runs: u64,
+    /// Event streams (SSE) one account may hold open at once.
+    pub max_event_streams: u32,
+}
+
+impl Default for TenantLimits {
+    fn default() -> Self {
+        TenantLimits { requests_per_second: 100, request_burst: 200, max_queued_runs: 1000, max_event_streams: 2000 }
+    }
+}
+
+impl TenantLimits {
+    /// No bounds at all (benchmarks that measure the host's own ceiling).
+    pub fn unlimited() -> TenantLimits {
+        TenantLimits { requests_per_second: 0, request_burst: 0, max_queued_runs: 0, max_event_streams: 0 }
+    }
 }
 
 /// The built-in code tools: whether the host offers them and their bounds.
@@ -97,6 +128,7 @@ impl Default for HostConfig {
             webhooks: WebhooksConfig::default(),
             mcp: McpConfig::default(),
             code_tools: CodeToolsConfig::default(),
+            tenants: TenantLimits::default(),
         }
     }
 }
@@ -131,6 +163,8 @@ struct FileConfig {
     plugins: Option<PluginsFile>,
     #[serde(default)]
     code_tools: Option<CodeToolsFile>,
+    #[serde(default)]
+    tenants: Option<TenantLimits>,
 }
 
 /// `[code_tools]`: the `python` and `shell` tools.
@@ -237,6 +271,9 @@ impl HostConfig {
             if let Some(t) = p.list_tools_timeout_secs {
                 c.plugins.list_deadline = std::time::Duration::from_secs(t);
             }
+        }
+        if let Some(t) = file.tenants {
+            c.tenants = t;
         }
         if let Some(t) = file.code_tools {
             if t.timeout_secs == Some(0) || t.max_timeout_secs == Some(0) {

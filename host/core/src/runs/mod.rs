@@ -124,6 +124,7 @@ impl RunManager {
         attachments: Vec<threads::Attachment>,
     ) -> Result<RunTicket, HostError> {
         let dep_id = deployment_id.to_string();
+        let max_queued = services.config.tenants.max_queued_runs;
         let ticket = services
             .hub
             .commit(deployment_id, move |conn| {
@@ -167,6 +168,14 @@ impl RunManager {
                     }
                     Some((run_id, status)) => (run_id, status.as_str(), false, false),
                     None => {
+                        // Counted in the transaction that queues the run, so the bound holds
+                        // exactly however many messages arrive at once.
+                        if max_queued > 0 && runs::queued_for_account(conn, &dep.account_id)? >= max_queued {
+                            return Err(StoreError::Limited(format!(
+                                "this account already has {max_queued} runs waiting for an instance slot; \
+                                 retry when some have started"
+                            )));
+                        }
                         let id = hermes_types::ids::new_id("run");
                         runs::insert(conn, &id, &dep_id, &thread_id, crate::instance::id(), &hermes_types::ids::now())?;
                         (id, RunStatus::Queued.as_str(), true, true)
