@@ -222,7 +222,8 @@ async fn run_instance(
         purpose: Purpose::Dream,
         cancel,
     };
-    let slot = services.runtime.slot().await;
+    let tenant = hermes_runtime::Tenant { account: d.account_id.clone(), deployment: d.deployment_id.clone() };
+    let slot = services.runtime.slot(&tenant).await;
     let started = std::time::Instant::now();
     let outcome = instances::launch(services, instance, None).await;
     drop(slot);

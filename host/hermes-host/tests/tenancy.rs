@@ -165,3 +165,53 @@ async fn an_account_cannot_hold_more_event_streams_than_its_bound() {
     assert_eq!(reopened, 200, "the closed stream's slot was freed");
     drop(second);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_freed_instance_slot_goes_to_the_next_account_in_turn_not_to_the_longest_queue() {
+    let llm = MockLlm::start().await;
+    llm.set_default(Reply::after_ms(400, Reply::text("ok")));
+    let (server, _cfg) = configured(&llm, "[sandbox]\nmax_concurrent_instances = 1\n");
+    let (a, b) = (key_of(&server, "acct_a"), key_of(&server, "acct_b"));
+    let dep = deployment(&server, &a, "cus_a").await;
+    let other = deployment(&server, &b, "cus_b").await;
+    let send = |key: &str, dep: &str, i: u32| {
+        let body = json!({"content": format!("job {i}"), "thread_id": "new"});
+        let (server, key, dep) = (&server, key.to_string(), dep.to_string());
+        async move {
+            let (status, _, t) =
+                request(server, "POST", &format!("/v1/deployments/{dep}/messages"), &key, Some(body)).await;
+            assert_eq!(status, 202, "{t}");
+            t["run_id"].as_str().unwrap().to_string()
+        }
+    };
+    // Account a fills the queue with five runs, then account b sends one.
+    let mut a_runs = Vec::new();
+    for i in 0..5 {
+        a_runs.push(send(&a, &dep, i).await);
+    }
+    let b_run = send(&b, &other, 0).await;
+    let status = |key: String, dep: String, run: String| {
+        let server = &server;
+        async move {
+            request(server, "GET", &format!("/v1/deployments/{dep}/runs/{run}"), &key, None).await.2["status"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        }
+    };
+    let mut a_done_when_b_done = None;
+    for _ in 0..300 {
+        if status(b.clone(), other.clone(), b_run.clone()).await == "completed" {
+            let mut done = 0;
+            for r in &a_runs {
+                done += usize::from(status(a.clone(), dep.clone(), r.clone()).await == "completed");
+            }
+            a_done_when_b_done = Some(done);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // FIFO would run all five of a's first; fair turns run b's after at most two.
+    let done = a_done_when_b_done.expect("b's run completed");
+    assert!(done <= 2, "b waited behind {done} of a's runs");
+}

@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, Store, StoreLimitsBuilder,
@@ -31,7 +30,7 @@ pub struct Runtime {
     pub(crate) plugins: Plugins,
     pub(crate) commands: Linker<crate::commands::CommandState>,
     loaded: Mutex<HashMap<String, HarnessPre<RunState>>>,
-    slots: Arc<Semaphore>,
+    slots: Arc<crate::slots::Pool>,
     ticker_stop: Arc<AtomicBool>,
     pooling: bool,
 }
@@ -110,7 +109,7 @@ impl Runtime {
             })
             .map_err(|e| RuntimeError::Engine(format!("epoch thread: {e}")))?;
 
-        let slots = Arc::new(Semaphore::new(limits.max_concurrent_instances as usize));
+        let slots = crate::slots::Pool::new(limits.max_concurrent_instances as usize);
         let plugins = Plugins::new(&engine, plugin_limits)?;
         let commands = crate::commands::linker(&engine)?;
         Ok(Runtime {
@@ -162,17 +161,13 @@ impl Runtime {
 
     /// Instances alive right now (slots taken).
     pub fn live_instances(&self) -> usize {
-        (self.limits.max_concurrent_instances as usize).saturating_sub(self.slots.available_permits())
+        self.slots.taken()
     }
 
-    /// Waits for an instance slot (bounded concurrency: excess runs queue).
-    pub async fn slot(&self) -> OwnedSemaphorePermit {
-        // The semaphore is never closed, so acquisition cannot fail.
-        loop {
-            if let Ok(p) = self.slots.clone().acquire_owned().await {
-                return p;
-            }
-        }
+    /// Waits for an instance slot (bounded concurrency: excess runs queue), in the
+    /// tenant's fair turn: accounts take turns, then their deployments.
+    pub async fn slot(&self, tenant: &crate::Tenant) -> crate::Slot {
+        self.slots.acquire(tenant).await
     }
 
     /// A fresh store for one run: memory/table/instance limits, and an epoch

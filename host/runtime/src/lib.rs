@@ -13,6 +13,7 @@ mod limits;
 mod output;
 pub mod plugins;
 pub mod ports;
+mod slots;
 mod state;
 pub mod wit;
 
@@ -25,6 +26,7 @@ pub use limits::SandboxLimits;
 pub use output::CappedOutput;
 pub use plugins::{HttpGrant, InvalidPlugin, PluginCall, PluginGrants, PluginLimits, PluginWorld};
 pub use ports::{PortError, PortResult, Ports};
+pub use slots::{Slot, Tenant};
 pub use state::{RunEnv, RunScope, RunState};
 
 /// Errors of the runtime layer, each naming its phase.

@@ -42,8 +42,9 @@ async fn execute_inner(services: &Arc<Services>, run_id: &str, cancel: Cancellat
     }
     // Bounded concurrency: excess runs wait here, queued, never dropped — unless the
     // run is cancelled meanwhile (`cancel` already recorded that in the store).
+    let tenant = hermes_runtime::Tenant { account: dep.account_id.clone(), deployment: dep.id.clone() };
     let _slot = tokio::select! {
-        slot = services.runtime.slot() => slot,
+        slot = services.runtime.slot(&tenant) => slot,
         _ = cancel.cancelled() => return Ok(()),
     };
     let mut resumed = run.started_at.is_some();
