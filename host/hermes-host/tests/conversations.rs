@@ -284,6 +284,15 @@ async fn cancelling_a_queued_run_records_it_at_once_and_frees_its_thread() {
     let messages = format!("/v1/deployments/{dep}/messages");
     let (_, busy) =
         call(&server, "POST", &messages, &server.key, Some(json!({"content": "busy", "thread_id": "new"}))).await;
+    // The busy run holds the only slot before the second message arrives (otherwise
+    // the two executors race for it).
+    let busy_run = format!("/v1/deployments/{dep}/runs/{}", busy["run_id"].as_str().unwrap());
+    for _ in 0..200 {
+        if call(&server, "GET", &busy_run, &server.key, None).await.1["status"] == "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let (_, queued) = call(&server, "POST", &messages, &server.key, Some(json!({"content": "never run me"}))).await;
     let run_id = queued["run_id"].as_str().unwrap().to_string();
 

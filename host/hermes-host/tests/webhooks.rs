@@ -543,3 +543,66 @@ async fn a_workspace_over_its_watch_budget_is_reported_not_watched() {
     assert_eq!(events[0]["change"], "overflow");
     assert!(events[0]["reason"].as_str().unwrap().contains("more than 2000 folders"), "{events:?}");
 }
+
+/// A loopback endpoint that answers 200 after `delay`, counting what it received.
+async fn plain_endpoint(delay: Duration) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let seen = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            let counter = counter.clone();
+            async move {
+                tokio::time::sleep(delay).await;
+                counter.fetch_add(1, Ordering::SeqCst);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    (url, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_endpoint_with_a_backlog_does_not_hold_up_other_endpoints() {
+    use std::sync::atomic::Ordering;
+    let llm = MockLlm::start().await;
+    llm.set_default(Reply::text("ok"));
+    let server = start_server(&llm, "[webhooks]\nconcurrency = 4\n");
+    let (slow_url, slow_seen) = plain_endpoint(Duration::from_secs(3)).await;
+    let (fast_url, fast_seen) = plain_endpoint(Duration::ZERO).await;
+    let create = |customer: &str| {
+        let body =
+            json!({"customer_id": customer, "name": "W", "model": "openai/gpt-test", "system_prompt": "Be brief."});
+        let server = &server;
+        async move {
+            let (s, d) = server.post_json("/v1/deployments", &body).await;
+            assert_eq!(s, 201, "{d}");
+            d["deployment_id"].as_str().unwrap().to_string()
+        }
+    };
+    let (busy, quiet) = (create("cus_busy").await, create("cus_quiet").await);
+    create_webhook(&server, &slow_url, &["message"], &busy).await;
+    create_webhook(&server, &fast_url, &["message"], &quiet).await;
+    // A backlog of 20 deliveries to the slow endpoint (3 s each)…
+    for i in 0..20 {
+        let body = json!({"content": format!("job {i}"), "thread_id": "new"});
+        let (s, t) = server.post_json(&format!("/v1/deployments/{busy}/messages"), &body).await;
+        assert_eq!(s, 202, "{t}");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // …then one to the fast endpoint, which arrives at once rather than after it.
+    let started = std::time::Instant::now();
+    let (s, t) = server.post_json(&format!("/v1/deployments/{quiet}/messages"), &json!({"content": "hi"})).await;
+    assert_eq!(s, 202, "{t}");
+    while fast_seen.load(Ordering::SeqCst) == 0 {
+        assert!(started.elapsed() < Duration::from_secs(10), "the fast endpoint got nothing");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(2), "the fast endpoint waited {waited:?} behind the slow one's backlog");
+    assert!(slow_seen.load(Ordering::SeqCst) < 20, "the slow endpoint's backlog was still being worked through");
+}

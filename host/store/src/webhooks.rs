@@ -188,14 +188,19 @@ pub struct Delivery {
 }
 
 /// Deliveries due at `now_ms`, oldest first, at most `limit`.
-pub fn due(tx: &Tx<'_>, now_ms: i64, limit: u32) -> Result<Vec<Delivery>, StoreError> {
+///
+/// At most `per_endpoint` rows of any one endpoint are returned, so an endpoint with
+/// a long backlog cannot crowd the others out of the read.
+pub fn due(tx: &Tx<'_>, now_ms: i64, limit: u32, per_endpoint: u32) -> Result<Vec<Delivery>, StoreError> {
     let conn = tx.sql();
     let mut stmt = conn.prepare_cached(
         "SELECT o.seq, o.msg_id, o.webhook_id, w.account_id, w.url, w.secret, o.body, o.attempts, o.created_ms
-         FROM webhook_outbox o JOIN webhooks w ON w.id = o.webhook_id
-         WHERE o.next_attempt_ms <= ?1 ORDER BY o.next_attempt_ms, o.seq LIMIT ?2",
+         FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY webhook_id ORDER BY next_attempt_ms, seq) AS turn
+               FROM webhook_outbox WHERE next_attempt_ms <= ?1) o
+         JOIN webhooks w ON w.id = o.webhook_id
+         WHERE o.turn <= ?3 ORDER BY o.next_attempt_ms, o.seq LIMIT ?2",
     )?;
-    let rows = stmt.query_map(params![now_ms, limit], |r| {
+    let rows = stmt.query_map(params![now_ms, limit, per_endpoint], |r| {
         Ok(Delivery {
             seq: r.get(0)?,
             msg_id: r.get(1)?,
@@ -234,10 +239,18 @@ pub fn pending_count(tx: &Tx<'_>) -> Result<u64, StoreError> {
     Ok(conn.query_row("SELECT COUNT(*) FROM webhook_outbox", [], |r| r.get::<_, i64>(0))? as u64)
 }
 
-/// The `limit` earliest queued deliveries as `(seq, next_attempt_ms)`, soonest first.
-pub fn earliest(tx: &Tx<'_>, limit: u32) -> Result<Vec<(i64, i64)>, StoreError> {
-    let mut stmt =
-        tx.sql().prepare_cached("SELECT seq, next_attempt_ms FROM webhook_outbox ORDER BY next_attempt_ms LIMIT ?1")?;
-    let rows = stmt.query_map([limit], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+/// When the earliest queued delivery falls due (unix ms), leaving out the rows in
+/// `skip_seqs` (being attempted) and every row of the endpoints in `skip_endpoints`
+/// (at their share of the worker); `None` when nothing else is queued.
+pub fn next_due(tx: &Tx<'_>, skip_seqs: &[i64], skip_endpoints: &[String]) -> Result<Option<i64>, StoreError> {
+    let seqs = serde_json::to_string(skip_seqs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let endpoints = serde_json::to_string(skip_endpoints).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(tx
+        .sql()
+        .prepare_cached(
+            "SELECT min(next_attempt_ms) FROM webhook_outbox
+             WHERE seq NOT IN (SELECT value FROM json_each(?1))
+               AND webhook_id NOT IN (SELECT value FROM json_each(?2))",
+        )?
+        .query_row(params![seqs, endpoints], |r| r.get::<_, Option<i64>>(0))?)
 }

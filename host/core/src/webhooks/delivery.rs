@@ -3,7 +3,7 @@
 //! (or when its endpoint is gone / its retry period is over), so a crash or restart
 //! between attempts only means the next start sends it again, same `webhook-id`.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -60,7 +60,11 @@ pub(crate) fn spawn(services: Arc<Services>, signal: Arc<tokio::sync::Notify>) {
 
 async fn run(services: Arc<Services>, client: reqwest::Client, signal: Arc<tokio::sync::Notify>) {
     let config = services.config.webhooks.clone();
-    let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
+    // Outbox rows being attempted, with their endpoint.
+    let in_flight: Arc<Mutex<HashMap<i64, String>>> = Arc::default();
+    // One slow endpoint may hold only this many of the worker's slots, so the other
+    // endpoints' deliveries keep flowing past its backlog.
+    let per_endpoint = (config.concurrency / 4).max(1);
     // Rows whose attempt has been recorded. They leave `in_flight` only at the top of
     // the next pass, before the outbox is read again: a read that began before the
     // outcome was written must not see the row as free and send it a second time.
@@ -80,7 +84,8 @@ async fn run(services: Arc<Services>, client: reqwest::Client, signal: Arc<tokio
         }
         let busy = in_flight.lock().map(|s| s.len()).unwrap_or(0) as u32;
         let now = now_ms();
-        let due = match services.db.read(move |conn| store::due(conn, now, 64 + busy)).await {
+        let window = (2 * per_endpoint) as u32;
+        let due = match services.db.read(move |conn| store::due(conn, now, 64 + busy, window)).await {
             Ok(rows) => rows,
             Err(e) => {
                 tracing::error!(error = %e, "reading the webhook outbox");
@@ -92,7 +97,15 @@ async fn run(services: Arc<Services>, client: reqwest::Client, signal: Arc<tokio
         };
         let mut waiting = false;
         for d in due {
-            if !in_flight.lock().map(|mut s| s.insert(d.seq)).unwrap_or(false) {
+            let admitted = in_flight.lock().map(|mut s| {
+                let endpoint_busy = s.values().filter(|w| **w == d.webhook_id).count();
+                if s.contains_key(&d.seq) || endpoint_busy >= per_endpoint {
+                    return false;
+                }
+                s.insert(d.seq, d.webhook_id.clone());
+                true
+            });
+            if !admitted.unwrap_or(false) {
                 continue;
             }
             let Ok(permit) = slots.clone().try_acquire_owned() else {
@@ -115,7 +128,7 @@ async fn run(services: Arc<Services>, client: reqwest::Client, signal: Arc<tokio
                 let _ = done.send(());
             });
         }
-        let sleep = if waiting { IDLE_POLL } else { next_wait(&services, &in_flight).await };
+        let sleep = if waiting { IDLE_POLL } else { next_wait(&services, &in_flight, per_endpoint).await };
         tokio::select! {
             _ = services.shutdown.cancelled() => return,
             _ = &mut notified => {}
@@ -125,18 +138,23 @@ async fn run(services: Arc<Services>, client: reqwest::Client, signal: Arc<tokio
     }
 }
 
-/// How long until the earliest queued delivery that is not in flight falls due.
-async fn next_wait(services: &Services, in_flight: &Mutex<HashSet<i64>>) -> Duration {
-    let skip: HashSet<i64> = in_flight.lock().map(|s| s.clone()).unwrap_or_default();
-    let limit = skip.len() as u32 + 1;
-    let next = services
-        .db
-        .read(move |conn| hermes_store::webhooks::earliest(conn, limit))
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .find(|(seq, _)| !skip.contains(seq))
-        .map(|(_, at)| at);
+/// How long until the earliest queued delivery that could start falls due: not in
+/// flight, and not of an endpoint already holding its share of the worker (a finished
+/// attempt wakes the worker for those).
+async fn next_wait(services: &Services, in_flight: &Mutex<HashMap<i64, String>>, per_endpoint: usize) -> Duration {
+    let (seqs, saturated) = in_flight
+        .lock()
+        .map(|s| {
+            let mut count: HashMap<&String, usize> = HashMap::new();
+            for w in s.values() {
+                *count.entry(w).or_default() += 1;
+            }
+            let saturated: Vec<String> =
+                count.into_iter().filter(|(_, n)| *n >= per_endpoint).map(|(w, _)| w.clone()).collect();
+            (s.keys().copied().collect::<Vec<i64>>(), saturated)
+        })
+        .unwrap_or_default();
+    let next = services.db.read(move |conn| store::next_due(conn, &seqs, &saturated)).await.unwrap_or_default();
     match next {
         Some(at) => Duration::from_millis((at - now_ms()).clamp(0, IDLE_POLL.as_millis() as i64) as u64),
         None => IDLE_POLL,
