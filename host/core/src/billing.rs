@@ -13,9 +13,10 @@
 //! ```
 //!
 //! A call costs `ceil((input × input_per_million + output × output_per_million) / 10⁶)`
-//! credits, charged after the call from the provider's reported tokens. A balance may
-//! dip below zero on the call that exhausts it; the next call (and new deployments
-//! and messages) is then refused. An account without a stored record (an embedding
+//! credits, charged after the call from the provider's reported tokens. Before the
+//! call its estimate is held (`hermes_store::usage::hold`), so concurrent calls cannot
+//! spend the same credits, and the balance never goes below zero; at zero the next
+//! call (and new deployments and messages) is refused. An account without a stored record (an embedding
 //! host that never created accounts) is unmetered: usage is still recorded.
 
 use crate::HostError;

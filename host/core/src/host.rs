@@ -154,6 +154,11 @@ impl HostBuilder {
         // event commit from here on queues its webhook deliveries.
         let outbox = Arc::new(tokio::sync::Notify::new());
         services.hub.register(Arc::new(crate::webhooks::OutboxHook::new(outbox.clone())));
+        // Credits held by model calls a crash interrupted were never charged.
+        let released = services.db.write(hermes_store::usage::release_all).await?;
+        if released > 0 {
+            tracing::info!(holds = released, "released the credit holds of interrupted model calls");
+        }
         let runs = RunManager::default();
         runs.recover(&services).await?;
         services.tasks.spawn(hermes_events::retention::run(

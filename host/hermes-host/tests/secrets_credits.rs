@@ -270,7 +270,39 @@ async fn credits_gate_creation_messages_and_model_calls_and_usage_adds_up() {
     );
     assert_eq!(usage["total"], json!({"input_tokens": input, "output_tokens": output, "credits": credits}));
     let (_, account, _) = get(&server, "/v1/account").await;
-    assert_eq!(account["credits"], json!(1 - credits));
+    assert_eq!(account["credits"], json!(0), "charged down to zero, never below (the ledger keeps the real cost)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_runs_never_overdraw_the_balance() {
+    let llm = MockLlm::start().await;
+    // Slow enough that both runs' model calls overlap.
+    llm.set_default(Reply::after_ms(800, Reply::text("one two three four five")));
+    let server = common::start(&llm);
+    let dir = server.dir.path().to_str().unwrap().to_string();
+    let (status, d, _) = post(&server, "/v1/deployments", deployment(json!({}))).await;
+    assert_eq!(status, 201, "{d}");
+    let dep = d["deployment_id"].as_str().unwrap().to_string();
+    // 1,000 credits; one call costs more (its request alone is thousands of tokens).
+    cli(&["credits", "set", "--data-dir", &dir, "1000"]);
+    let path = format!("/v1/deployments/{dep}/messages");
+    let (first, second) = tokio::join!(
+        post(&server, &path, json!({"content": "a", "thread_id": "new"})),
+        post(&server, &path, json!({"content": "b", "thread_id": "new"})),
+    );
+    assert_eq!((first.0, second.0), (202, 202), "{first:?} {second:?}");
+    let mut outcomes = Vec::new();
+    for t in [first.1, second.1] {
+        let run = server.wait_run(&dep, t["run_id"].as_str().unwrap()).await;
+        outcomes.push((run["status"].as_str().unwrap().to_string(), run["error"]["message"].clone()));
+    }
+    outcomes.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(outcomes[0].0, "completed", "{outcomes:?}");
+    assert_eq!(outcomes[1].0, "error", "the second call found the credits held: {outcomes:?}");
+    assert!(outcomes[1].1.as_str().unwrap().contains("insufficient credits"), "{outcomes:?}");
+    assert_eq!(llm.requests().len(), 1, "only one call reached the provider");
+    let (_, account, _) = get(&server, "/v1/account").await;
+    assert_eq!(account["credits"], json!(0), "the balance never went below zero: {account}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -425,4 +457,40 @@ async fn an_account_uses_only_the_providers_its_operator_allows() {
     common::cli(&["providers", "set", "any", "--data-dir", &dir]);
     let (status, _) = server.post_json("/v1/deployments", &body("openai/gpt-test")).await;
     assert_eq!(status, 201);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credits_held_by_a_call_a_crash_interrupted_are_given_back_at_the_next_start() {
+    let llm = MockLlm::start().await;
+    llm.push(Reply::after_ms(30_000, Reply::text("never delivered")));
+    llm.set_default(Reply::text("done"));
+    let mut server = common::start(&llm);
+    let dir = server.dir.path().to_str().unwrap().to_string();
+    let (status, d, _) = post(&server, "/v1/deployments", deployment(json!({}))).await;
+    assert_eq!(status, 201, "{d}");
+    let dep = d["deployment_id"].as_str().unwrap().to_string();
+    cli(&["credits", "set", "--data-dir", &dir, "1000000"]);
+    let (status, ticket, _) = post(&server, &format!("/v1/deployments/{dep}/messages"), json!({"content": "go"})).await;
+    assert_eq!(status, 202);
+    // The call is in flight: its estimate is held.
+    for _ in 0..400 {
+        if !llm.requests().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let (_, account, _) = get(&server, "/v1/account").await;
+    let held = 1_000_000 - account["credits"].as_i64().unwrap();
+    assert!(held > 0, "the call in flight holds credits: {account}");
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let (child, _) = common::spawn(&llm, server.dir.path(), server.port, &[]);
+    server.child = child;
+    // The run resumes and its new call is charged; the interrupted one never was.
+    let run = server.wait_run(&dep, ticket["run_id"].as_str().unwrap()).await;
+    assert_eq!(run["status"], "completed", "{run}");
+    let (_, usage, _) = get(&server, "/v1/usage").await;
+    let charged = usage["total"]["credits"].as_i64().unwrap();
+    let (_, account, _) = get(&server, "/v1/account").await;
+    assert_eq!(account["credits"].as_i64().unwrap(), 1_000_000 - charged, "the hold came back: {account} {usage}");
 }

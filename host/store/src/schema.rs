@@ -315,6 +315,17 @@ ALTER TABLE secrets ADD COLUMN allowed_hosts TEXT;
     r#"
 ALTER TABLE accounts ADD COLUMN providers TEXT;
 "#,
+    // Credits held for model calls in flight (deducted from the balance until the
+    // call is charged or released; a start releases what a crash left).
+    r#"
+CREATE TABLE credit_holds (
+    id            INTEGER PRIMARY KEY,
+    account_id    TEXT NOT NULL,
+    run_id        TEXT NOT NULL,
+    amount        INTEGER NOT NULL,
+    created_at    TEXT NOT NULL
+);
+"#,
 ];
 
 /// Brings the database up to the latest schema version.

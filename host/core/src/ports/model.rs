@@ -7,13 +7,12 @@ use async_trait::async_trait;
 use hermes_events::{EventHub, NewEvent};
 use hermes_providers::{ChatRequest, Completion, ProviderError, Providers};
 use hermes_runtime::ports::{ModelFailure, ModelPort, ModelRequest};
-use hermes_store::Db;
 use hermes_store::runs;
 use hermes_store::usage::{self, UsageRow};
+use hermes_store::{Db, StoreError};
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use crate::HostError;
 use crate::config::Pricing;
 use crate::run_scope::RunScope;
 
@@ -80,18 +79,59 @@ impl ModelPort for ModelGate {
         crate::accounts::check_provider(&self.db, &scope.account_id, &model)
             .await
             .map_err(ModelFailure::InvalidRequest)?;
+        // Resolved before anything is held, so an unknown model costs nothing.
+        if let Err(e) = self.providers.resolve(&model) {
+            return Err(ModelFailure::InvalidRequest(e.to_string()));
+        }
+        let max_tokens = request.max_tokens.map_or(self.max_output_tokens, |m| m.min(self.max_output_tokens));
+        // A run stops once its account is out of credits (the harness reports the
+        // error as the run's). Before the call its estimated cost is held (what is
+        // left, when that is less), so concurrent calls cannot spend the same credits
+        // and the balance never goes below zero; the charge after it replaces the hold.
+        let request_bytes: usize = request.system.len()
+            + request.messages.iter().map(|m| m.content.len() + 64).sum::<usize>()
+            + request
+                .tools
+                .iter()
+                .map(|t| t.name.len() + t.description.len() + t.parameters.to_string().len())
+                .sum::<usize>();
+        let estimate = self.pricing.price(&model).cost((request_bytes / 4) as u64, u64::from(max_tokens));
+        let (account, run) = (scope.account_id.clone(), scope.run_id.clone());
+        let hold =
+            match self.db.write(move |tx| usage::hold(tx, &account, &run, estimate, &hermes_types::ids::now())).await {
+                Ok(hold) => hold,
+                Err(StoreError::InsufficientCredits(b)) => {
+                    return Err(ModelFailure::InsufficientCredits(crate::billing::exhausted(b)));
+                }
+                Err(e) => return Err(ModelFailure::Host(e.into())),
+            };
+        let result = self.call_and_charge(request, model, max_tokens, hold).await;
+        if result.is_err()
+            && let Some(id) = hold
+        {
+            // The call failed or was cancelled: nothing was charged, the hold goes back.
+            if let Err(e) = self.db.write(move |tx| usage::release(tx, id)).await {
+                tracing::error!(error = %e, "releasing a credit hold failed; it is released at the next start");
+            }
+        }
+        result
+    }
+}
+
+impl ModelGate {
+    /// The provider call, its token events, and the charge that replaces `hold`.
+    async fn call_and_charge(
+        &self,
+        request: ModelRequest,
+        model: String,
+        max_tokens: u32,
+        hold: Option<i64>,
+    ) -> Result<Completion, ModelFailure> {
+        let scope = &self.scope;
         let (provider, model_name) = match self.providers.resolve(&model) {
             Ok(p) => p,
             Err(e) => return Err(ModelFailure::InvalidRequest(e.to_string())),
         };
-        // A run stops once its account is out of credits (the harness reports the
-        // error as the run's): checked before each call, charged after it.
-        match crate::billing::require_credits(&self.db, &scope.account_id).await {
-            Ok(()) => {}
-            Err(HostError::InsufficientCredits(m)) => return Err(ModelFailure::InsufficientCredits(m)),
-            Err(e) => return Err(ModelFailure::Host(e.into())),
-        }
-        let max_tokens = request.max_tokens.map_or(self.max_output_tokens, |m| m.min(self.max_output_tokens));
         let stream = request.stream_tokens;
         let chat = ChatRequest {
             model: model_name,
@@ -151,7 +191,7 @@ impl ModelPort for ModelGate {
         self.hub
             .commit(&scope.deployment_id, move |conn| {
                 runs::add_usage(conn, &charge.run_id, charge.input_tokens, charge.output_tokens)?;
-                usage::charge(conn, &charge, &hermes_types::ids::now())?;
+                usage::charge(conn, &charge, &hermes_types::ids::now(), hold)?;
                 Ok(((), vec![usage_event]))
             })
             .await
