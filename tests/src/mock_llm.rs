@@ -77,6 +77,9 @@ pub const OBSERVE_MARKER: &str = "[hermes:observe]";
 /// What an extraction request gets when no observation reply is queued.
 pub const NO_OBSERVATIONS: &str = r#"{"observations": []}"#;
 
+/// A reply chosen from the request body (the conversation so far).
+pub type Responder = Arc<dyn Fn(&Value) -> Option<Reply> + Send + Sync>;
+
 #[derive(Default)]
 struct Script {
     replies: VecDeque<Reply>,
@@ -85,6 +88,8 @@ struct Script {
     /// Observation-extraction requests received.
     observe_requests: Vec<Value>,
     default: Option<Reply>,
+    /// Decides the reply from the request when the queue is empty (before `default`).
+    responder: Option<Responder>,
     requests: Vec<Value>,
     /// Headers of each request, names lower-case.
     headers: Vec<Vec<(String, String)>>,
@@ -168,6 +173,13 @@ impl MockLlm {
         self.lock().default = Some(reply);
     }
 
+    /// Replies computed from each request when the queue is empty (e.g. a tool call
+    /// on the first turn of a run, text once its result is in): concurrent runs then
+    /// get their own answers whatever order their requests arrive in.
+    pub fn set_responder(&self, responder: impl Fn(&Value) -> Option<Reply> + Send + Sync + 'static) {
+        self.lock().responder = Some(Arc::new(responder));
+    }
+
     /// Every request body received so far, in order (failed and hanging ones
     /// included), except observation extractions (see [`MockLlm::observation_requests`]).
     pub fn requests(&self) -> Vec<Value> {
@@ -249,7 +261,8 @@ async fn serve(s: Shared, headers: &HeaderMap, body: Bytes, wire: Wire) -> Respo
             sc.failing = (left > 1).then_some((status, left - 1));
             Plan::Fail(status)
         } else {
-            match sc.replies.pop_front().or_else(|| sc.default.clone()) {
+            let answered = sc.responder.as_ref().and_then(|r| r(&req));
+            match sc.replies.pop_front().or(answered).or_else(|| sc.default.clone()) {
                 None => Plan::Missing,
                 Some(r) => {
                     sc.served += 1;
