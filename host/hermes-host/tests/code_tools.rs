@@ -4,20 +4,9 @@
 
 mod common;
 
-use common::{Server, create, events, file, send};
+use common::{create, events, file, put_file, send};
 use hermes_tests::mock_llm::{MockLlm, Reply};
 use serde_json::{Value, json};
-
-async fn put_file(server: &Server, dep: &str, path: &str, content: &str) {
-    let r = reqwest::Client::new()
-        .put(format!("{}/v1/deployments/{dep}/files", server.base))
-        .bearer_auth(&server.key)
-        .json(&json!({"path": path, "content": content}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-}
 
 fn spec(customer: &str) -> Value {
     json!({"customer_id": customer, "name": "Analyst", "model": "openai/gpt-test", "system_prompt": "Be brief."})

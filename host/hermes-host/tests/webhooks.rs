@@ -8,8 +8,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::Server;
 use common::sse::SseReader;
+use common::{Server, put_file};
 use hermes_tests::mock_llm::{MockLlm, Reply};
 use serde_json::{Value, json};
 
@@ -99,17 +99,6 @@ async fn create_webhook(server: &Server, url: &str, events: &[&str], dep: &str) 
     let secret = w["secret"].as_str().expect("the secret is shown on creation").to_string();
     assert!(secret.starts_with("whsec_"));
     (w["id"].as_str().unwrap().to_string(), secret)
-}
-
-async fn put_file(server: &Server, dep: &str, path: &str, content: &str) {
-    let resp = reqwest::Client::new()
-        .put(format!("{}/v1/deployments/{dep}/files", server.base))
-        .bearer_auth(&server.key)
-        .json(&json!({"path": path, "content": content}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
 }
 
 /// Every `filesystem` event in the deployment's log (read over SSE until quiet).

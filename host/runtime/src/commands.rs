@@ -15,6 +15,7 @@ use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
+use crate::interrupt::Stopped as Stop;
 use crate::limits::TrackedLimits;
 use crate::{CappedOutput, Runtime, RuntimeError, cache};
 
@@ -110,27 +111,6 @@ pub struct CommandState {
 impl WasiView for CommandState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
-    }
-}
-
-/// Why the host stopped a command.
-#[derive(Debug, thiserror::Error)]
-enum Stop {
-    #[error("it was cancelled")]
-    Cancelled,
-    #[error("the host is shutting down")]
-    Shutdown,
-    #[error("it ran longer than its limit of {0:?}")]
-    Deadline(Duration),
-}
-
-impl From<crate::Interrupt> for Stop {
-    fn from(i: crate::Interrupt) -> Stop {
-        match i {
-            crate::Interrupt::Cancelled => Stop::Cancelled,
-            crate::Interrupt::Shutdown => Stop::Shutdown,
-            crate::Interrupt::Deadline(d) => Stop::Deadline(d),
-        }
     }
 }
 

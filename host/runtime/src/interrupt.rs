@@ -44,3 +44,28 @@ pub(crate) fn arm<T: 'static>(
         Ok(UpdateDeadline::Yield(1))
     });
 }
+
+/// Why the host stopped a tool's instance (a plugin call, a command), as the model
+/// reads it.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Stopped {
+    /// The run was cancelled.
+    #[error("the run was cancelled")]
+    Cancelled,
+    /// The host is shutting down.
+    #[error("the host is shutting down")]
+    Shutdown,
+    /// It outlived its deadline.
+    #[error("it ran longer than its limit of {0:?}")]
+    Deadline(Duration),
+}
+
+impl From<Interrupt> for Stopped {
+    fn from(i: Interrupt) -> Stopped {
+        match i {
+            Interrupt::Cancelled => Stopped::Cancelled,
+            Interrupt::Shutdown => Stopped::Shutdown,
+            Interrupt::Deadline(d) => Stopped::Deadline(d),
+        }
+    }
+}

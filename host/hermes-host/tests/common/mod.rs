@@ -297,3 +297,15 @@ pub async fn file(server: &Server, dep: &str, path: &str) -> (u16, String) {
         .unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
 }
+
+/// Writes a workspace file through the Files API (200 expected).
+pub async fn put_file(server: &Server, dep: &str, path: &str, content: &str) {
+    let r = reqwest::Client::new()
+        .put(format!("{}/v1/deployments/{dep}/files", server.base))
+        .bearer_auth(&server.key)
+        .json(&serde_json::json!({"path": path, "content": content}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+}

@@ -20,6 +20,7 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_config::{WasiConfig, WasiConfigVariables};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use crate::interrupt::Stopped as Stop;
 use crate::limits::TrackedLimits;
 use crate::wit::hermes::agent::logging::Level;
 use crate::wit::hermes::agent::types::{ToolDefinition, ToolOutput};
@@ -194,27 +195,6 @@ impl crate::wit::hermes::agent::logging::Host for PluginState {
             Level::Error => tracing::error!(%plugin, guest = true, "{message}"),
         }
         Ok(())
-    }
-}
-
-/// Why the host stopped a plugin instance.
-#[derive(Debug, thiserror::Error)]
-enum Stop {
-    #[error("the run was cancelled")]
-    Cancelled,
-    #[error("the host is shutting down")]
-    Shutdown,
-    #[error("it ran longer than its limit of {0:?}")]
-    Deadline(Duration),
-}
-
-impl From<crate::Interrupt> for Stop {
-    fn from(i: crate::Interrupt) -> Stop {
-        match i {
-            crate::Interrupt::Cancelled => Stop::Cancelled,
-            crate::Interrupt::Shutdown => Stop::Shutdown,
-            crate::Interrupt::Deadline(d) => Stop::Deadline(d),
-        }
     }
 }
 
