@@ -16,6 +16,8 @@ pub struct Target {
     pub name: &'static str,
     /// Generates and feeds one input.
     pub run: fn(&mut TestRunner) -> Option<String>,
+    /// Prepares what the target needs (a host), before its clock starts.
+    pub setup: Option<fn()>,
 }
 
 /// Seeds mutated by random insertions, deletions and replacements.
@@ -117,16 +119,89 @@ fn schedule(r: &mut TestRunner) -> Option<String> {
     })
 }
 
+const BOUNDARY: &str = "XyZzY";
+const MULTIPARTS: &[&str] = &[
+    "--XyZzY\r\nContent-Disposition: form-data; name=\"deployment\"\r\nContent-Type: application/json\r\n\r\n{\"customer_id\":\"c\",\"name\":\"n\",\"system_prompt\":\"p\",\"skills\":[{\"source\":\"file\",\"name\":\"s\",\"path\":\"skills/s/SKILL.md\"}]}\r\n--XyZzY\r\nContent-Disposition: form-data; name=\"skills/s/SKILL.md\"; filename=\"SKILL.md\"\r\n\r\n---\nname: s\ndescription: d\n---\nbody\r\n--XyZzY--\r\n",
+    "--XyZzY\r\nContent-Disposition: form-data; name*=utf-8''data%2Fa.csv\r\n\r\na,b\n1,2\r\n--XyZzY\r\nContent-Disposition: form-data; name=\"deployment\"\r\n\r\n{\"customer_id\":\"c\",\"name\":\"n\",\"system_prompt\":\"p\"}\r\n--XyZzY--\r\n",
+    "--XyZzY\r\nContent-Disposition: form-data; name=\"\"\r\n\r\nx\r\n--XyZzY--",
+];
+
+/// A host and its API router on a runtime of their own, made once per process.
+struct Api {
+    runtime: tokio::runtime::Runtime,
+    router: axum::Router,
+    key: String,
+    _dir: tempfile::TempDir,
+}
+
+fn api() -> &'static Api {
+    static API: std::sync::OnceLock<Api> = std::sync::OnceLock::new();
+    API.get_or_init(|| {
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+        let dir = tempfile::tempdir().expect("data dir");
+        let (router, key) = runtime.block_on(async {
+            // No rate limit: the fuzzer is one key sending as fast as it can. The
+            // compiled harness is kept between fuzz runs.
+            let config =
+                hermes_core::HostConfig { tenants: hermes_core::TenantLimits::unlimited(), ..Default::default() };
+            let cache = std::env::temp_dir().join("hermes-fuzz-component-cache");
+            let env = std::collections::HashMap::from([("HERMES_CACHE_DIR".to_string(), cache.display().to_string())]);
+            let host = hermes_core::Host::builder(dir.path()).config(config).env(env).build().await.expect("host");
+            let key = host.accounts().bootstrap(i64::MAX / 2).await.expect("account").expect("a new key");
+            (hermes_api::router(host), key)
+        });
+        Api { runtime, router, key, _dir: dir }
+    })
+}
+
+/// `POST /v1/deployments` with a mutated multipart body (and now and then a broken
+/// boundary): any answer but a 5xx is fine; a 5xx is a finding, like a panic.
+fn multipart_create(r: &mut TestRunner) -> Option<String> {
+    let s = (
+        text(MULTIPARTS),
+        prop_oneof![Just(BOUNDARY.to_string()), Just(String::new()), "[a-zA-Z0-9'()+_,-./:=? ]{0,80}"],
+    )
+        .boxed();
+    let api = api();
+    let server_error = std::cell::RefCell::new(None);
+    let finding = feed(r, &s, |(body, boundary)| {
+        use tower::ServiceExt;
+        let request = axum::http::Request::post("/v1/deployments")
+            .header("authorization", format!("Bearer {}", api.key))
+            .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+            .body(axum::body::Body::from(body.clone()));
+        let Ok(request) = request else { return };
+        let response = api.runtime.block_on(api.router.clone().oneshot(request));
+        if let Ok(r) = response
+            && r.status().is_server_error()
+        {
+            *server_error.borrow_mut() = Some(format!("{} for boundary {boundary:?}, body {body:?}", r.status()));
+        }
+    });
+    finding.or_else(|| server_error.into_inner())
+}
+
 /// Every target.
 pub const TARGETS: &[Target] = &[
-    Target { name: "SKILL.md validator", run: skill_md },
-    Target { name: "SSE decoders (model, MCP)", run: sse_decoder },
-    Target { name: "MCP tool results", run: mcp_result },
-    Target { name: "schedules (cron, English)", run: schedule },
+    Target { name: "SKILL.md validator", run: skill_md, setup: None },
+    Target { name: "SSE decoders (model, MCP)", run: sse_decoder, setup: None },
+    Target { name: "MCP tool results", run: mcp_result, setup: None },
+    Target { name: "schedules (cron, English)", run: schedule, setup: None },
+    Target {
+        name: "multipart deployment create",
+        run: multipart_create,
+        setup: Some(|| {
+            api();
+        }),
+    },
 ];
 
 /// Runs `target` for `budget`; returns (executions, findings).
 pub fn run_for(target: &Target, budget: Duration) -> (u64, Vec<String>) {
+    if let Some(setup) = target.setup {
+        setup();
+    }
     let mut runner = TestRunner::deterministic();
     let started = Instant::now();
     let (mut runs, mut findings) = (0u64, Vec::new());
