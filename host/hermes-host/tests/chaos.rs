@@ -2,8 +2,9 @@
 //! `kill -9`ed and restarted 5 times at points spread over the work. Afterwards every
 //! run is terminal, no tool call ran twice (counted on the tool's side: each call
 //! appends its token to a file in the workspace) and each one whose result the model
-//! saw as a success ran exactly once, and every deployment's event log is gap-free
-//! and duplicate-free.
+//! saw as a success ran exactly once, every deployment's event log is gap-free and
+//! duplicate-free, and every automation fired exactly once per slot (a test clock
+//! moves one minute between kills).
 
 mod common;
 
@@ -44,10 +45,23 @@ fn respond(req: &Value) -> Option<Reply> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fifty_runs_survive_five_kill_9s_with_no_tool_call_run_twice_and_gap_free_event_logs() {
+async fn fifty_runs_and_ten_automations_survive_five_kill_9s_with_no_tool_call_run_twice() {
     let llm = MockLlm::start().await;
     llm.set_responder(respond);
-    let mut server = common::start(&llm);
+    // A clock the test moves: the scheduler reads it from a file.
+    let clock_dir = tempfile::tempdir().unwrap();
+    let clock = clock_dir.path().join("now.txt");
+    let set_clock = |now: &str| {
+        let tmp = clock.with_extension("tmp");
+        std::fs::write(&tmp, now).unwrap();
+        std::fs::rename(&tmp, &clock).unwrap();
+    };
+    set_clock("2030-01-07T10:00:30Z");
+    let config = clock_dir.path().join("hermes.toml");
+    std::fs::write(&config, format!("[automations]\ntick_ms = 50\nclock_file = {:?}\n", clock.display().to_string()))
+        .unwrap();
+    let env = [("HERMES_CONFIG", config.to_str().unwrap()), ("HERMES_ALLOW_TEST_CLOCK", "1")];
+    let mut server = common::start_with(&llm, &env);
     let mut deployments = Vec::new();
     for d in 0..DEPLOYMENTS {
         let body = json!({"customer_id": format!("cus_{d}"), "name": "C", "model": "openai/gpt-test",
@@ -55,6 +69,14 @@ async fn fifty_runs_survive_five_kill_9s_with_no_tool_call_run_twice_and_gap_fre
         let (status, dep) = server.post_json("/v1/deployments", &body).await;
         assert_eq!(status, 201, "{dep}");
         deployments.push(dep["deployment_id"].as_str().unwrap().to_string());
+    }
+    // One automation per deployment, every minute; its runs make a shell call too.
+    let mut automations = Vec::new();
+    for (d, dep) in deployments.iter().enumerate() {
+        let body = json!({"name": "Tick", "schedule": "* * * * *", "instructions": format!("job tok-auto-{d}")});
+        let (status, a) = server.post_json(&format!("/v1/deployments/{dep}/automations"), &body).await;
+        assert_eq!(status, 201, "{a}");
+        automations.push((dep.clone(), a["automation_id"].as_str().unwrap().to_string(), format!("tok-auto-{d}")));
     }
     // (deployment, run, token) for every message, sent in a burst.
     let mut runs = Vec::new();
@@ -67,12 +89,25 @@ async fn fifty_runs_survive_five_kill_9s_with_no_tool_call_run_twice_and_gap_fre
             runs.push((dep.clone(), t["run_id"].as_str().unwrap().to_string(), token));
         }
     }
-    // kill -9 and restart at points spread over the work.
+    // kill -9 and restart at points spread over the work; the clock moves one minute
+    // before each kill, so every automation has a slot due around it.
     for k in 0..KILLS {
+        // The previous minute's automation runs end first (a slot due while its
+        // thread is busy is skipped, by design, and would not show a fire).
+        for (dep, aid, _) in &automations {
+            for _ in 0..400 {
+                let a = server.get_json(&format!("/v1/deployments/{dep}/automations/{aid}")).await;
+                if !matches!(a["last_run_status"].as_str(), Some("queued" | "running")) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        set_clock(&format!("2030-01-07T10:{:02}:01Z", k + 1));
         tokio::time::sleep(Duration::from_millis(250 + (k as u64 * 173) % 400)).await;
         server.child.kill().unwrap();
         server.child.wait().unwrap();
-        let (child, _) = common::spawn(&llm, server.dir.path(), server.port, &[]);
+        let (child, _) = common::spawn(&llm, server.dir.path(), server.port, &env);
         server.child = child;
     }
     // Every run ends.
@@ -84,6 +119,25 @@ async fn fifty_runs_survive_five_kill_9s_with_no_tool_call_run_twice_and_gap_fre
         *statuses.entry(status).or_default() += 1;
     }
     assert_eq!(statuses.get("completed"), Some(&runs.len()), "every run completed: {statuses:?}");
+    // Every automation fired once for each of the five slots, and each fire completed.
+    let expected: Vec<String> = (1..=KILLS).rev().map(|m| format!("2030-01-07T10:{m:02}:00.000Z")).collect();
+    let mut fired: HashMap<String, usize> = HashMap::new();
+    for (dep, aid, token) in &automations {
+        let mut a = Value::Null;
+        for _ in 0..600 {
+            a = server.get_json(&format!("/v1/deployments/{dep}/automations/{aid}")).await;
+            let fires = a["recent_runs"].as_array().cloned().unwrap_or_default();
+            if fires.len() >= KILLS && fires.iter().all(|f| f["status"] == "completed") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let fires = a["recent_runs"].as_array().cloned().unwrap_or_default();
+        let slots: Vec<&str> = fires.iter().filter_map(|f| f["scheduled_for"].as_str()).collect();
+        assert_eq!(slots, expected, "{aid}: each slot fired exactly once: {a}");
+        assert!(fires.iter().all(|f| f["status"] == "completed"), "{a}");
+        fired.insert(token.clone(), fires.len());
+    }
 
     let mut executed_total = 0;
     let mut interrupted_total = 0;
@@ -111,6 +165,9 @@ async fn fifty_runs_survive_five_kill_9s_with_no_tool_call_run_twice_and_gap_fre
         for f in frames.iter().filter(|f| f.event == "tool_result") {
             let token = &token_of_call[f.data["call_id"].as_str().unwrap_or_default()];
             let ran = count.get(token.as_str()).copied().unwrap_or(0);
+            if token.starts_with("tok-auto-") {
+                continue;
+            }
             if f.data["is_error"] == true {
                 assert!(f.data["preview"].as_str().unwrap_or_default().contains("interrupted"), "{}", f.data);
                 assert!(ran <= 1, "{token} ran {ran} times");
@@ -120,9 +177,11 @@ async fn fifty_runs_survive_five_kill_9s_with_no_tool_call_run_twice_and_gap_fre
             }
         }
         for (token, n) in &count {
-            assert_eq!(*n, 1, "{dep}: {token} ran {n} times");
+            // An automation's token is appended once per fire at most.
+            let most = fired.get(*token).copied().unwrap_or(1);
+            assert!(*n <= most, "{dep}: {token} ran {n} times (at most {most})");
         }
-        executed_total += count.len();
+        executed_total += count.iter().filter(|(t, _)| !t.starts_with("tok-auto-")).count();
     }
     eprintln!(
         "chaos: {} runs, {KILLS} kills, {executed_total} tool executions, {interrupted_total} calls interrupted",
