@@ -18,7 +18,6 @@ use axum::body::{Body, Bytes};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use common::Server;
-use futures::StreamExt;
 use hermes_tests::mock_llm::{MockLlm, Reply};
 use serde_json::{Value, json};
 
@@ -146,31 +145,6 @@ async fn send(server: &Server, dep: &str, content: &str) -> (String, Value) {
     (run_id, run)
 }
 
-/// The deployment's event stream from the start until `run_id` ends: the raw text.
-async fn events_until_done(server: &Server, dep: &str, run_id: &str) -> String {
-    let resp = reqwest::Client::new()
-        .get(format!("{}/v1/deployments/{dep}/events?after=0", server.base))
-        .bearer_auth(&server.key)
-        .send()
-        .await
-        .unwrap();
-    let mut body = resp.bytes_stream();
-    let mut text = String::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while let Ok(Some(chunk)) = tokio::time::timeout_at(deadline, body.next()).await {
-        text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-        let done = text.split("\n\n").any(|frame| {
-            frame.contains("event: run_status")
-                && frame.contains(run_id)
-                && (frame.contains("\"completed\"") || frame.contains("\"error\""))
-        });
-        if done {
-            return text;
-        }
-    }
-    panic!("run {run_id} did not end on the stream; got:\n{text}");
-}
-
 /// The `data` of every event of `kind` in an SSE text.
 fn events_of(text: &str, kind: &str) -> Vec<Value> {
     text.split("\n\n")
@@ -238,7 +212,7 @@ async fn an_allowlisted_tool_answers_and_the_secret_header_reaches_only_the_serv
     llm.push(Reply::text("The sum is 42."));
     let (run_id, run) = send(&server, &dep, "What is 2 + 40?").await;
     assert_eq!(run["status"], "completed", "{run}");
-    let events = events_until_done(&server, &dep, &run_id).await;
+    let events = common::events_until_done(&server, &dep, &run_id).await;
 
     let requests = llm.requests();
     assert_eq!(requests.len(), 5, "{requests:?}");

@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{Server, cli, free_port};
-use futures::StreamExt;
 use hermes_tests::mock_llm::{MockLlm, Reply};
 use serde_json::{Value, json};
 
@@ -71,32 +70,6 @@ async fn get(server: &Server, path: &str) -> (u16, Value, String) {
 
 fn deployment(secrets: Value) -> Value {
     json!({"customer_id": "cus_1", "name": "A", "model": "openai/gpt-test", "system_prompt": "Be brief.", "secrets": secrets})
-}
-
-/// The deployment's event stream from the start until `run_id` ends: the raw text.
-async fn events_until_done(server: &Server, dep: &str, run_id: &str) -> String {
-    let resp = reqwest::Client::new()
-        .get(format!("{}/v1/deployments/{dep}/events?after=0", server.base))
-        .bearer_auth(&server.key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let mut body = resp.bytes_stream();
-    let mut text = String::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while let Ok(Some(chunk)) = tokio::time::timeout_at(deadline, body.next()).await {
-        text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-        let done = text.split("\n\n").any(|frame| {
-            frame.contains("event: run_status")
-                && frame.contains(run_id)
-                && (frame.contains("\"completed\"") || frame.contains("\"error\""))
-        });
-        if done {
-            return text;
-        }
-    }
-    panic!("run {run_id} did not end on the stream; got:\n{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -190,7 +163,7 @@ async fn secrets_are_write_only_referenced_by_name_and_never_leak() {
         post(&server, &format!("/v1/deployments/{dep_id}/messages"), json!({"content": "hi"})).await;
     assert_eq!(status, 202);
     let run_id = ticket["run_id"].as_str().unwrap().to_string();
-    let stream = events_until_done(&server, &dep_id, &run_id).await;
+    let stream = common::events_until_done(&server, &dep_id, &run_id).await;
     let run = server.wait_run(&dep_id, &run_id).await;
     assert_eq!(run["status"], "completed", "{run}");
     let output = run["output"].as_str().unwrap();

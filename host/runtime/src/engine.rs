@@ -9,9 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use wasmtime::component::{HasSelf, Linker};
-use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, Store, StoreLimitsBuilder,
-};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, Store};
 
 use super::wit::{Harness, HarnessPre};
 use super::{RunState, RuntimeError, SandboxLimits, cache};
@@ -173,13 +171,8 @@ impl Runtime {
     /// A fresh store for one run: memory/table/instance limits, and an epoch
     /// callback that yields to the executor every tick and traps on cancel or deadline.
     pub fn new_store(&self, mut state: RunState) -> Store<RunState> {
-        state.limits.inner = StoreLimitsBuilder::new()
-            .memory_size(self.limits.max_memory_bytes)
-            .table_elements(self.limits.max_table_elements)
-            .instances(64)
-            .tables(64)
-            .memories(8)
-            .build();
+        state.limits =
+            crate::limits::TrackedLimits::bounded(self.limits.max_memory_bytes, self.limits.max_table_elements);
         let budget = self.limits.run_deadline;
         let cancel = state.env.cancel.clone();
         let shutdown = state.env.shutdown.clone();

@@ -43,7 +43,7 @@ pub struct TrackedLimits {
 }
 
 impl TrackedLimits {
-    /// Limits of one sandboxed instance (a plugin call, a command): `memory_bytes` of
+    /// Limits of one instance (a run, a plugin call, a command): `memory_bytes` of
     /// linear memory, `table_elements` per table, and counts no component needs more of.
     pub(crate) fn bounded(memory_bytes: usize, table_elements: usize) -> TrackedLimits {
         TrackedLimits {

@@ -84,6 +84,8 @@ pub struct Sandbox {
     runtime: Arc<Runtime>,
     config: SandboxConfig,
     loaded: OnceCell<Result<Loaded, String>>,
+    /// Made once: every model turn offers them.
+    definitions: Vec<ToolDefinition>,
 }
 
 /// The arguments of `python`.
@@ -117,53 +119,13 @@ pub struct CallContext<'a> {
 impl Sandbox {
     /// The code tools over `runtime`.
     pub fn new(runtime: Arc<Runtime>, config: SandboxConfig) -> Sandbox {
-        Sandbox { runtime, config, loaded: OnceCell::new() }
+        let definitions = definitions(&config);
+        Sandbox { runtime, config, loaded: OnceCell::new(), definitions }
     }
 
     /// The tools' definitions, as offered to the model.
-    pub fn definitions(&self) -> Vec<ToolDefinition> {
-        let max = self.config.max_timeout.as_secs();
-        let default = self.config.default_timeout.as_secs();
-        vec![
-            ToolDefinition {
-                name: PYTHON_TOOL.into(),
-                description: format!(
-                    "Run Python 3.14 code (standard library only) in a sandbox whose working directory is \
-                     /workspace (your files; nothing else, no network). Print what you need: you get stdout, \
-                     stderr and the traceback if it raised. A fresh interpreter each call: keep state in files. \
-                     Times out after {default}s unless timeout_s says otherwise (at most {max}s)."
-                ),
-                parameters: serde_json::json!({
-                    "type": "object",
-                    "properties": {
-                        "code": {"type": "string", "description": "The Python program."},
-                        "timeout_s": {"type": "number", "description": format!("Seconds before it is stopped (default {default}, at most {max}).")}
-                    },
-                    "required": ["code"]
-                })
-                .to_string(),
-            },
-            ToolDefinition {
-                name: SHELL_TOOL.into(),
-                description: format!(
-                    "Run a shell command in a sandbox over /workspace (your files; no network). A POSIX sh \
-                     subset: pipes, < > >> 2> 2>&1, && || ;, quotes, $VAR, $(…), globs, cd. Commands: coreutils \
-                     (ls cat head tail wc sort uniq cut tr mkdir rm cp mv touch echo printf date base64 \
-                     sha256sum …), grep, sed, find, diff, env, and python3 (FILE.py ARGS, -c CODE). `help` lists \
-                     them all. You get stdout, stderr and the exit code. Times out after {default}s unless \
-                     timeout_s says otherwise (at most {max}s)."
-                ),
-                parameters: serde_json::json!({
-                    "type": "object",
-                    "properties": {
-                        "command": {"type": "string", "description": "The command line."},
-                        "timeout_s": {"type": "number", "description": format!("Seconds before it is stopped (default {default}, at most {max}).")}
-                    },
-                    "required": ["command"]
-                })
-                .to_string(),
-            },
-        ]
+    pub fn definitions(&self) -> &[ToolDefinition] {
+        &self.definitions
     }
 
     /// Compiles the programs now (from the disk cache after the first start), so
@@ -244,6 +206,52 @@ impl Sandbox {
         let out = shell::run(&bound, &script, &env, deadline, self.config.pipe_bytes).await;
         render(&out.stdout, &out.stderr, out.status, out.stopped.as_deref(), self.config.result_bytes)
     }
+}
+
+/// The tools' definitions for `config`'s timeouts.
+fn definitions(config: &SandboxConfig) -> Vec<ToolDefinition> {
+    let max = config.max_timeout.as_secs();
+    let default = config.default_timeout.as_secs();
+    vec![
+        ToolDefinition {
+            name: PYTHON_TOOL.into(),
+            description: format!(
+                "Run Python 3.14 code (standard library only) in a sandbox whose working directory is \
+                 /workspace (your files; nothing else, no network). Print what you need: you get stdout, \
+                 stderr and the traceback if it raised. A fresh interpreter each call: keep state in files. \
+                 Times out after {default}s unless timeout_s says otherwise (at most {max}s)."
+            ),
+            parameters: serde_json::json!({
+                "type": "object",
+                "properties": {
+                    "code": {"type": "string", "description": "The Python program."},
+                    "timeout_s": {"type": "number", "description": format!("Seconds before it is stopped (default {default}, at most {max}).")}
+                },
+                "required": ["code"]
+            })
+            .to_string(),
+        },
+        ToolDefinition {
+            name: SHELL_TOOL.into(),
+            description: format!(
+                "Run a shell command in a sandbox over /workspace (your files; no network). A POSIX sh \
+                 subset: pipes, < > >> 2> 2>&1, && || ;, quotes, $VAR, $(…), globs, cd. Commands: coreutils \
+                 (ls cat head tail wc sort uniq cut tr mkdir rm cp mv touch echo printf date base64 \
+                 sha256sum …), grep, sed, find, diff, env, and python3 (FILE.py ARGS, -c CODE). `help` lists \
+                 them all. You get stdout, stderr and the exit code. Times out after {default}s unless \
+                 timeout_s says otherwise (at most {max}s)."
+            ),
+            parameters: serde_json::json!({
+                "type": "object",
+                "properties": {
+                    "command": {"type": "string", "description": "The command line."},
+                    "timeout_s": {"type": "number", "description": format!("Seconds before it is stopped (default {default}, at most {max}).")}
+                },
+                "required": ["command"]
+            })
+            .to_string(),
+        },
+    ]
 }
 
 /// The whole environment a program starts with (plus the shell's variables).

@@ -73,7 +73,7 @@ impl McpPort for ToolDesk {
             (tools, failures)
         };
         if let Some(sandbox) = &self.sandbox {
-            tools.extend(sandbox.definitions());
+            tools.extend(sandbox.definitions().iter().cloned());
         }
         for p in self.plugins.iter() {
             tools.extend(

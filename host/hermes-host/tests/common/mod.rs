@@ -259,25 +259,32 @@ pub async fn send(server: &Server, dep: &str, content: &str) -> (String, serde_j
     (run_id, run)
 }
 
-/// Every event of the deployment so far (replayed from the start), as `(type, data)`.
-/// The deployment's events from the start until one whose frame contains `until`.
-pub async fn events(server: &Server, dep: &str, until: &str) -> Vec<(String, serde_json::Value)> {
+/// The deployment's event stream from the start, as raw SSE text, read until `done`
+/// holds for what arrived (or `secs` pass; then whatever arrived).
+pub async fn stream_text(server: &Server, dep: &str, secs: u64, done: impl Fn(&str) -> bool) -> String {
+    use futures::StreamExt;
     let resp = reqwest::Client::new()
         .get(format!("{}/v1/deployments/{dep}/events?after=0", server.base))
         .bearer_auth(&server.key)
         .send()
         .await
         .unwrap();
-    use futures::StreamExt;
     let mut body = resp.bytes_stream();
     let mut text = String::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
     while let Ok(Some(chunk)) = tokio::time::timeout_at(deadline, body.next()).await {
         text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-        if text.contains(until) && text.ends_with("\n\n") {
+        if done(&text) {
             break;
         }
     }
+    text
+}
+
+/// The deployment's events from the start until one whose frame contains `until`,
+/// as `(type, data)`.
+pub async fn events(server: &Server, dep: &str, until: &str) -> Vec<(String, serde_json::Value)> {
+    let text = stream_text(server, dep, 20, |t| t.contains(until) && t.ends_with("\n\n")).await;
     text.split("\n\n")
         .filter_map(|frame| {
             let kind = frame.lines().find_map(|l| l.strip_prefix("event: "))?;
@@ -285,6 +292,20 @@ pub async fn events(server: &Server, dep: &str, until: &str) -> Vec<(String, ser
             Some((kind.to_string(), serde_json::from_str(data).ok()?))
         })
         .collect()
+}
+
+/// The deployment's event stream from the start until `run_id` ends: the raw text.
+pub async fn events_until_done(server: &Server, dep: &str, run_id: &str) -> String {
+    let ended = |text: &str| {
+        text.split("\n\n").any(|frame| {
+            frame.contains("event: run_status")
+                && frame.contains(run_id)
+                && (frame.contains("\"completed\"") || frame.contains("\"error\""))
+        })
+    };
+    let text = stream_text(server, dep, 30, ended).await;
+    assert!(ended(&text), "run {run_id} did not end on the stream; got:\n{text}");
+    text
 }
 
 /// Status of `GET …/files/content?path=` (200 when the file exists) and its body.
