@@ -75,6 +75,7 @@ impl From<HostError> for ApiError {
                 ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_secret_ref", message)
             },
             HostError::RateLimited { message, retry_after } => ApiError::rate_limited(message, retry_after),
+            HostError::TooLarge(m) => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", m),
             HostError::InsufficientCredits(m) => ApiError::new(StatusCode::PAYMENT_REQUIRED, "insufficient_credits", m),
             other => {
                 // Details go to the log, never to the client.

@@ -45,6 +45,9 @@ pub enum HostError {
     /// An uploaded plugin, or a deployment's use of one, was refused: why, for the vendor.
     #[error("{0}")]
     InvalidPlugin(String),
+    /// A write would take a bounded resource (a workspace's quota) past its limit.
+    #[error("{0}")]
+    TooLarge(String),
     /// The account's credit balance is exhausted.
     #[error("{0}")]
     InsufficientCredits(String),

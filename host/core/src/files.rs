@@ -179,6 +179,7 @@ impl Core {
         self.deployment_in(account_id, deployment_id).await?;
         let rel = parse(Some(path), false)?.unwrap_or_default();
         let dir = self.workspace_dir(deployment_id);
+        let quota = self.services.runtime.workspace_quota(&dir).await;
         let shown = path.to_string();
         blocking(move || {
             let ws = workspace::open(&dir).map_err(HostError::io("opening the workspace"))?;
@@ -186,7 +187,23 @@ impl Core {
             if before.as_ref().is_some_and(|m| m.is_dir()) {
                 return Err(HostError::invalid("path", format!("{shown:?} is a folder")));
             }
-            workspace::write(&ws, &rel, &bytes).map_err(|e| fs_error(&shown, e))?;
+            // Counted as the guest's writes are: the new bytes (and a new entry)
+            // before the write, the replaced file's bytes given back after it.
+            let replaced = before.as_ref().filter(|m| m.is_file()).map_or(0, |m| m.len());
+            let charge = bytes.len() as u64 + if before.is_none() { hermes_runtime::ENTRY_BYTES } else { 0 };
+            quota.reserve(charge).map_err(|e| {
+                HostError::TooLarge(format!(
+                    "writing {shown:?} would take the workspace past its quota of {} MiB ({} MiB used); \
+                     delete files to make room",
+                    e.limit >> 20,
+                    e.used >> 20
+                ))
+            })?;
+            if let Err(e) = workspace::write(&ws, &rel, &bytes) {
+                quota.release(charge);
+                return Err(fs_error(&shown, e));
+            }
+            quota.release(replaced);
             Ok(FileWritten { path: display(&rel), size: bytes.len() as u64, created: before.is_none() })
         })
         .await
@@ -197,12 +214,21 @@ impl Core {
         self.deployment_in(account_id, deployment_id).await?;
         let rel = parse(Some(path), false)?.unwrap_or_default();
         let dir = self.workspace_dir(deployment_id);
+        let quota = self.services.runtime.workspace_quota(&dir).await;
         let shown = path.to_string();
         blocking(move || {
             let ws = workspace::open(&dir).map_err(HostError::io("opening the workspace"))?;
             let meta = ws.symlink_metadata(&rel).map_err(|e| fs_error(&shown, e))?;
+            let freed = if meta.is_dir() {
+                // The folder's own entry and what the quota's walk counts inside it
+                // (cap-std has just checked that the path stays in the workspace).
+                hermes_runtime::ENTRY_BYTES + hermes_runtime::measure_workspace(&dir.join(&rel))
+            } else {
+                hermes_runtime::ENTRY_BYTES + if meta.is_file() { meta.len() } else { 0 }
+            };
             if meta.is_dir() { ws.remove_dir_all(&rel) } else { ws.remove_file(&rel) }
                 .map_err(|e| fs_error(&shown, e))?;
+            quota.release(freed);
             Ok(display(&rel))
         })
         .await

@@ -89,6 +89,8 @@ pub struct CommandOutput {
     pub dropped: usize,
     /// How it ended.
     pub ended: Ended,
+    /// The workspace's quota in bytes, when it refused a write during the command.
+    pub workspace_full: Option<u64>,
 }
 
 impl CommandOutput {
@@ -106,6 +108,13 @@ pub struct CommandState {
     wasi: WasiCtx,
     table: ResourceTable,
     limits: TrackedLimits,
+    quota: Arc<crate::WorkspaceQuota>,
+}
+
+impl crate::quota::HasQuota for CommandState {
+    fn quota(&self) -> Option<Arc<crate::WorkspaceQuota>> {
+        Some(self.quota.clone())
+    }
 }
 
 impl WasiView for CommandState {
@@ -118,6 +127,7 @@ impl WasiView for CommandState {
 pub(crate) fn linker(engine: &wasmtime::Engine) -> Result<Linker<CommandState>, RuntimeError> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| RuntimeError::Link(format!("{e:#}")))?;
+    crate::quota::add_to_linker(&mut linker).map_err(|e| RuntimeError::Link(format!("{e:#}")))?;
     Ok(linker)
 }
 
@@ -149,10 +159,13 @@ impl Runtime {
         let limits = call.limits;
         let stdout = CappedOutput::new(limits.output_bytes);
         let stderr = if call.merge_stderr { stdout.clone() } else { CappedOutput::new(limits.output_bytes) };
+        let quota = self.workspace_quota(call.workspace).await;
+        let refusals = quota.refusals();
         let finish = |ended: Ended| {
             let (out, out_dropped) = stdout.bytes();
             let (err, err_dropped) = if call.merge_stderr { (Vec::new(), 0) } else { stderr.bytes() };
-            CommandOutput { stdout: out, stderr: err, dropped: out_dropped + err_dropped, ended }
+            let workspace_full = (quota.refusals() > refusals).then(|| quota.limit());
+            CommandOutput { stdout: out, stderr: err, dropped: out_dropped + err_dropped, ended, workspace_full }
         };
         let mut b = WasiCtxBuilder::new();
         b.stdin(MemoryInputPipe::new(call.stdin))
@@ -169,8 +182,9 @@ impl Runtime {
             return finish(Ended::Stopped(format!("the workspace is unavailable: {e}")));
         }
         let tracked = TrackedLimits::bounded(limits.memory_bytes, self.limits.max_table_elements);
-        let mut store =
-            Store::new(&self.engine, CommandState { wasi: b.build(), table: ResourceTable::new(), limits: tracked });
+        let state =
+            CommandState { wasi: b.build(), table: ResourceTable::new(), limits: tracked, quota: quota.clone() };
+        let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
         let deadline = limits.deadline;
         let (cancel, shutdown) = (call.cancel.clone(), call.shutdown.clone());

@@ -29,6 +29,7 @@ pub struct Runtime {
     pub(crate) commands: Linker<crate::commands::CommandState>,
     loaded: Mutex<HashMap<String, HarnessPre<RunState>>>,
     slots: Arc<crate::slots::Pool>,
+    quotas: crate::quota::Quotas,
     ticker_stop: Arc<AtomicBool>,
     pooling: bool,
 }
@@ -87,6 +88,7 @@ impl Runtime {
         };
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| RuntimeError::Link(format!("{e:#}")))?;
+        crate::quota::add_to_linker(&mut linker).map_err(|e| RuntimeError::Link(format!("{e:#}")))?;
         Harness::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| RuntimeError::Link(format!("{e:#}")))?;
 
@@ -116,9 +118,10 @@ impl Runtime {
             engine,
             linker,
             cache_dir,
-            limits,
+            limits: limits.clone(),
             loaded: Mutex::new(HashMap::new()),
             slots,
+            quotas: crate::quota::Quotas::new(limits.max_workspace_bytes),
             ticker_stop,
             pooling,
         })
@@ -166,6 +169,12 @@ impl Runtime {
     /// tenant's fair turn: accounts take turns, then their deployments.
     pub async fn slot(&self, tenant: &crate::Tenant) -> crate::Slot {
         self.slots.acquire(tenant).await
+    }
+
+    /// The quota of the workspace at `dir`, shared by every instance that opens it
+    /// (and by the host's own writes, such as the Files API).
+    pub async fn workspace_quota(&self, dir: &std::path::Path) -> Arc<crate::WorkspaceQuota> {
+        self.quotas.of(dir).await
     }
 
     /// A fresh store for one run: memory/table/instance limits, and an epoch

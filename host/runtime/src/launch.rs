@@ -71,7 +71,8 @@ impl Runtime {
         let limits = self.limits().clone();
         let noun = entry.noun();
         let started = Instant::now();
-        let state = match RunState::new(env.clone(), limits.max_output_bytes) {
+        let quota = self.workspace_quota(&env.workspace).await;
+        let state = match RunState::new(env.clone(), limits.max_output_bytes, quota) {
             Ok(s) => s,
             Err(e) => return InstanceOutcome::Failed(format!("the host could not run the harness: {e}")),
         };

@@ -13,6 +13,7 @@ mod limits;
 mod output;
 pub mod plugins;
 pub mod ports;
+mod quota;
 mod slots;
 mod state;
 pub mod wit;
@@ -26,6 +27,7 @@ pub use limits::SandboxLimits;
 pub use output::CappedOutput;
 pub use plugins::{HttpGrant, InvalidPlugin, PluginCall, PluginGrants, PluginLimits, PluginWorld};
 pub use ports::{PortError, PortResult, Ports};
+pub use quota::{ENTRY_BYTES, QuotaExceeded, WorkspaceQuota, measure as measure_workspace};
 pub use slots::{Slot, Tenant};
 pub use state::{RunEnv, RunScope, RunState};
 

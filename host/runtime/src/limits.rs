@@ -19,6 +19,9 @@ pub struct SandboxLimits {
     pub max_output_bytes: usize,
     /// WebAssembly stack per instance.
     pub max_wasm_stack: usize,
+    /// Bytes one deployment's workspace may hold (file bytes plus a small charge
+    /// per entry); a guest write past it fails with `ENOSPC`.
+    pub max_workspace_bytes: u64,
 }
 
 impl Default for SandboxLimits {
@@ -30,6 +33,7 @@ impl Default for SandboxLimits {
             run_deadline: Duration::from_secs(15 * 60),
             max_output_bytes: 64 << 10,
             max_wasm_stack: 1 << 20,
+            max_workspace_bytes: 1 << 30,
         }
     }
 }

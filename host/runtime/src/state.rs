@@ -69,12 +69,18 @@ pub struct RunState {
     /// The tool call the guest last announced (`tool-started`): call id and tool
     /// name, so its `tool_result` event can say which tool (and MCP server) answered.
     pub(crate) started_call: Option<(String, String)>,
+    /// The workspace's quota, charged by the guest's writes.
+    quota: Arc<crate::WorkspaceQuota>,
 }
 
 impl RunState {
     /// A WASI context granting only the workspace: no env, no args, no sockets,
     /// stdout/stderr captured with a cap.
-    pub fn new(env: Arc<RunEnv>, max_output_bytes: usize) -> Result<RunState, RuntimeError> {
+    pub fn new(
+        env: Arc<RunEnv>,
+        max_output_bytes: usize,
+        quota: Arc<crate::WorkspaceQuota>,
+    ) -> Result<RunState, RuntimeError> {
         let output = CappedOutput::new(max_output_bytes);
         let mut b = WasiCtxBuilder::new();
         b.stdout(output.clone())
@@ -95,6 +101,7 @@ impl RunState {
             output,
             appended_bytes: 0,
             started_call: None,
+            quota,
         })
     }
 
@@ -107,5 +114,11 @@ impl RunState {
 impl WasiView for RunState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl crate::quota::HasQuota for RunState {
+    fn quota(&self) -> Option<Arc<crate::WorkspaceQuota>> {
+        Some(self.quota.clone())
     }
 }

@@ -351,10 +351,17 @@ impl Programs for Bound<'_> {
                     .into_bytes(),
                 );
             }
-            match out.ended {
-                Ended::Exit(_) => Output { stdout: out.stdout, stderr, status, stopped: None },
-                Ended::Stopped(why) => Output { stdout: out.stdout, stderr, status, stopped: Some(why) },
+            let workspace_full = out.workspace_full.map(|limit| {
+                format!("the workspace is full (its quota is {}); delete files to make room", size(limit))
+            });
+            if let Some(why) = &workspace_full {
+                stderr.extend(format!("{}: a write was refused: {why}\n", argv[0]).into_bytes());
             }
+            let stopped = match out.ended {
+                Ended::Exit(_) => None,
+                Ended::Stopped(why) => Some(why),
+            };
+            Output { stdout: out.stdout, stderr, status, stopped, workspace_full }
         })
     }
 }
@@ -381,6 +388,11 @@ fn render(stdout: &[u8], stderr: &[u8], status: i32, stopped: Option<&str>, cap:
         None => {}
     }
     ToolOutput { content: content.trim_end().to_string(), is_error: status != 0 || stopped.is_some() }
+}
+
+/// A byte count for people: MiB from 1 MiB up, else KiB.
+fn size(bytes: u64) -> String {
+    if bytes >= 1 << 20 { format!("{} MiB", bytes >> 20) } else { format!("{} KiB", bytes >> 10) }
 }
 
 /// `bytes` as text, the middle cut when longer than `cap` (head ¾, tail ¼).

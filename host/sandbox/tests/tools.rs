@@ -168,3 +168,36 @@ async fn the_whole_standard_library_is_there() {
     let out = call(&ws, "python", json!({"code": code})).await;
     assert_eq!(out.content, "6\nhi 5\nzipped", "{out:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_past_the_workspace_quota_fail_with_no_space_left() {
+    let cache = concat!(env!("CARGO_TARGET_TMPDIR"), "/component-cache");
+    let limits = SandboxLimits { max_workspace_bytes: 100_000, ..SandboxLimits::default() };
+    let sandbox =
+        Sandbox::new(Arc::new(Runtime::new(limits, cache.into()).expect("runtime")), SandboxConfig::default());
+    let ws = tempfile::tempdir().unwrap();
+    let run = |tool: &'static str, args: serde_json::Value| {
+        let ctx =
+            CallContext { workspace: ws.path(), cancel: CancellationToken::new(), shutdown: CancellationToken::new() };
+        let sandbox = &sandbox;
+        async move { sandbox.call(tool, &args.to_string(), ctx).await }
+    };
+    let out = run("python", json!({"code": "open('f.bin', 'wb').write(b'x' * 200_000)"})).await;
+    assert!(out.is_error, "{out:?}");
+    assert!(out.content.contains("the workspace is full (its quota is 97 KiB)"), "{out:?}");
+    let size = std::fs::metadata(ws.path().join("f.bin")).unwrap().len();
+    assert!(size <= 100_000, "nothing past the quota reached the disk: {size}");
+    let out = run("shell", json!({"command": "seq 1 100000 > n.txt; echo $?"})).await;
+    assert!(
+        out.content.starts_with('1') && out.content.contains("n.txt: cannot write: the workspace is full"),
+        "{out:?}"
+    );
+    // Once it is full, creating a file fails as ENOSPC itself.
+    let out =
+        run("shell", json!({"command": "touch a b c d e f g h i j k l m n o p q r s t u v w x y z 2>&1 | head -1"}))
+            .await;
+    assert!(out.content.contains("No space left on device"), "{out:?}");
+    // Removing the file gives its bytes back.
+    let out = run("shell", json!({"command": "rm f.bin && seq 1 10000 > n.txt && wc -l < n.txt"})).await;
+    assert_eq!(out.content, "10000", "{out:?}");
+}

@@ -195,6 +195,7 @@ struct SandboxFile {
     max_memory_mib: Option<usize>,
     max_concurrent_instances: Option<u32>,
     run_deadline_secs: Option<u64>,
+    workspace_quota_mib: Option<u64>,
 }
 
 /// Errors reading the configuration file.
@@ -307,6 +308,9 @@ impl HostConfig {
             }
             if let Some(d) = s.run_deadline_secs {
                 c.limits.run_deadline = std::time::Duration::from_secs(d);
+            }
+            if let Some(q) = s.workspace_quota_mib {
+                c.limits.max_workspace_bytes = q << 20;
             }
         }
         Ok(c)

@@ -167,6 +167,14 @@ pub struct PluginState {
     http: WasiHttpCtx,
     hooks: http::Hooks,
     config: WasiConfigVariables,
+    /// The workspace's quota, when the plugin was granted the workspace.
+    quota: Option<Arc<crate::WorkspaceQuota>>,
+}
+
+impl crate::quota::HasQuota for PluginState {
+    fn quota(&self) -> Option<Arc<crate::WorkspaceQuota>> {
+        self.quota.clone()
+    }
 }
 
 impl WasiView for PluginState {
@@ -210,6 +218,7 @@ impl Plugins {
     pub(crate) fn new(engine: &wasmtime::Engine, limits: PluginLimits) -> Result<Plugins, crate::RuntimeError> {
         let mut linker = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| crate::RuntimeError::Link(format!("{e:#}")))?;
+        crate::quota::add_to_linker(&mut linker).map_err(|e| crate::RuntimeError::Link(format!("{e:#}")))?;
         // Linked for every plugin; a request is refused unless the deployment granted
         // its host (see `http.rs`), and attaching refuses an importer without the grant.
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
@@ -396,7 +405,7 @@ impl Runtime {
     }
 
     /// A fresh store for one plugin instance, with its limits and deadline.
-    fn plugin_store(
+    async fn plugin_store(
         &self,
         label: &str,
         grants: &PluginGrants,
@@ -406,6 +415,10 @@ impl Runtime {
         shutdown: CancellationToken,
     ) -> Result<Store<PluginState>, InvalidPlugin> {
         let output = CappedOutput::new(16 << 10);
+        let quota = match &grants.workspace {
+            Some((dir, _)) => Some(self.workspace_quota(dir).await),
+            None => None,
+        };
         let mut b = WasiCtxBuilder::new();
         b.stdout(output.clone())
             .stderr(output.clone())
@@ -435,6 +448,7 @@ impl Runtime {
             http: WasiHttpCtx::new(),
             hooks,
             config: grants.config.iter().cloned().collect(),
+            quota,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -448,14 +462,16 @@ impl Runtime {
         label: &str,
     ) -> Result<Vec<ToolDefinition>, InvalidPlugin> {
         let deadline = self.plugins.limits.list_deadline;
-        let mut store = self.plugin_store(
-            label,
-            &PluginGrants::default(),
-            Arc::new(Scrubber::default()),
-            deadline,
-            CancellationToken::new(),
-            CancellationToken::new(),
-        )?;
+        let mut store = self
+            .plugin_store(
+                label,
+                &PluginGrants::default(),
+                Arc::new(Scrubber::default()),
+                deadline,
+                CancellationToken::new(),
+                CancellationToken::new(),
+            )
+            .await?;
         let listed = async {
             let instance = pre.instantiate_async(&mut store).await?;
             instance.hermes_agent_tool().call_list_tools(&mut store).await
@@ -482,6 +498,7 @@ impl Runtime {
                 call.cancel.clone(),
                 call.shutdown.clone(),
             )
+            .await
             .map_err(|e| e.0)?;
         let called = async {
             let instance = pre.instantiate_async(&mut store).await?;

@@ -33,6 +33,9 @@ pub struct Output {
     pub status: i32,
     /// Why the host stopped it, if it did.
     pub stopped: Option<String>,
+    /// Why a write failed when the workspace's quota refused it (guests see only
+    /// an I/O error).
+    pub workspace_full: Option<String>,
 }
 
 /// One program run the shell asks for.
@@ -330,7 +333,8 @@ impl<'p> Shell<'p> {
                     tee.push(target.clone());
                     let wrote = self.spawn(&tee, &self.env(&[]), bytes, false).await;
                     if wrote.status != 0 {
-                        self.say(format!("{target}: cannot write: {}", first_line(&wrote.stderr)));
+                        let why = wrote.workspace_full.unwrap_or_else(|| first_line(&wrote.stderr));
+                        self.say(format!("{target}: cannot write: {why}"));
                         out.status = 1;
                     }
                 }
