@@ -46,9 +46,21 @@ fn path_of(spec: &SkillSpec) -> String {
     }
 }
 
+/// A skill's whole SKILL.md (at most 1 MiB).
 fn read(root: &std::path::Path, path: &str) -> Option<String> {
     let ws = workspace::open(root).ok()?;
     workspace::read_bounded(&ws, path, 1 << 20).ok()
+}
+
+/// The start of a SKILL.md, enough for its frontmatter: a listing needs only the
+/// description, so it never holds whole skills in memory.
+fn read_head(root: &std::path::Path, path: &str) -> Option<String> {
+    use std::io::Read as _;
+    let ws = workspace::open(root).ok()?;
+    let mut head = Vec::new();
+    let limit = (crate::skills::validate::MAX_FRONTMATTER_BYTES + 1024) as u64;
+    ws.open(path).ok()?.take(limit).read_to_end(&mut head).ok()?;
+    Some(String::from_utf8_lossy(&head).into_owned())
 }
 
 /// Every skill of a deployment: declared ones first, then the agent's own.
@@ -63,7 +75,7 @@ pub(crate) async fn list(
         let mut out = Vec::new();
         for s in &declared {
             let path = path_of(s);
-            let text = read(&root, &path);
+            let text = if with_content { read(&root, &path) } else { read_head(&root, &path) };
             out.push(SkillObject {
                 skill_id: skill_id(&dep, s.name()),
                 name: s.name().to_string(),
@@ -92,7 +104,8 @@ pub(crate) async fn list(
                     continue;
                 }
                 let path = format!("{SKILLS_DIR}/{name}/SKILL.md");
-                let Some(text) = read(&root, &path) else { continue };
+                let text = if with_content { read(&root, &path) } else { read_head(&root, &path) };
+                let Some(text) = text else { continue };
                 let Ok(meta) = parse_meta(&text) else { continue };
                 agent.push(SkillObject {
                     skill_id: skill_id(&dep, &name),
@@ -113,13 +126,19 @@ pub(crate) async fn list(
     .map_err(|e| HostError::Io { context: "listing skills".into(), source: std::io::Error::other(e) })
 }
 
-/// One skill by id, with its content.
+/// One skill by id, with its content (only its own file is read whole).
 pub(crate) async fn get(services: &Services, d: &Deployment, id: &str) -> Result<SkillObject, HostError> {
-    list(services, d, true)
+    let mut skill = list(services, d, false)
         .await?
         .into_iter()
         .find(|s| s.skill_id == id)
-        .ok_or_else(|| HostError::NotFound(format!("skill {id} not found")))
+        .ok_or_else(|| HostError::NotFound(format!("skill {id} not found")))?;
+    let root = workspace::path(&services.data_dir, &d.deployment_id);
+    let path = skill.path.clone();
+    skill.content = tokio::task::spawn_blocking(move || read(&root, &path))
+        .await
+        .map_err(|e| HostError::Io { context: "reading a skill".into(), source: std::io::Error::other(e) })?;
+    Ok(skill)
 }
 
 async fn apply(

@@ -518,3 +518,50 @@ async fn oversized_configuration_fields_are_400_naming_the_field() {
     let (status, e) = post(&server, &key, ok).await;
     assert_eq!(status, 201, "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inline_skill_bodies_are_kept_beside_the_spec_and_a_listing_never_loads_them() {
+    let llm = MockLlm::start().await;
+    let server = common::start(&llm);
+    let body = format!("{STORYBOARD}\n{}", "Frame every shot twice.\n".repeat(30_000));
+    let spec = json!({
+        "customer_id": "cus_big", "name": "Big skills", "model": "openai/gpt-test", "system_prompt": "Be brief.",
+        "skills": [{"name": "storyboarding", "source": "inline", "content": body}],
+    });
+    let dep = common::create(&server, spec).await;
+    // A listing shows the skill by name, a PATCH of another field keeps its body,
+    // and GET of the one skill returns all of it.
+    let list = server.get_json("/v1/deployments?limit=100").await;
+    let listed = list["data"].as_array().unwrap().iter().find(|d| d["deployment_id"] == dep.as_str()).unwrap();
+    assert_eq!(listed["skills"], json!([{"name": "storyboarding", "source": "inline"}]), "{listed}");
+    let r = reqwest::Client::new()
+        .patch(format!("{}/v1/deployments/{dep}", server.base))
+        .bearer_auth(&server.key)
+        .json(&json!({"name": "Renamed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let skills = server.get_json(&format!("/v1/deployments/{dep}/skills")).await;
+    let id = skills["data"][0]["skill_id"].as_str().unwrap().to_string();
+    assert!(skills["data"][0].get("content").is_none(), "a listing carries no bodies: {}", skills["data"][0]);
+    let one = server.get_json(&format!("/v1/deployments/{dep}/skills/{id}")).await;
+    assert_eq!(one["content"].as_str().map(str::len), Some(body.len()), "the whole body came back");
+    // In the store: the listing reads rows without the bodies, one row has them.
+    let db = hermes_store::Db::open(&server.dir.path().join("hermes.db")).unwrap();
+    let id = dep.clone();
+    let (listed, got) = db
+        .read(move |tx| {
+            let row = hermes_store::deployments::get(tx, &id)?.unwrap();
+            let rows = hermes_store::deployments::list(tx, &row.account_id, &Default::default(), 10)?;
+            Ok((rows, row))
+        })
+        .await
+        .unwrap();
+    let content = |spec: &hermes_types::spec::DeploymentSpec| match &spec.skills[0] {
+        hermes_types::spec::SkillSpec::Inline { content, .. } => content.len(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(content(&listed[0].spec), 0, "a listing leaves the body in its column");
+    assert_eq!(content(&got.spec), body.len(), "one deployment comes whole");
+}

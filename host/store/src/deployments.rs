@@ -5,7 +5,7 @@ use rusqlite::{OptionalExtension, params};
 use super::StoreError;
 use crate::Tx;
 pub use hermes_types::paging::DeploymentFilter as ListFilter;
-use hermes_types::spec::DeploymentSpec;
+use hermes_types::spec::{DeploymentSpec, SkillSpec};
 pub use hermes_types::status::DeploymentStatus;
 
 /// A stored deployment.
@@ -15,7 +15,8 @@ pub struct DeploymentRow {
     pub id: String,
     /// Owning account.
     pub account_id: String,
-    /// The configuration it was created (or last patched) with.
+    /// The configuration it was created (or last patched) with. In a [`list`], inline
+    /// skills come without their bodies (`content` is empty): load one with [`get`].
     pub spec: DeploymentSpec,
     /// Current status.
     pub status: DeploymentStatus,
@@ -27,13 +28,44 @@ pub struct DeploymentRow {
     pub created_at: String,
 }
 
+/// The spec as stored: inline skill bodies taken out (JSON `{name: content}`, or
+/// NULL when there are none) so the spec column stays small.
+fn split(spec: &DeploymentSpec) -> Result<(String, Option<String>), StoreError> {
+    let mut lean = spec.clone();
+    let mut bodies = serde_json::Map::new();
+    for skill in &mut lean.skills {
+        if let SkillSpec::Inline { name, content } = skill {
+            bodies.insert(name.clone(), serde_json::Value::String(std::mem::take(content)));
+        }
+    }
+    let corrupt = |e: serde_json::Error| StoreError::Corrupt(e.to_string());
+    let bodies = if bodies.is_empty() { None } else { Some(serde_json::to_string(&bodies).map_err(corrupt)?) };
+    Ok((serde_json::to_string(&lean).map_err(corrupt)?, bodies))
+}
+
+/// Puts stored inline skill bodies back into a spec (rows from before the split
+/// still carry them inside the spec, and have no bodies column).
+fn join(spec: &mut DeploymentSpec, bodies: Option<&str>) -> Result<(), StoreError> {
+    let Some(bodies) = bodies else { return Ok(()) };
+    let mut bodies: std::collections::HashMap<String, String> =
+        serde_json::from_str(bodies).map_err(|e| StoreError::Corrupt(format!("deployment skill bodies: {e}")))?;
+    for skill in &mut spec.skills {
+        if let SkillSpec::Inline { name, content } = skill
+            && let Some(body) = bodies.remove(name.as_str())
+        {
+            *content = body;
+        }
+    }
+    Ok(())
+}
+
 /// Inserts a new deployment and its default thread.
 pub fn insert(tx: &Tx<'_>, row: &DeploymentRow) -> Result<(), StoreError> {
     let conn = tx.sql();
-    let spec = serde_json::to_string(&row.spec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let (spec, bodies) = split(&row.spec)?;
     conn.execute(
-        "INSERT INTO deployments (id, account_id, customer_id, name, spec, status, error, default_thread_id, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+        "INSERT INTO deployments (id, account_id, customer_id, name, spec, skill_bodies, status, error, default_thread_id, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?10, ?6, ?7, ?8, ?9, ?9)",
         params![
             row.id,
             row.account_id,
@@ -43,7 +75,8 @@ pub fn insert(tx: &Tx<'_>, row: &DeploymentRow) -> Result<(), StoreError> {
             row.status.as_str(),
             row.error,
             row.default_thread_id,
-            row.created_at
+            row.created_at,
+            bodies
         ],
     )?;
     conn.execute(
@@ -96,13 +129,17 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<DeploymentRow, Sto
     })())
 }
 
-/// Loads one deployment.
+/// Loads one deployment, inline skill bodies included.
 pub fn get(tx: &Tx<'_>, id: &str) -> Result<Option<DeploymentRow>, StoreError> {
     let conn = tx.sql();
-    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM deployments WHERE id = ?1"))?
-        .query_row(params![id], from_row)
-        .optional()?
-        .transpose()
+    let found = conn
+        .prepare_cached(&format!("SELECT {COLUMNS}, skill_bodies FROM deployments WHERE id = ?1"))?
+        .query_row(params![id], |r| Ok((from_row(r)?, r.get::<_, Option<String>>(7)?)))
+        .optional()?;
+    let Some((row, bodies)) = found else { return Ok(None) };
+    let mut row = row?;
+    join(&mut row.spec, bodies.as_deref())?;
+    Ok(Some(row))
 }
 
 /// Whether a deployment exists.
@@ -115,8 +152,8 @@ pub fn exists(tx: &Tx<'_>, id: &str) -> Result<bool, StoreError> {
         .is_some())
 }
 
-/// One page of an account's deployments, newest first; `limit + 1` rows are read
-/// so the caller knows whether more follow.
+/// One page of an account's deployments, newest first, without inline skill bodies;
+/// `limit + 1` rows are read so the caller knows whether more follow.
 pub fn list(tx: &Tx<'_>, account_id: &str, f: &ListFilter, limit: u32) -> Result<Vec<DeploymentRow>, StoreError> {
     let conn = tx.sql();
     let mut stmt = conn.prepare_cached(&format!(
@@ -142,10 +179,10 @@ pub fn list(tx: &Tx<'_>, account_id: &str, f: &ListFilter, limit: u32) -> Result
 /// Replaces a deployment's spec.
 pub fn update_spec(tx: &Tx<'_>, id: &str, spec: &DeploymentSpec, now: &str) -> Result<(), StoreError> {
     let conn = tx.sql();
-    let json = serde_json::to_string(spec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let (json, bodies) = split(spec)?;
     let n = conn.execute(
-        "UPDATE deployments SET spec = ?2, customer_id = ?3, name = ?4, updated_at = ?5 WHERE id = ?1",
-        params![id, json, spec.customer_id, spec.name, now],
+        "UPDATE deployments SET spec = ?2, skill_bodies = ?6, customer_id = ?3, name = ?4, updated_at = ?5 WHERE id = ?1",
+        params![id, json, spec.customer_id, spec.name, now, bodies],
     )?;
     if n == 0 {
         return Err(StoreError::NotFound(format!("deployment {id}")));

@@ -326,6 +326,11 @@ CREATE TABLE credit_holds (
     created_at    TEXT NOT NULL
 );
 "#,
+    // Inline skill bodies (up to 1 MiB each) kept beside the spec, not in it, so a
+    // listing reads and parses only the small part of each deployment.
+    r#"
+ALTER TABLE deployments ADD COLUMN skill_bodies TEXT;
+"#,
 ];
 
 /// Brings the database up to the latest schema version.
