@@ -392,7 +392,9 @@ async fn a_server_that_goes_away_is_reconnected_after_a_backoff() {
     // The delays give this test time to stop and restart the server between calls.
     llm.push(Reply::after_ms(1500, Reply::tool("crm__echo", json!({"text": "two"}))));
     llm.push(Reply::tool("crm__echo", json!({"text": "three"})));
-    llm.push(Reply::after_ms(2500, Reply::tool("crm__echo", json!({"text": "four"}))));
+    // Room for the Python peer to start again even on a loaded machine (it imports
+    // the MCP SDK, which took over 2.5 s under a parallel test run).
+    llm.push(Reply::after_ms(6000, Reply::tool("crm__echo", json!({"text": "four"}))));
     llm.push(Reply::text("done"));
     let (status, ticket) =
         server.post_json(&format!("/v1/deployments/{dep}/messages"), &json!({"content": "echo"})).await;
