@@ -156,6 +156,12 @@ pub fn secret_routes(spec: &DeploymentSpec) -> std::collections::BTreeSet<(Strin
             }
         }
     }
+    // `web_fetch` headers may name any of the deployment's secrets toward these hosts.
+    for host in &spec.egress.allow {
+        for id in spec.secrets.values() {
+            routes.insert((id.clone(), format!("web_fetch to {host}")));
+        }
+    }
     routes
 }
 
@@ -198,6 +204,17 @@ pub(crate) fn validate(spec: &DeploymentSpec) -> Result<Vec<String>, HostError> 
                 ),
             ));
         }
+    }
+    if spec.egress.allow.len() > MAX_LIST {
+        return Err(HostError::invalid("egress.allow", format!("at most {MAX_LIST} hosts")));
+    }
+    if let Some((i, bad)) =
+        spec.egress.allow.iter().enumerate().find(|(_, h)| !hermes_types::net::valid_host_pattern(h))
+    {
+        return Err(HostError::invalid(
+            &format!("egress.allow[{i}]"),
+            format!("{bad:?} is not a host (`api.example.com`, `api.example.com:8443` or `*.example.com`)"),
+        ));
     }
     if spec.disabled_tools.len() > MAX_LIST || spec.steering.require_approval.len() > MAX_LIST {
         return Err(HostError::invalid("disabled_tools", format!("at most {MAX_LIST} entries per list")));

@@ -57,24 +57,36 @@ pub fn client(allow_private: bool) -> Result<reqwest::Client, String> {
     b.build().map_err(|e| e.to_string())
 }
 
-/// Fetches a URL's body as text, enforcing scheme, address, status and size rules.
-pub async fn fetch_text(client: &reqwest::Client, url: &str, allow_private: bool) -> Result<String, String> {
-    let parsed = reqwest::Url::parse(url).map_err(|e| format!("invalid URL {url:?}: {e}"))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(format!("URL {url:?} must be http or https"));
+/// Refuses a URL that is not http(s) or names a private, loopback or link-local
+/// address literally (names are checked after DNS, by [`PublicOnly`]). Checked for
+/// every URL the host fetches, each redirect hop included.
+pub fn check_url(url: &reqwest::Url, allow_private: bool) -> Result<(), String> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("URL {url} must be http or https"));
     }
     if !allow_private {
-        let literal = match parsed.host() {
+        let literal = match url.host() {
             Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
             Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
             _ => None,
         };
-        if literal.is_some_and(is_private) || parsed.host_str() == Some("localhost") {
+        let local_name = url.host_str().is_some_and(|h| {
+            let h = h.trim_end_matches('.').to_ascii_lowercase();
+            h == "localhost" || h.ends_with(".localhost")
+        });
+        if literal.is_some_and(is_private) || local_name {
             return Err(format!(
-                "URL {url:?} points to a private or loopback address (set HERMES_ALLOW_PRIVATE_URLS=1 to allow)"
+                "URL {url} points to a private or loopback address (set HERMES_ALLOW_PRIVATE_URLS=1 to allow)"
             ));
         }
     }
+    Ok(())
+}
+
+/// Fetches a URL's body as text, enforcing scheme, address, status and size rules.
+pub async fn fetch_text(client: &reqwest::Client, url: &str, allow_private: bool) -> Result<String, String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("invalid URL {url:?}: {e}"))?;
+    check_url(&parsed, allow_private)?;
     let resp = client.get(parsed).send().await.map_err(|e| {
         if e.is_timeout() { "timed out after 10 s".to_string() } else { format!("request failed: {e}") }
     })?;

@@ -130,7 +130,17 @@ impl HostBuilder {
             bounds.memory_bytes = bounds.memory_bytes.min(config.limits.max_memory_bytes);
             Arc::new(hermes_sandbox::Sandbox::new(runtime.clone(), bounds))
         });
+        let web = if config.web.fetch || config.search.is_some() {
+            let web =
+                crate::web::Web::new(&config.web, config.search.as_ref(), config.allow_private_urls).map_err(|e| {
+                    HostError::Io { context: "setting up the web tools".into(), source: std::io::Error::other(e) }
+                })?;
+            Some(Arc::new(web))
+        } else {
+            None
+        };
         let services = Arc::new(Services {
+            web,
             lease,
             hub: EventHub::new(db.clone()).with_max_lag(config.events.max_subscriber_lag),
             db,

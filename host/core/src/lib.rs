@@ -38,6 +38,7 @@ mod services;
 pub mod skills;
 pub mod skills_api;
 pub mod tools;
+pub mod web;
 pub mod webhooks;
 pub mod workspace;
 

@@ -25,6 +25,8 @@ pub(crate) struct Services {
     pub runtime: Arc<Runtime>,
     /// The `python` and `shell` tools, unless `[code_tools] enabled = false`.
     pub sandbox: Option<Arc<hermes_sandbox::Sandbox>>,
+    /// `web_fetch` and `web_search`, when the host offers either.
+    pub web: crate::web::SharedWeb,
     pub config: HostConfig,
     pub data_dir: PathBuf,
     /// Pre-linked harness components by runtime name (`hermes` is built in).

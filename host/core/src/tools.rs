@@ -26,14 +26,17 @@ pub struct ToolInfo {
 }
 
 /// The deployment's built-in tools: those its harness declares, then the host's
-/// code tools (`python`, `shell`) when the host offers them.
+/// code tools (`python`, `shell`) and web tools (`web_fetch`, `web_search`) when the
+/// host offers them.
 fn builtins(services: &Services, d: &Deployment) -> Vec<ToolInfo> {
     let names = services.harness_tools.get(&d.spec.runtime).map(Vec::as_slice).unwrap_or_default();
     let code = services.sandbox.as_ref().map(|_| hermes_sandbox::TOOLS.as_slice()).unwrap_or_default();
+    let web = services.web.as_ref().map(|w| w.names()).unwrap_or_default();
     names
         .iter()
         .map(String::as_str)
         .chain(code.iter().copied())
+        .chain(web)
         .map(|name| ToolInfo {
             name: name.to_string(),
             origin: "builtin".into(),

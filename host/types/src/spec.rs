@@ -46,6 +46,28 @@ pub struct DeploymentSpec {
     /// Vendor tool plugins attached to the deployment (replaced whole on PATCH).
     #[serde(default)]
     pub plugins: Vec<PluginAttachment>,
+    /// Where the host-made web tools (`web_fetch`) may go.
+    #[serde(default, skip_serializing_if = "Egress::is_open")]
+    pub egress: Egress,
+}
+
+/// Where the deployment's `web_fetch` may reach. Private and loopback addresses are
+/// refused whatever it says (unless the host allows private URLs).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Egress {
+    /// Hosts `web_fetch` may reach (`api.example.com`, `api.example.com:8443`,
+    /// `*.example.com`); any public host when empty. Headers may name secrets
+    /// (`${NAME}`) only toward these hosts.
+    #[serde(default)]
+    pub allow: Vec<String>,
+}
+
+impl Egress {
+    /// Whether any public host may be reached.
+    pub fn is_open(&self) -> bool {
+        self.allow.is_empty()
+    }
 }
 
 /// A tool plugin attached to a deployment, with what it may reach.

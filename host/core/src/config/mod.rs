@@ -59,6 +59,10 @@ pub struct HostConfig {
     pub code_tools: CodeToolsConfig,
     /// Per-tenant bounds (`[tenants]`).
     pub tenants: TenantLimits,
+    /// `web_fetch` (`[web]`).
+    pub web: crate::web::WebConfig,
+    /// The provider behind `web_search` (`[search]`); the tool is offered only when set.
+    pub search: Option<crate::web::SearchConfig>,
 }
 
 /// Bounds that keep one account (or one key) from starving the others. 0 turns a
@@ -129,6 +133,8 @@ impl Default for HostConfig {
             mcp: McpConfig::default(),
             code_tools: CodeToolsConfig::default(),
             tenants: TenantLimits::default(),
+            web: crate::web::WebConfig::default(),
+            search: None,
         }
     }
 }
@@ -165,6 +171,10 @@ struct FileConfig {
     code_tools: Option<CodeToolsFile>,
     #[serde(default)]
     tenants: Option<TenantLimits>,
+    #[serde(default)]
+    web: Option<crate::web::WebConfig>,
+    #[serde(default)]
+    search: Option<crate::web::SearchConfig>,
 }
 
 /// `[code_tools]`: the `python` and `shell` tools.
@@ -276,6 +286,10 @@ impl HostConfig {
         if let Some(t) = file.tenants {
             c.tenants = t;
         }
+        if let Some(w) = file.web {
+            c.web = w;
+        }
+        c.search = file.search;
         if let Some(t) = file.code_tools {
             if t.timeout_secs == Some(0) || t.max_timeout_secs == Some(0) {
                 return Err("[code_tools] timeouts must be at least 1 second".into());

@@ -26,6 +26,8 @@ pub(crate) struct ToolDesk {
     pub plugins: Arc<[Attached]>,
     pub runtime: Arc<Runtime>,
     pub sandbox: Option<Arc<hermes_sandbox::Sandbox>>,
+    pub web: crate::web::SharedWeb,
+    pub secrets: hermes_secrets::Secrets,
     pub db: Db,
     pub scope: Arc<RunScope>,
 }
@@ -75,6 +77,9 @@ impl McpPort for ToolDesk {
         if let Some(sandbox) = &self.sandbox {
             tools.extend(sandbox.definitions().iter().cloned());
         }
+        if let Some(web) = &self.web {
+            tools.extend(web.definitions().iter().cloned());
+        }
         for p in self.plugins.iter() {
             tools.extend(
                 p.tools.iter().map(|t| ToolDefinition { name: format!("{}__{}", p.name, t.name), ..t.clone() }),
@@ -93,6 +98,18 @@ impl McpPort for ToolDesk {
             };
             let out = sandbox.call(name, arguments, cx).await;
             return Ok(out);
+        }
+        if crate::web::Web::handles(name) {
+            let cx = crate::web::WebContext {
+                allow: &self.scope.spec.egress.allow,
+                secrets: &self.secrets,
+                account_id: &self.scope.account_id,
+                refs: &self.scope.spec.secrets,
+            };
+            return Ok(match &self.web {
+                Some(web) => web.call(name, arguments, cx).await,
+                None => ToolOutput { content: format!("{name} is not offered on this host"), is_error: true },
+            });
         }
         if let Some((plugin, tool)) = self.plugins.iter().find_map(|p| p.tool_of(name).map(|t| (p, t))) {
             if !plugin.tools.iter().any(|t| t.name == tool) {

@@ -66,6 +66,8 @@ pub(crate) fn for_run(services: &Arc<Services>, scope: &Arc<RunScope>, plugins: 
             plugins,
             runtime: services.runtime.clone(),
             sandbox: services.sandbox.clone(),
+            web: services.web.clone(),
+            secrets: services.secrets.clone(),
             db: services.db.clone(),
             scope: scope.clone(),
         }),
