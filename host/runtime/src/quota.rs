@@ -25,12 +25,13 @@ use bytes::Bytes;
 use hermes_types::sync::Locked;
 use wasmtime::component::{Linker, Resource};
 use wasmtime_wasi::WasiView;
+use wasmtime_wasi::filesystem::WasiFilesystemCtxView;
 use wasmtime_wasi::filesystem::WasiFilesystemView as _;
 use wasmtime_wasi::p2::bindings::filesystem::types::{
     Descriptor, DescriptorFlags, DescriptorStat, DescriptorType, ErrorCode, Host as _, HostDescriptor, OpenFlags,
     PathFlags,
 };
-use wasmtime_wasi::p2::{DynOutputStream, OutputStream, Pollable, StreamError, StreamResult};
+use wasmtime_wasi::p2::{DynOutputStream, FsResult, OutputStream, Pollable, StreamError, StreamResult};
 
 /// What one directory entry (a file, folder or link) costs beside its bytes: an
 /// empty file still takes an inode and a directory slot, so a million of them are
@@ -194,11 +195,10 @@ pub(crate) fn add_to_linker<T: HasQuota + 'static>(linker: &mut Linker<T>) -> wa
                 let quota = store.data().quota();
                 let file = file_of(store.data_mut(), &fd);
                 let mut view = store.data_mut().filesystem();
-                let stream = match HostDescriptor::write_via_stream(&mut view, fd, offset) {
-                    Ok(s) => s,
-                    Err(e) => return Ok((Err(view.convert_error_code(e)?),)),
-                };
-                Ok((Ok(meter(view.table, stream, quota, file, Some(offset))?),))
+                match HostDescriptor::write_via_stream(&mut view, fd, offset) {
+                    Ok(stream) => Ok((Ok(meter(view.table, stream, quota, file, Some(offset))?),)),
+                    Err(e) => Ok((Err(view.convert_error_code(e)?),)),
+                }
             })
         },
     )?;
@@ -207,11 +207,10 @@ pub(crate) fn add_to_linker<T: HasQuota + 'static>(linker: &mut Linker<T>) -> wa
             let quota = store.data().quota();
             let file = file_of(store.data_mut(), &fd);
             let mut view = store.data_mut().filesystem();
-            let stream = match HostDescriptor::append_via_stream(&mut view, fd) {
-                Ok(s) => s,
-                Err(e) => return Ok((Err(view.convert_error_code(e)?),)),
-            };
-            Ok((Ok(meter(view.table, stream, quota, file, None)?),))
+            match HostDescriptor::append_via_stream(&mut view, fd) {
+                Ok(stream) => Ok((Ok(meter(view.table, stream, quota, file, None)?),)),
+                Err(e) => Ok((Err(view.convert_error_code(e)?),)),
+            }
         })
     })?;
     types.func_wrap_async(
@@ -220,22 +219,13 @@ pub(crate) fn add_to_linker<T: HasQuota + 'static>(linker: &mut Linker<T>) -> wa
             Box::new(async move {
                 let quota = store.data().quota();
                 let mut view = store.data_mut().filesystem();
-                let growth = match (&quota, HostDescriptor::stat(&mut view, borrow(&fd)).await) {
-                    (Some(_), Ok(stat)) => (offset.saturating_add(buf.len() as u64)).saturating_sub(stat.size),
-                    _ => 0,
+                let end = offset.saturating_add(buf.len() as u64);
+                let growth = match size_of(&mut view, &quota, &fd).await {
+                    Some(len) => end.saturating_sub(len),
+                    None => 0,
                 };
-                if let Some(q) = &quota
-                    && q.reserve(growth).is_err()
-                {
-                    return Ok((Err(ErrorCode::InsufficientSpace),));
-                }
-                match HostDescriptor::write(&mut view, fd, buf, offset).await {
-                    Ok(n) => Ok((Ok(n),)),
-                    Err(e) => {
-                        release(&quota, growth);
-                        Ok((Err(view.convert_error_code(e)?),))
-                    }
-                }
+                let out = charged(&quota, growth, 0, HostDescriptor::write(&mut view, fd, buf, offset)).await;
+                answer(&mut view, out)
             })
         },
     )?;
@@ -243,26 +233,11 @@ pub(crate) fn add_to_linker<T: HasQuota + 'static>(linker: &mut Linker<T>) -> wa
         Box::new(async move {
             let quota = store.data().quota();
             let mut view = store.data_mut().filesystem();
-            let before = match &quota {
-                Some(_) => HostDescriptor::stat(&mut view, borrow(&fd)).await.ok().map(|s| s.size),
-                None => None,
-            };
+            let before = size_of(&mut view, &quota, &fd).await;
             let growth = before.map_or(0, |b| size.saturating_sub(b));
-            if let Some(q) = &quota
-                && q.reserve(growth).is_err()
-            {
-                return Ok((Err(ErrorCode::InsufficientSpace),));
-            }
-            match HostDescriptor::set_size(&mut view, fd, size).await {
-                Ok(()) => {
-                    release(&quota, before.map_or(0, |b| b.saturating_sub(size)));
-                    Ok((Ok(()),))
-                }
-                Err(e) => {
-                    release(&quota, growth);
-                    Ok((Err(view.convert_error_code(e)?),))
-                }
-            }
+            let shrink = before.map_or(0, |b| b.saturating_sub(size));
+            let out = charged(&quota, growth, shrink, HostDescriptor::set_size(&mut view, fd, size)).await;
+            answer(&mut view, out)
         })
     })?;
     types.func_wrap_async(
@@ -278,35 +253,21 @@ pub(crate) fn add_to_linker<T: HasQuota + 'static>(linker: &mut Linker<T>) -> wa
             Box::new(async move {
                 let quota = store.data().quota();
                 let mut view = store.data_mut().filesystem();
-                let changes = oflags.intersects(OpenFlags::CREATE | OpenFlags::TRUNCATE);
-                let before = match (&quota, changes) {
-                    (Some(_), true) => {
-                        Some(HostDescriptor::stat_at(&mut view, borrow(&fd), path_flags, path.clone()).await.ok())
-                    }
-                    _ => None,
-                };
-                // A new entry is charged before it exists; a truncated file gives
-                // its bytes back once the open succeeded.
-                let (charge, refund) = match &before {
-                    Some(None) if oflags.contains(OpenFlags::CREATE) => (ENTRY_BYTES, 0),
-                    Some(Some(stat)) if oflags.contains(OpenFlags::TRUNCATE) && is_file(stat) => (0, stat.size),
-                    _ => (0, 0),
-                };
-                if let Some(q) = &quota
-                    && q.reserve(charge).is_err()
+                // A new entry is charged before it exists; a truncated file gives its
+                // bytes back once the open succeeded.
+                let (charge, refund) = if quota.is_some() && oflags.intersects(OpenFlags::CREATE | OpenFlags::TRUNCATE)
                 {
-                    return Ok((Err(ErrorCode::InsufficientSpace),));
-                }
-                match HostDescriptor::open_at(&mut view, fd, path_flags, path, oflags, flags).await {
-                    Ok(opened) => {
-                        release(&quota, refund);
-                        Ok((Ok(opened),))
+                    match HostDescriptor::stat_at(&mut view, borrow(&fd), path_flags, path.clone()).await {
+                        Err(_) if oflags.contains(OpenFlags::CREATE) => (ENTRY_BYTES, 0),
+                        Ok(stat) if oflags.contains(OpenFlags::TRUNCATE) && is_file(&stat) => (0, stat.size),
+                        _ => (0, 0),
                     }
-                    Err(e) => {
-                        release(&quota, charge);
-                        Ok((Err(view.convert_error_code(e)?),))
-                    }
-                }
+                } else {
+                    (0, 0)
+                };
+                let open = HostDescriptor::open_at(&mut view, fd, path_flags, path, oflags, flags);
+                let out = charged(&quota, charge, refund, open).await;
+                answer(&mut view, out)
             })
         },
     )?;
@@ -315,19 +276,10 @@ pub(crate) fn add_to_linker<T: HasQuota + 'static>(linker: &mut Linker<T>) -> wa
         |mut store, (fd, path): (Resource<Descriptor>, String)| {
             Box::new(async move {
                 let quota = store.data().quota();
-                if let Some(q) = &quota
-                    && q.reserve(ENTRY_BYTES).is_err()
-                {
-                    return Ok((Err(ErrorCode::InsufficientSpace),));
-                }
                 let mut view = store.data_mut().filesystem();
-                match HostDescriptor::create_directory_at(&mut view, fd, path).await {
-                    Ok(()) => Ok((Ok(()),)),
-                    Err(e) => {
-                        release(&quota, ENTRY_BYTES);
-                        Ok((Err(view.convert_error_code(e)?),))
-                    }
-                }
+                let out =
+                    charged(&quota, ENTRY_BYTES, 0, HostDescriptor::create_directory_at(&mut view, fd, path)).await;
+                answer(&mut view, out)
             })
         },
     )?;
@@ -336,19 +288,10 @@ pub(crate) fn add_to_linker<T: HasQuota + 'static>(linker: &mut Linker<T>) -> wa
         |mut store, (fd, target, path): (Resource<Descriptor>, String, String)| {
             Box::new(async move {
                 let quota = store.data().quota();
-                if let Some(q) = &quota
-                    && q.reserve(ENTRY_BYTES).is_err()
-                {
-                    return Ok((Err(ErrorCode::InsufficientSpace),));
-                }
                 let mut view = store.data_mut().filesystem();
-                match HostDescriptor::symlink_at(&mut view, fd, target, path).await {
-                    Ok(()) => Ok((Ok(()),)),
-                    Err(e) => {
-                        release(&quota, ENTRY_BYTES);
-                        Ok((Err(view.convert_error_code(e)?),))
-                    }
-                }
+                let out =
+                    charged(&quota, ENTRY_BYTES, 0, HostDescriptor::symlink_at(&mut view, fd, target, path)).await;
+                answer(&mut view, out)
             })
         },
     )?;
@@ -367,25 +310,12 @@ pub(crate) fn add_to_linker<T: HasQuota + 'static>(linker: &mut Linker<T>) -> wa
                 let mut view = store.data_mut().filesystem();
                 // The walk counts a file once per name, so a new name costs its bytes.
                 let charge = match &quota {
-                    Some(_) => match HostDescriptor::stat_at(&mut view, borrow(&fd), old_flags, old_path.clone()).await
-                    {
-                        Ok(stat) if is_file(&stat) => ENTRY_BYTES + stat.size,
-                        _ => ENTRY_BYTES,
-                    },
+                    Some(_) => entry_bytes(&mut view, &fd, old_flags, &old_path).await.max(ENTRY_BYTES),
                     None => 0,
                 };
-                if let Some(q) = &quota
-                    && q.reserve(charge).is_err()
-                {
-                    return Ok((Err(ErrorCode::InsufficientSpace),));
-                }
-                match HostDescriptor::link_at(&mut view, fd, old_flags, old_path, new_fd, new_path).await {
-                    Ok(()) => Ok((Ok(()),)),
-                    Err(e) => {
-                        release(&quota, charge);
-                        Ok((Err(view.convert_error_code(e)?),))
-                    }
-                }
+                let link = HostDescriptor::link_at(&mut view, fd, old_flags, old_path, new_fd, new_path);
+                let out = charged(&quota, charge, 0, link).await;
+                answer(&mut view, out)
             })
         },
     )?;
@@ -396,16 +326,11 @@ pub(crate) fn add_to_linker<T: HasQuota + 'static>(linker: &mut Linker<T>) -> wa
                 let quota = store.data().quota();
                 let mut view = store.data_mut().filesystem();
                 let refund = match &quota {
-                    Some(_) => entry_bytes(&mut view, &fd, &path).await,
+                    Some(_) => entry_bytes(&mut view, &fd, PathFlags::empty(), &path).await,
                     None => 0,
                 };
-                match HostDescriptor::unlink_file_at(&mut view, fd, path).await {
-                    Ok(()) => {
-                        release(&quota, refund);
-                        Ok((Ok(()),))
-                    }
-                    Err(e) => Ok((Err(view.convert_error_code(e)?),)),
-                }
+                let out = charged(&quota, 0, refund, HostDescriptor::unlink_file_at(&mut view, fd, path)).await;
+                answer(&mut view, out)
             })
         },
     )?;
@@ -415,13 +340,9 @@ pub(crate) fn add_to_linker<T: HasQuota + 'static>(linker: &mut Linker<T>) -> wa
             Box::new(async move {
                 let quota = store.data().quota();
                 let mut view = store.data_mut().filesystem();
-                match HostDescriptor::remove_directory_at(&mut view, fd, path).await {
-                    Ok(()) => {
-                        release(&quota, ENTRY_BYTES);
-                        Ok((Ok(()),))
-                    }
-                    Err(e) => Ok((Err(view.convert_error_code(e)?),)),
-                }
+                let out =
+                    charged(&quota, 0, ENTRY_BYTES, HostDescriptor::remove_directory_at(&mut view, fd, path)).await;
+                answer(&mut view, out)
             })
         },
     )?;
@@ -433,20 +354,58 @@ pub(crate) fn add_to_linker<T: HasQuota + 'static>(linker: &mut Linker<T>) -> wa
                 let mut view = store.data_mut().filesystem();
                 // Renaming onto an existing file replaces it: its bytes are freed.
                 let refund = match &quota {
-                    Some(_) => entry_bytes(&mut view, &new_fd, &new_path).await,
+                    Some(_) => entry_bytes(&mut view, &new_fd, PathFlags::empty(), &new_path).await,
                     None => 0,
                 };
-                match HostDescriptor::rename_at(&mut view, fd, old_path, new_fd, new_path).await {
-                    Ok(()) => {
-                        release(&quota, refund);
-                        Ok((Ok(()),))
-                    }
-                    Err(e) => Ok((Err(view.convert_error_code(e)?),)),
-                }
+                let rename = HostDescriptor::rename_at(&mut view, fd, old_path, new_fd, new_path);
+                let out = charged(&quota, 0, refund, rename).await;
+                answer(&mut view, out)
             })
         },
     )?;
     Ok(())
+}
+
+/// Runs one filesystem operation under the quota: `charge` is reserved first (the
+/// operation is refused, `None`, when it does not fit), given back if the operation
+/// fails, and `refund` is given back when it succeeds.
+async fn charged<R>(
+    quota: &Option<Arc<WorkspaceQuota>>,
+    charge: u64,
+    refund: u64,
+    op: impl std::future::Future<Output = FsResult<R>>,
+) -> Option<FsResult<R>> {
+    if let Some(q) = quota
+        && q.reserve(charge).is_err()
+    {
+        return None;
+    }
+    let out = op.await;
+    release(quota, if out.is_ok() { refund } else { charge });
+    Some(out)
+}
+
+/// What the guest gets back: the result, `insufficient-space` for a refusal, or
+/// wasmtime-wasi's own error code.
+fn answer<R>(
+    view: &mut WasiFilesystemCtxView<'_>,
+    out: Option<FsResult<R>>,
+) -> wasmtime::Result<(Result<R, ErrorCode>,)> {
+    match out {
+        None => Ok((Err(ErrorCode::InsufficientSpace),)),
+        Some(Ok(r)) => Ok((Ok(r),)),
+        Some(Err(e)) => Ok((Err(view.convert_error_code(e)?),)),
+    }
+}
+
+/// The length of an open file, when a quota needs it.
+async fn size_of(
+    view: &mut WasiFilesystemCtxView<'_>,
+    quota: &Option<Arc<WorkspaceQuota>>,
+    fd: &Resource<Descriptor>,
+) -> Option<u64> {
+    quota.as_ref()?;
+    HostDescriptor::stat(view, borrow(fd)).await.ok().map(|s| s.size)
 }
 
 /// A second handle to a borrowed descriptor (the host functions take theirs by value).
@@ -464,13 +423,14 @@ fn is_file(stat: &DescriptorStat) -> bool {
     matches!(stat.type_, DescriptorType::RegularFile)
 }
 
-/// What removing the entry at `path` (links not followed) gives back, 0 if none.
+/// What the entry at `path` counts for (its bytes and [`ENTRY_BYTES`]), 0 if none.
 async fn entry_bytes(
-    view: &mut wasmtime_wasi::filesystem::WasiFilesystemCtxView<'_>,
+    view: &mut WasiFilesystemCtxView<'_>,
     dir: &Resource<Descriptor>,
+    flags: PathFlags,
     path: &str,
 ) -> u64 {
-    match HostDescriptor::stat_at(view, borrow(dir), PathFlags::empty(), path.to_string()).await {
+    match HostDescriptor::stat_at(view, borrow(dir), flags, path.to_string()).await {
         Ok(stat) if is_file(&stat) => ENTRY_BYTES + stat.size,
         Ok(_) => ENTRY_BYTES,
         Err(_) => 0,
