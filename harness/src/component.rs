@@ -75,6 +75,9 @@ impl Imports for WitHost {
     fn log(&mut self, level: Level, message: &str) {
         logging::log(level, message)
     }
+    fn emit(&mut self, event_type: &str, data: &str) -> Result<(), String> {
+        hermes_guest::harness::hermes::agent::events::emit(event_type, data)
+    }
 }
 
 /// The Hermes harness, as the `agent` export.

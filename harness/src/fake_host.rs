@@ -21,6 +21,8 @@ pub struct FakeHost {
     pub updated: Vec<(String, String)>,
     /// Ids passed to `memory.forget`.
     pub forgotten: Vec<String>,
+    /// `(type, data)` of each `events.emit`.
+    pub emitted: Vec<(String, String)>,
 }
 
 impl FakeHost {
@@ -37,6 +39,7 @@ impl FakeHost {
             added: Vec::new(),
             updated: Vec::new(),
             forgotten: Vec::new(),
+            emitted: Vec::new(),
         };
         host.push(None, Message::user(user));
         host
@@ -164,4 +167,8 @@ impl Imports for FakeHost {
         Err(format!("automation {id} not found"))
     }
     fn log(&mut self, _level: Level, _message: &str) {}
+    fn emit(&mut self, event_type: &str, data: &str) -> Result<(), String> {
+        self.emitted.push((event_type.into(), data.into()));
+        Ok(())
+    }
 }

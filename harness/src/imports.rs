@@ -55,6 +55,8 @@ pub trait Imports {
     fn delete_automation(&mut self, id: &str) -> Result<(), String>;
     /// `logging.log`.
     fn log(&mut self, level: Level, message: &str);
+    /// `events.emit`: an event on the deployment's stream (`data` a JSON object).
+    fn emit(&mut self, event_type: &str, data: &str) -> Result<(), String>;
 }
 
 /// A model error as one sentence (the run's error reason).

@@ -12,6 +12,7 @@ mod memory;
 mod read_file;
 mod search_files;
 mod skill_view;
+mod todo;
 mod workspace;
 mod write_file;
 
@@ -48,6 +49,7 @@ const BUILTINS: &[Builtin] = &[
     list_files::TOOL,
     search_files::TOOL,
     skill_view::TOOL,
+    todo::TOOL,
     memory::ADD,
     memory::SEARCH,
     memory::FORGET,
@@ -257,6 +259,53 @@ pub(crate) mod tests {
         assert!(call("read_file", r#"{"path":"../x"}"#).is_error);
         assert!(call("list_files", r#"{"path":"/"}"#).is_error);
         std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn search_files_finds_lines_by_literal_or_regex_and_files_by_glob() {
+        let root = std::env::temp_dir().join(format!("hermes-search-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("data/2026")).unwrap();
+        std::fs::write(root.join("data/2026/jan.csv"), "day,spend\n2026-01-04,120.5\n2026-01-09,80\n").unwrap();
+        std::fs::write(root.join("data/notes.md"), "spend went up (a.b)\n").unwrap();
+        std::fs::write(root.join("main.py"), "def total(rows):\n    return sum(rows)\n").unwrap();
+        let ws = Workspace::new(&root);
+        let mut host = crate::fake_host::FakeHost::new("run_1", "hi");
+        let features = all_features();
+        let mut call =
+            |args: &str| execute(&mut host, &ws, &features, &[], &ToolCall::new("c", "search_files", args)).content;
+        assert_eq!(call(r#"{"query":"(a.b)"}"#), "data/notes.md:1: spend went up (a.b)", "literal by default");
+        assert_eq!(
+            call(r#"{"query":"^2026-01-0[49],\\d+","mode":"regex"}"#),
+            "data/2026/jan.csv:2: 2026-01-04,120.5\ndata/2026/jan.csv:3: 2026-01-09,80"
+        );
+        assert_eq!(call(r#"{"query":"spend","include":"**/*.md"}"#), "data/notes.md:1: spend went up (a.b)");
+        assert_eq!(call(r#"{"query":"**/*.csv","mode":"glob"}"#), "data/2026/jan.csv (41 bytes)");
+        assert_eq!(call(r#"{"query":"*.rs","mode":"glob"}"#), "no files match `*.rs`");
+        assert!(call(r#"{"query":"(unclosed","mode":"regex"}"#).contains("invalid regular expression"));
+        assert!(call(r#"{"query":"a","mode":"fuzzy"}"#).contains("unknown variant"));
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn todo_replaces_the_plan_and_streams_it() {
+        let mut host = crate::fake_host::FakeHost::new("run_1", "hi");
+        let ws = Workspace::new(std::env::temp_dir());
+        let args = r#"{"items":[{"content":"read the CSV","status":"done"},{"content":"total it","status":"in_progress"},{"content":"reply","status":"pending"}]}"#;
+        let out = execute(&mut host, &ws, &all_features(), &[], &ToolCall::new("c", "todo", args));
+        assert_eq!(out.content, "Plan saved (1/3 done):\n[x] read the CSV\n[~] total it\n[ ] reply", "{out:?}");
+        assert_eq!(host.emitted.len(), 1);
+        assert_eq!(host.emitted[0].0, "todo");
+        let data: serde_json::Value = serde_json::from_str(&host.emitted[0].1).unwrap();
+        assert_eq!(data["items"][1], serde_json::json!({"content": "total it", "status": "in_progress"}));
+        let bad = execute(
+            &mut host,
+            &ws,
+            &all_features(),
+            &[],
+            &ToolCall::new("c", "todo", r#"{"items":[{"content":"x","status":"maybe"}]}"#),
+        );
+        assert!(bad.is_error, "{bad:?}");
     }
 
     #[test]

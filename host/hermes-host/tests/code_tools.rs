@@ -200,3 +200,25 @@ async fn a_shell_call_can_wait_for_a_humans_approval() {
     assert_eq!(run["status"], "completed", "{run}");
     assert_eq!(file(&server, &dep, "done.txt").await, (200, "approved\n".to_string()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_models_plan_streams_as_todo_events_and_search_files_takes_a_regex() {
+    let llm = MockLlm::start().await;
+    let server = common::start(&llm);
+    let dep = create(&server, spec("cus_plan")).await;
+    put_file(&server, &dep, "ads.csv", CSV).await;
+    let plan = json!({"items": [{"content": "find the 2026 rows", "status": "in_progress"},
+                                {"content": "answer", "status": "pending"}]});
+    llm.push(Reply::tool("todo", plan));
+    llm.push(Reply::tool("search_files", json!({"query": "^2026-0[12]", "mode": "regex"})));
+    llm.push(Reply::text("Two rows."));
+    let (run_id, run) = send(&server, &dep, "which rows are from 2026?").await;
+    assert_eq!(run["status"], "completed", "{run}");
+    let results = common::tool_results(llm.requests().last().unwrap());
+    assert!(results[0].starts_with("Plan saved (0/2 done):\n[~] find the 2026 rows"), "{results:?}");
+    assert_eq!(results[1], "ads.csv:2: 2026-01-04,spring,120.5\nads.csv:4: 2026-02-11,summer,79.5", "{results:?}");
+    let evs = events(&server, &dep, &format!("\"run_id\":\"{run_id}\",\"status\":\"completed\"")).await;
+    let todo = evs.iter().find(|(k, _)| k == "todo").map(|(_, v)| v.clone()).expect("a todo event");
+    assert_eq!(todo["run_id"], run_id.as_str(), "{todo}");
+    assert_eq!(todo["items"][0]["status"], "in_progress", "{todo}");
+}
