@@ -137,11 +137,8 @@ impl Search<'_> {
         }
         self.files += 1;
         match &self.matcher {
-            Matcher::Glob(g) => {
-                if g.is_match(&shown) {
-                    self.matches.push(format!("{shown} ({} bytes)", meta.len()));
-                }
-            }
+            Matcher::Glob(g) if g.is_match(&shown) => self.matches.push(format!("{shown} ({} bytes)", meta.len())),
+            Matcher::Glob(_) => {}
             _ if meta.len() <= MAX_FILE_BYTES => self.scan(path, &shown),
             _ => {}
         }
