@@ -14,6 +14,15 @@ use crate::tools::{self, Workspace};
 
 /// Memories recalled into the system prompt at most.
 const MEMORY_RECALL_LIMIT: u32 = 8;
+/// Tokens left free in the window for the model's answer.
+const ANSWER_RESERVE_TOKENS: u32 = 4096;
+
+/// Bytes of a request without its messages: the system prompt and tool schemas.
+fn request_bytes(request: &CompletionRequest) -> usize {
+    request.system.len()
+        + request.tools.iter().map(|t| t.name.len() + t.description.len() + t.parameters.len()).sum::<usize>()
+}
+
 /// What a call interrupted by a host crash gets instead of a second execution.
 pub const INTERRUPTED: &str = "interrupted by a host restart; not re-run — call again if still needed";
 
@@ -57,8 +66,10 @@ pub fn run(host: &mut impl Imports, workspace: &Workspace, ctx: &RunContext) -> 
         // Steering messages are already in the thread; taking them marks them consumed
         // and the history read below includes them.
         let _steering = host.take_steering();
-        let messages: Vec<Message> = host.history(HISTORY_LIMIT as u32).into_iter().map(|e| e.message).collect();
-        let request = context::assemble_context(&fixed.input(ctx, &messages));
+        let bare = context::assemble_context(&fixed.input(ctx, &[], None));
+        let view = crate::compaction::prepare(host, request_bytes(&bare), ANSWER_RESERVE_TOKENS);
+        let messages = view.messages;
+        let request = context::assemble_context(&fixed.input(ctx, &messages, view.summary.as_deref()));
         let completion = host.complete(&request).map_err(|e| describe_model_error(&e))?;
         turns += 1;
 
@@ -107,13 +118,14 @@ impl FixedContext {
         Self { skills: host.list_skills(), memories, mcp_tools }
     }
 
-    fn input<'a>(&'a self, ctx: &'a RunContext, history: &'a [Message]) -> ContextInput<'a> {
+    fn input<'a>(&'a self, ctx: &'a RunContext, history: &'a [Message], summary: Option<&'a str>) -> ContextInput<'a> {
         ContextInput {
             system_prompt: &ctx.system_prompt,
             skills: &self.skills,
             secret_names: &ctx.secret_names,
             memories: &self.memories,
             history,
+            summary,
             mcp_tools: &self.mcp_tools,
             disabled_tools: &ctx.disabled_tools,
             features: &ctx.features,

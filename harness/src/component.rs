@@ -78,6 +78,15 @@ impl Imports for WitHost {
     fn emit(&mut self, event_type: &str, data: &str) -> Result<(), String> {
         hermes_guest::harness::hermes::agent::events::emit(event_type, data)
     }
+    fn context_window(&mut self) -> u32 {
+        model::context_window()
+    }
+    fn compaction(&mut self) -> Option<Compacted> {
+        threads::compaction()
+    }
+    fn compact(&mut self, summary: &str, through: &str, folded: u32) -> Result<(), String> {
+        threads::compact(summary, through, folded)
+    }
 }
 
 /// The Hermes harness, as the `agent` export.

@@ -34,6 +34,8 @@ pub struct ContextInput<'a> {
     pub memories: &'a [String],
     /// The thread, oldest first (it is bounded to [`HISTORY_LIMIT`] here).
     pub history: &'a [Message],
+    /// The summary standing in for the thread's older entries (compaction).
+    pub summary: Option<&'a str>,
     /// Tools from the deployment's MCP servers.
     pub mcp_tools: &'a [ToolDefinition],
     /// Built-in tools the deployment disabled.
@@ -85,6 +87,10 @@ pub fn system_prompt(input: &ContextInput<'_>) -> String {
     if !input.secret_names.is_empty() {
         s.push_str("\n\n## Secrets\nConfigured (values are never visible to you): ");
         s.push_str(&input.secret_names.join(", "));
+    }
+    if let Some(summary) = input.summary {
+        s.push_str("\n\n## Earlier in this conversation\nA summary of the turns before the messages below:\n");
+        s.push_str(summary.trim());
     }
     if !input.memories.is_empty() {
         s.push_str("\n\n## Memory\nFrom earlier conversations:\n");
@@ -167,6 +173,7 @@ mod tests {
             secret_names: &[],
             memories: &[],
             history,
+            summary: None,
             mcp_tools: &[],
             disabled_tools: &[],
             features: &FEATURES,

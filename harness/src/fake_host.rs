@@ -23,6 +23,10 @@ pub struct FakeHost {
     pub forgotten: Vec<String>,
     /// `(type, data)` of each `events.emit`.
     pub emitted: Vec<(String, String)>,
+    /// What `model.context-window` answers.
+    pub window: u32,
+    /// The thread's compaction, as `threads.compact` left it.
+    pub compacted: Option<Compacted>,
 }
 
 impl FakeHost {
@@ -40,6 +44,8 @@ impl FakeHost {
             updated: Vec::new(),
             forgotten: Vec::new(),
             emitted: Vec::new(),
+            window: 128_000,
+            compacted: None,
         };
         host.push(None, Message::user(user));
         host
@@ -169,6 +175,19 @@ impl Imports for FakeHost {
     fn log(&mut self, _level: Level, _message: &str) {}
     fn emit(&mut self, event_type: &str, data: &str) -> Result<(), String> {
         self.emitted.push((event_type.into(), data.into()));
+        Ok(())
+    }
+    fn context_window(&mut self) -> u32 {
+        self.window
+    }
+    fn compaction(&mut self) -> Option<Compacted> {
+        self.compacted.clone()
+    }
+    fn compact(&mut self, summary: &str, through: &str, _folded: u32) -> Result<(), String> {
+        if !self.thread.iter().any(|e| e.id == through) {
+            return Err(format!("no entry {through}"));
+        }
+        self.compacted = Some(Compacted { summary: summary.into(), through: through.into() });
         Ok(())
     }
 }

@@ -8,7 +8,7 @@ pub use hermes_guest::harness::hermes::agent::logging::Level;
 pub use hermes_guest::harness::hermes::agent::memory::MemoryEntry;
 pub use hermes_guest::harness::hermes::agent::model::{Completion, CompletionRequest, ModelError, StopReason};
 pub use hermes_guest::harness::hermes::agent::skills::SkillSummary;
-pub use hermes_guest::harness::hermes::agent::threads::Entry;
+pub use hermes_guest::harness::hermes::agent::threads::{Compacted, Entry};
 use hermes_guest::{Message, ToolDefinition, ToolOutput};
 
 /// The host capabilities the harness uses; one method per WIT import function.
@@ -57,6 +57,12 @@ pub trait Imports {
     fn log(&mut self, level: Level, message: &str);
     /// `events.emit`: an event on the deployment's stream (`data` a JSON object).
     fn emit(&mut self, event_type: &str, data: &str) -> Result<(), String>;
+    /// `model.context-window`: tokens the deployment's model holds.
+    fn context_window(&mut self) -> u32;
+    /// `threads.compaction`: the thread's latest summary of older entries.
+    fn compaction(&mut self) -> Option<Compacted>;
+    /// `threads.compact`: persists a new summary covering entries up to `through`.
+    fn compact(&mut self, summary: &str, through: &str, folded: u32) -> Result<(), String>;
 }
 
 /// A model error as one sentence (the run's error reason).

@@ -13,6 +13,7 @@
 //! | module | job |
 //! |---|---|
 //! | [`agent_loop`] | resume, then model turn → tool calls → model turn … until an answer |
+//! | [`compaction`] | a long thread as a persisted summary plus its newest entries, under the window |
 //! | [`context`] | pure: system prompt, bounded transcript and tool list for one model call |
 //! | [`resume`] | pure: what a run left unfinished, read from the thread |
 //! | [`tools`] | the built-in tools over `/workspace`, and dispatch to MCP tools |
@@ -21,6 +22,7 @@
 #![deny(missing_docs)]
 
 pub mod agent_loop;
+pub mod compaction;
 pub mod context;
 pub mod dream;
 pub mod imports;

@@ -77,6 +77,22 @@ pub enum ModelFailure {
 pub trait ModelPort: Send + Sync {
     /// One completion; every `token` event is durable before this returns.
     async fn complete(&self, request: ModelRequest) -> Result<Completion, ModelFailure>;
+    /// The context window of the run's model, in tokens.
+    fn context_window(&self) -> u32 {
+        DEFAULT_CONTEXT_WINDOW
+    }
+}
+
+/// The context window assumed when nothing more is known about a model.
+pub const DEFAULT_CONTEXT_WINDOW: u32 = 128_000;
+
+/// A summary standing in for a thread's entries up to `through`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Compaction {
+    /// The summary text.
+    pub summary: String,
+    /// Id of the newest entry it covers.
+    pub through: String,
 }
 
 /// A message the guest appends, validated and scrubbed.
@@ -102,6 +118,15 @@ pub trait ThreadsPort: Send + Sync {
     async fn interrupted_calls(&self) -> PortResult<Vec<String>>;
     /// User messages sent to the thread since the run started, as model text.
     async fn take_steering(&self) -> PortResult<Vec<String>>;
+    /// The thread's latest compaction.
+    async fn compaction(&self) -> PortResult<Option<Compaction>> {
+        Ok(None)
+    }
+    /// Persists a compaction (replacing the previous one) and announces it.
+    async fn compact(&self, compaction: Compaction, folded: u32) -> PortResult<()> {
+        let _ = (compaction, folded);
+        Err(PortError::Guest("this host keeps no compactions".into()))
+    }
 }
 
 /// `memory`: the deployment's observational memory.

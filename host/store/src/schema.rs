@@ -331,6 +331,16 @@ CREATE TABLE credit_holds (
     r#"
 ALTER TABLE deployments ADD COLUMN skill_bodies TEXT;
 "#,
+    // The latest compaction of each thread: a summary standing in for its entries
+    // up to `through` (the harness sends the summary and what came after).
+    r#"
+CREATE TABLE thread_compactions (
+    thread_id     TEXT PRIMARY KEY REFERENCES threads(id) ON DELETE CASCADE,
+    through_id    TEXT NOT NULL,
+    summary       TEXT NOT NULL,
+    created_at    TEXT NOT NULL
+);
+"#,
 ];
 
 /// Brings the database up to the latest schema version.

@@ -351,3 +351,32 @@ pub fn conversation(
     }
     Ok(out)
 }
+
+/// The latest compaction of a thread: `(summary, through entry id)`.
+pub fn compaction(tx: &Tx<'_>, thread_id: &str) -> Result<Option<(String, String)>, StoreError> {
+    let conn = tx.sql();
+    Ok(conn
+        .prepare_cached("SELECT summary, through_id FROM thread_compactions WHERE thread_id = ?1")?
+        .query_row(params![thread_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
+}
+
+/// Replaces a thread's compaction; `through` must be one of its entries.
+pub fn set_compaction(tx: &Tx<'_>, thread_id: &str, summary: &str, through: &str, now: &str) -> Result<(), StoreError> {
+    let conn = tx.sql();
+    let known = conn
+        .prepare_cached("SELECT 1 FROM messages WHERE thread_id = ?1 AND id = ?2")?
+        .query_row(params![thread_id, through], |_| Ok(()))
+        .optional()?
+        .is_some();
+    if !known {
+        return Err(StoreError::NotFound(format!("entry {through} of thread {thread_id}")));
+    }
+    conn.execute(
+        "INSERT INTO thread_compactions (thread_id, through_id, summary, created_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT(thread_id) DO UPDATE SET through_id = excluded.through_id, summary = excluded.summary,
+         created_at = excluded.created_at",
+        params![thread_id, through, summary, now],
+    )?;
+    Ok(())
+}

@@ -68,6 +68,7 @@ impl Workload {
             secret_names: &self.secret_names,
             memories: &self.memories,
             history: &self.history,
+            summary: None,
             mcp_tools: &[],
             disabled_tools: &[],
             features: &FEATURES,

@@ -63,6 +63,43 @@ pub struct HostConfig {
     pub web: crate::web::WebConfig,
     /// The provider behind `web_search` (`[search]`); the tool is offered only when set.
     pub search: Option<crate::web::SearchConfig>,
+    /// Context windows of models (`[context]`), which the harness compacts under.
+    pub context: ContextConfig,
+}
+
+/// `[context]`: how many tokens each model's context holds. The harness keeps every
+/// request under it, summarising older turns when a thread grows past it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ContextConfig {
+    /// Window of a model named neither in `models` nor known by its provider.
+    pub default_window_tokens: u32,
+    /// Per `provider/model` (exact), e.g. `"local/llama-3.1-8b" = 8192`.
+    pub models: std::collections::BTreeMap<String, u32>,
+}
+
+impl Default for ContextConfig {
+    fn default() -> Self {
+        ContextConfig {
+            default_window_tokens: hermes_runtime::ports::DEFAULT_CONTEXT_WINDOW,
+            models: Default::default(),
+        }
+    }
+}
+
+impl ContextConfig {
+    /// The window of `model` (`provider/model`): configured, else what its family is
+    /// known to hold (Claude models 200k tokens), else the default.
+    pub fn window_for(&self, model: &str) -> u32 {
+        if let Some(&n) = self.models.get(model) {
+            return n.max(1024);
+        }
+        let name = model.split_once('/').map_or(model, |(_, m)| m);
+        if name.starts_with("claude") {
+            return 200_000;
+        }
+        self.default_window_tokens.max(1024)
+    }
 }
 
 /// Bounds that keep one account (or one key) from starving the others. 0 turns a
@@ -135,6 +172,7 @@ impl Default for HostConfig {
             tenants: TenantLimits::default(),
             web: crate::web::WebConfig::default(),
             search: None,
+            context: ContextConfig::default(),
         }
     }
 }
@@ -175,6 +213,8 @@ struct FileConfig {
     web: Option<crate::web::WebConfig>,
     #[serde(default)]
     search: Option<crate::web::SearchConfig>,
+    #[serde(default)]
+    context: Option<ContextConfig>,
 }
 
 /// `[code_tools]`: the `python` and `shell` tools.
@@ -290,6 +330,9 @@ impl HostConfig {
             c.web = w;
         }
         c.search = file.search;
+        if let Some(x) = file.context {
+            c.context = x;
+        }
         if let Some(t) = file.code_tools {
             if t.timeout_secs == Some(0) || t.max_timeout_secs == Some(0) {
                 return Err("[code_tools] timeouts must be at least 1 second".into());
@@ -328,5 +371,23 @@ impl HostConfig {
             }
         }
         Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_readme_example_parses_and_sets_what_it_says() {
+        let readme = include_str!("../../../../README.md");
+        let block = readme.split("```toml\n").nth(1).and_then(|b| b.split("```").next()).expect("a toml block");
+        let c = HostConfig::from_toml(block).unwrap_or_else(|e| panic!("the README's hermes.toml: {e}"));
+        assert_eq!(c.search.as_ref().map(|s| s.kind), Some(crate::web::SearchKind::Brave));
+        assert_eq!(c.context.window_for("local/llama-3.1-8b"), 8192);
+        assert_eq!(c.context.window_for("anthropic/claude-sonnet-4.5"), 200_000);
+        assert_eq!(c.context.window_for("openai/unknown"), hermes_runtime::ports::DEFAULT_CONTEXT_WINDOW);
+        assert_eq!(c.limits.max_workspace_bytes, 1024 << 20);
+        assert!(c.web.fetch, "web_fetch is on by default");
     }
 }

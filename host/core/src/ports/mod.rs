@@ -47,6 +47,10 @@ pub(crate) fn for_run(services: &Arc<Services>, scope: &Arc<RunScope>, plugins: 
             default_model: services.config.default_model.clone(),
             max_output_tokens: services.config.max_output_tokens,
             pricing: services.pricing.clone(),
+            context_window: services
+                .config
+                .context
+                .window_for(scope.spec.model.as_deref().unwrap_or(&services.config.default_model)),
             scope: scope.clone(),
         }),
         threads: Arc::new(threads::Transcript {

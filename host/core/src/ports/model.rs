@@ -27,6 +27,8 @@ pub(crate) struct ModelGate {
     pub default_model: String,
     pub max_output_tokens: u32,
     pub pricing: Arc<Pricing>,
+    /// The deployment model's context window, in tokens.
+    pub context_window: u32,
     pub scope: Arc<RunScope>,
 }
 
@@ -72,6 +74,10 @@ async fn write_tokens(
 
 #[async_trait]
 impl ModelPort for ModelGate {
+    fn context_window(&self) -> u32 {
+        self.context_window
+    }
+
     async fn complete(&self, request: ModelRequest) -> Result<Completion, ModelFailure> {
         let scope = &self.scope;
         let model = scope.spec.model.clone().unwrap_or_else(|| self.default_model.clone());

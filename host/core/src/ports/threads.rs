@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use hermes_events::{EventHub, NewEvent};
-use hermes_runtime::ports::{Append, PortError, PortResult, ThreadsPort};
+use hermes_runtime::ports::{Append, Compaction, PortError, PortResult, ThreadsPort};
 use hermes_runtime::wit::hermes::agent::threads::Entry;
 use hermes_runtime::wit::hermes::agent::types::{Message, Role as WitRole, ToolCall};
 use hermes_store::Db;
@@ -171,5 +171,37 @@ impl ThreadsPort for Transcript {
         let taken =
             self.db.write(move |conn| store::take_undelivered(conn, &thread, &run)).await.map_err(PortError::host)?;
         Ok(taken.iter().map(MessageRow::model_content).collect())
+    }
+
+    async fn compaction(&self) -> PortResult<Option<Compaction>> {
+        let thread = self.scope.thread_id.clone();
+        let found = self.db.read(move |conn| store::compaction(conn, &thread)).await.map_err(PortError::host)?;
+        Ok(found.map(|(summary, through)| Compaction { summary, through }))
+    }
+
+    async fn compact(&self, compaction: Compaction, folded: u32) -> PortResult<()> {
+        let scope = self.scope.clone();
+        let event = NewEvent::new(
+            "compaction",
+            &scope.deployment_id,
+            json!({"through": compaction.through, "folded": folded, "summary_chars": compaction.summary.chars().count()}),
+        )
+        .scoped(Some(&scope.thread_id), Some(&scope.run_id));
+        let thread = scope.thread_id.clone();
+        let committed = self
+            .hub
+            .commit(&scope.deployment_id, move |conn| {
+                let now = hermes_types::ids::now();
+                store::set_compaction(conn, &thread, &compaction.summary, &compaction.through, &now)?;
+                Ok(((), vec![event]))
+            })
+            .await;
+        match committed {
+            Ok(_) => Ok(()),
+            Err(hermes_store::StoreError::NotFound(what)) => {
+                Err(PortError::Guest(format!("cannot compact: no {what}")))
+            }
+            Err(e) => Err(PortError::host(e)),
+        }
     }
 }

@@ -114,4 +114,8 @@ impl Host for RunState {
             usage: Usage { input_tokens: input, output_tokens: output },
         }))
     }
+
+    async fn context_window(&mut self) -> wasmtime::Result<u32> {
+        Ok(self.env.ports.model.context_window())
+    }
 }

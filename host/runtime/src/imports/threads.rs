@@ -4,7 +4,7 @@
 use super::{MAX_TEXT, bounded, for_guest, trap};
 use crate::RunState;
 use crate::ports::Append;
-use crate::wit::hermes::agent::threads::{Entry, Host};
+use crate::wit::hermes::agent::threads::{Compacted, Entry, Host};
 use crate::wit::hermes::agent::types::{Message, Role, ToolCall};
 
 /// Most entries one `history` call returns.
@@ -86,4 +86,21 @@ impl Host for RunState {
     async fn take_steering(&mut self) -> wasmtime::Result<Vec<String>> {
         self.env.ports.threads.take_steering().await.map_err(trap)
     }
+
+    async fn compaction(&mut self) -> wasmtime::Result<Option<Compacted>> {
+        let found = self.env.ports.threads.compaction().await.map_err(trap)?;
+        Ok(found.map(|c| Compacted { summary: c.summary, through: c.through }))
+    }
+
+    async fn compact(&mut self, summary: String, through: String, folded: u32) -> wasmtime::Result<Result<(), String>> {
+        if let Err(e) = bounded("summary", &summary, MAX_SUMMARY).and_then(|_| bounded("through", &through, 256)) {
+            return Ok(Err(e));
+        }
+        let summary = self.env.secrets.scrub_owned(summary);
+        let compaction = crate::ports::Compaction { summary, through };
+        for_guest(self.env.ports.threads.compact(compaction, folded).await)
+    }
 }
+
+/// Largest compaction summary kept (it is sent with every later request).
+const MAX_SUMMARY: usize = 64 << 10;

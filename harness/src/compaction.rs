@@ -1,0 +1,269 @@
+//! Context compaction: a long thread is sent as a summary of its older entries plus
+//! the newest ones, so every request stays under the model's context window and
+//! nothing is silently dropped.
+//!
+//! Before each model turn the harness estimates the request (the fixed part, the
+//! thread's summary and the entries after it). Past [`THRESHOLD_PERCENT`] of the
+//! window (less room for the answer), or when older entries than the history window
+//! shows have never been summarised, the oldest part of the thread is folded into
+//! the summary with one bounded model call per chunk and the summary is persisted
+//! through the host (`threads.compact`), so a later turn, run or instance starts
+//! from the same context. A split never separates a tool call from its result.
+
+use hermes_guest::{Message, Role};
+
+use crate::context::HISTORY_LIMIT;
+use crate::imports::{CompletionRequest, Entry, Imports, Level};
+
+/// Share of the window a request may fill before older turns are folded.
+pub const THRESHOLD_PERCENT: usize = 75;
+/// Entries read when older, never-summarised entries must be folded.
+const WIDE_HISTORY: u32 = 1000;
+/// Characters of one entry kept in the text the summariser reads.
+const MAX_ENTRY_CHARS: usize = 2000;
+/// Output tokens a summary may take.
+const SUMMARY_TOKENS: u32 = 1024;
+/// Characters of a summary kept (about [`SUMMARY_TOKENS`] of text).
+const MAX_SUMMARY_CHARS: usize = 6000;
+/// First line of the summariser's system prompt (it also lets a test recognise it).
+pub const SUMMARISER: &str = "You compact conversations.";
+
+/// What one model turn sends of the thread.
+#[derive(Debug, Default)]
+pub struct View {
+    /// The summary standing in for older entries, if any.
+    pub summary: Option<String>,
+    /// The entries after it, oldest first.
+    pub messages: Vec<Message>,
+}
+
+/// Tokens a text of `bytes` may take: conservative (3 bytes a token; English and
+/// JSON average nearer 4), since no tokenizer runs in the guest.
+pub fn tokens(bytes: usize) -> usize {
+    bytes.div_ceil(3)
+}
+
+fn message_bytes(m: &Message) -> usize {
+    m.content.len() + m.tool_calls.iter().map(|c| c.name.len() + c.arguments.len() + 16).sum::<usize>() + 16
+}
+
+/// The bytes a request may reach with `window` tokens: [`THRESHOLD_PERCENT`] of it,
+/// less room for the answer (`reserve` tokens).
+pub fn budget_bytes(window: u32, reserve: u32) -> usize {
+    let window = window as usize;
+    let usable = (window * THRESHOLD_PERCENT / 100).saturating_sub(reserve as usize);
+    usable.max(window / 4) * 3
+}
+
+/// The thread as the next turn should see it, compacting first when needed.
+/// `fixed_bytes` is the request without any history (system prompt and tools).
+pub fn prepare(host: &mut dyn Imports, fixed_bytes: usize, reserve_tokens: u32) -> View {
+    let budget = budget_bytes(host.context_window(), reserve_tokens);
+    let compacted = host.compaction();
+    let entries = host.history(HISTORY_LIMIT as u32);
+    let through = compacted.as_ref().map(|c| c.through.as_str());
+    let seen = through.and_then(|id| entries.iter().position(|e| e.id == id));
+    let tail: &[Entry] = match seen {
+        Some(i) => &entries[i + 1..],
+        None => &entries,
+    };
+    // Entries older than the window that no summary covers would be lost.
+    let unseen_older = seen.is_none() && entries.len() >= HISTORY_LIMIT;
+    let summary = compacted.as_ref().map(|c| c.summary.clone());
+    let used = fixed_bytes
+        + summary.as_ref().map_or(0, String::len)
+        + tail.iter().map(|e| message_bytes(&e.message)).sum::<usize>();
+    if !unseen_older && used <= budget {
+        return View { summary, messages: tail.iter().map(|e| e.message.clone()).collect() };
+    }
+    let wide;
+    let candidates: &[Entry] = if unseen_older {
+        wide = host.history(WIDE_HISTORY);
+        match through.and_then(|id| wide.iter().position(|e| e.id == id)) {
+            Some(i) => &wide[i + 1..],
+            None => &wide,
+        }
+    } else {
+        tail
+    };
+    // Room for the new summary, then half of what is left for the newest entries.
+    let keep_bytes = budget.saturating_sub(fixed_bytes + MAX_SUMMARY_CHARS) / 2;
+    let split = split_point(candidates, keep_bytes, HISTORY_LIMIT / 2);
+    if split == 0 {
+        return View { summary, messages: tail.iter().map(|e| e.message.clone()).collect() };
+    }
+    let folded = &candidates[..split];
+    let chunk_bytes = (budget / 2).clamp(4_000, 200_000);
+    match summarise(host, summary.as_deref(), folded, chunk_bytes) {
+        Ok(new_summary) => {
+            let last = &folded[folded.len() - 1].id;
+            if let Err(e) = host.compact(&new_summary, last, folded.len() as u32) {
+                host.log(Level::Warn, &format!("the compaction was not saved: {e}"));
+            }
+            View {
+                summary: Some(new_summary),
+                messages: candidates[split..].iter().map(|e| e.message.clone()).collect(),
+            }
+        }
+        Err(e) => {
+            // The turn goes on with what fits the history window, as before compaction.
+            host.log(Level::Warn, &format!("compaction failed: {e}"));
+            View { summary, messages: tail.iter().map(|e| e.message.clone()).collect() }
+        }
+    }
+}
+
+/// Where to cut `entries` so the newest part kept is at most `keep_bytes` and
+/// `max_keep` entries, moved later so the first kept entry is not a tool result (its
+/// call stays with it on the folded side). 0 when nothing should be folded.
+pub fn split_point(entries: &[Entry], keep_bytes: usize, max_keep: usize) -> usize {
+    let (mut kept, mut bytes) = (0, 0);
+    for e in entries.iter().rev() {
+        let b = message_bytes(&e.message);
+        if kept >= max_keep || (kept > 0 && bytes + b > keep_bytes) {
+            break;
+        }
+        kept += 1;
+        bytes += b;
+    }
+    let mut split = entries.len() - kept;
+    while split < entries.len() && entries[split].message.role == Role::Tool {
+        split += 1;
+    }
+    // Keep at least the newest entry.
+    split.min(entries.len().saturating_sub(1))
+}
+
+/// One line (or a few) of an entry, for the summariser.
+fn render(m: &Message) -> String {
+    let who = match m.role {
+        Role::User => "User",
+        Role::Assistant => "Assistant",
+        Role::Tool => "Tool result",
+    };
+    let mut line = format!("{who}: {}", clip(&m.content, MAX_ENTRY_CHARS));
+    for c in &m.tool_calls {
+        line.push_str(&format!("\n[called {}({})]", c.name, clip(&c.arguments, 300)));
+    }
+    line
+}
+
+fn clip(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((cut, _)) => &s[..cut],
+        None => s,
+    }
+}
+
+/// Folds `entries` into `previous` chunk by chunk; each chunk is one model call.
+fn summarise(
+    host: &mut dyn Imports,
+    previous: Option<&str>,
+    entries: &[Entry],
+    chunk_bytes: usize,
+) -> Result<String, String> {
+    let mut summary = previous.unwrap_or("").to_string();
+    let mut chunk = String::new();
+    let mut chunks = Vec::new();
+    for e in entries {
+        let line = render(&e.message);
+        if !chunk.is_empty() && chunk.len() + line.len() > chunk_bytes {
+            chunks.push(std::mem::take(&mut chunk));
+        }
+        chunk.push_str(&line);
+        chunk.push('\n');
+    }
+    if !chunk.is_empty() {
+        chunks.push(chunk);
+    }
+    for chunk in chunks {
+        let request = CompletionRequest {
+            system: format!(
+                "{SUMMARISER} Merge the summary so far and the new turns into one summary for your own later \
+                 use: every fact, name, number, decision, preference and open task a later answer may need; \
+                 what tools found. Plain text, at most {MAX_SUMMARY_CHARS} characters."
+            ),
+            messages: vec![Message::user(format!(
+                "Summary so far:\n{}\n\nNew turns:\n{chunk}",
+                if summary.is_empty() { "(none)" } else { &summary }
+            ))],
+            tools: Vec::new(),
+            max_tokens: Some(SUMMARY_TOKENS),
+            stream_tokens: false,
+        };
+        let done = host.complete(&request).map_err(|e| crate::imports::describe_model_error(&e))?;
+        let text = done.content.trim();
+        if text.is_empty() {
+            return Err("the model returned an empty summary".into());
+        }
+        summary = clip(text, MAX_SUMMARY_CHARS).to_string();
+    }
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hermes_guest::{ToolCall, ToolOutput};
+
+    fn entry(i: usize, m: Message) -> Entry {
+        Entry { id: format!("msg_{i}"), run_id: None, message: m }
+    }
+
+    #[test]
+    fn a_split_keeps_the_newest_within_bounds_and_never_separates_a_call_from_its_result() {
+        let mut entries = Vec::new();
+        for i in 0..10 {
+            entries.push(entry(entries.len(), Message::user(format!("question {i} {}", "x".repeat(100)))));
+            let call = ToolCall::new(format!("c{i}"), "read_file", "{}");
+            entries.push(entry(entries.len(), Message::assistant_with_calls("", vec![call])));
+            entries.push(entry(entries.len(), Message::tool_result(format!("c{i}"), ToolOutput::ok("r".repeat(100)))));
+        }
+        let split = split_point(&entries, 500, 100);
+        assert!(split > 0 && split < entries.len());
+        assert_ne!(entries[split].message.role, Role::Tool, "a kept part never starts with a result");
+        let kept: usize = entries[split..].iter().map(|e| message_bytes(&e.message)).sum();
+        assert!(kept <= 500 + 200, "kept {kept} bytes");
+        assert_eq!(split_point(&entries, 1 << 20, 4), entries.len() - 4 + 1, "count bound, moved past a result");
+        assert_eq!(split_point(&entries[..1], 0, 10), 0, "a single entry is kept");
+    }
+
+    #[test]
+    fn a_long_thread_is_folded_once_into_a_persisted_summary_that_later_turns_reuse() {
+        let mut host = crate::fake_host::FakeHost::new("run_1", "The code word is PAPAYA-17.");
+        for i in 0..600 {
+            let m =
+                if i % 2 == 0 { Message::assistant(format!("noted {i}")) } else { Message::user(format!("more {i}")) };
+            host.push(None, m);
+        }
+        host.window = 4_000;
+        for _ in 0..20 {
+            host.reply("Earlier: the user said the code word is PAPAYA-17.", Vec::new());
+        }
+        let view = prepare(&mut host, 2_000, 1_000);
+        let calls = host.requests.len();
+        assert!((1..=10).contains(&calls), "a bounded number of summariser calls: {calls}");
+        for r in &host.requests {
+            assert!(r.system.starts_with(SUMMARISER));
+            let bytes = r.system.len() + r.messages.iter().map(message_bytes).sum::<usize>();
+            assert!(bytes <= budget_bytes(4_000, 1_000), "a summariser request fits the window too: {bytes}");
+        }
+        assert!(host.requests[0].messages[0].content.contains("PAPAYA-17"), "the oldest entry was folded");
+        let saved = host.compacted.clone().expect("persisted");
+        assert!(saved.summary.contains("PAPAYA-17"));
+        assert_eq!(view.summary.as_deref(), Some(saved.summary.as_str()));
+        let sent: usize = 2_000 + saved.summary.len() + view.messages.iter().map(message_bytes).sum::<usize>();
+        assert!(sent <= budget_bytes(4_000, 1_000), "{sent} bytes");
+        assert_eq!(view.messages.last().unwrap().content, "more 599");
+        // The next turn starts from the saved summary without another call.
+        let again = prepare(&mut host, 2_000, 1_000);
+        assert_eq!(host.requests.len(), calls);
+        assert_eq!(again.messages.len(), view.messages.len());
+    }
+
+    #[test]
+    fn the_budget_leaves_room_for_the_answer() {
+        assert_eq!(budget_bytes(100_000, 8_000), (75_000 - 8_000) * 3);
+        assert_eq!(budget_bytes(4_000, 8_000), 1_000 * 3, "a tiny window still allows a quarter");
+    }
+}
