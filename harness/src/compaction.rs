@@ -58,7 +58,13 @@ pub fn budget_bytes(window: u32, reserve: u32) -> usize {
 /// The thread as the next turn should see it, compacting first when needed.
 /// `fixed_bytes` is the request without any history (system prompt and tools).
 pub fn prepare(host: &mut dyn Imports, fixed_bytes: usize, reserve_tokens: u32) -> View {
-    let budget = budget_bytes(host.context_window(), reserve_tokens);
+    let window = host.context_window();
+    if window == 0 {
+        // The host turned compaction off: the newest entries only, as they fit.
+        let entries = host.history(HISTORY_LIMIT as u32);
+        return View { summary: None, messages: entries.into_iter().map(|e| e.message).collect() };
+    }
+    let budget = budget_bytes(window, reserve_tokens);
     let compacted = host.compaction();
     let entries = host.history(HISTORY_LIMIT as u32);
     let through = compacted.as_ref().map(|c| c.through.as_str());

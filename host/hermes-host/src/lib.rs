@@ -28,6 +28,11 @@ pub mod config {
     pub use hermes_core::config::*;
 }
 
+/// The host-made web tools (`web_fetch`, `web_search`), usable on their own.
+pub mod web {
+    pub use hermes_core::web::*;
+}
+
 /// Accounts, API keys and credits, for embedders that manage their own.
 pub mod accounts {
     pub use hermes_core::accounts::Accounts;

@@ -72,6 +72,9 @@ pub struct HostConfig {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ContextConfig {
+    /// Fold older turns into a summary as a thread grows (`false`: send the newest
+    /// 200 entries only, and lose what is older).
+    pub compact: bool,
     /// Window of a model named neither in `models` nor known by its provider.
     pub default_window_tokens: u32,
     /// Per `provider/model` (exact), e.g. `"local/llama-3.1-8b" = 8192`.
@@ -81,6 +84,7 @@ pub struct ContextConfig {
 impl Default for ContextConfig {
     fn default() -> Self {
         ContextConfig {
+            compact: true,
             default_window_tokens: hermes_runtime::ports::DEFAULT_CONTEXT_WINDOW,
             models: Default::default(),
         }
@@ -88,6 +92,11 @@ impl Default for ContextConfig {
 }
 
 impl ContextConfig {
+    /// What the harness is told of `model`'s window: 0 when compaction is off.
+    pub fn harness_window(&self, model: &str) -> u32 {
+        if self.compact { self.window_for(model) } else { 0 }
+    }
+
     /// The window of `model` (`provider/model`): configured, else what its family is
     /// known to hold (Claude models 200k tokens), else the default.
     pub fn window_for(&self, model: &str) -> u32 {

@@ -50,7 +50,7 @@ pub(crate) fn for_run(services: &Arc<Services>, scope: &Arc<RunScope>, plugins: 
             context_window: services
                 .config
                 .context
-                .window_for(scope.spec.model.as_deref().unwrap_or(&services.config.default_model)),
+                .harness_window(scope.spec.model.as_deref().unwrap_or(&services.config.default_model)),
             scope: scope.clone(),
         }),
         threads: Arc::new(threads::Transcript {
