@@ -97,6 +97,8 @@ struct Script {
     failing: Option<(u16, u32)>,
     /// Replies served so far (message ids).
     served: u64,
+    /// Prompt prefixes marked for caching (Anthropic `cache_control`) seen so far.
+    cached_prefixes: std::collections::HashSet<String>,
     /// Tool calls served so far (call ids).
     calls: u64,
     /// When set, every reply numbers its calls from 1 again: a provider reusing ids.
@@ -241,6 +243,7 @@ async fn serve(s: Shared, headers: &HeaderMap, body: Bytes, wire: Wire) -> Respo
         Ok(v) => v,
         Err(e) => return error(wire, 400, &format!("request body is not JSON: {e}")),
     };
+    let mut cache_read = 0;
     let plan = {
         let mut sc = s.script.lock().unwrap_or_else(|p| p.into_inner());
         if is_observation(&req) {
@@ -251,6 +254,7 @@ async fn serve(s: Shared, headers: &HeaderMap, body: Bytes, wire: Wire) -> Respo
             return render(wire, &req, Answer::new(text, calls, &req, body.len(), 0, 0));
         }
         sc.requests.push(req.clone());
+        cache_read = prompt_cache(&mut sc.cached_prefixes, &req);
         sc.headers.push(
             headers
                 .iter()
@@ -303,7 +307,27 @@ async fn serve(s: Shared, headers: &HeaderMap, body: Bytes, wire: Wire) -> Respo
         Plan::Answer(r, id, first_call) => (r, id, first_call),
     };
     let (text, calls) = reply.0.parts();
-    render(wire, &req, Answer::new(text, calls, &req, body.len(), reply.1, reply.2))
+    let mut answer = Answer::new(text, calls, &req, body.len(), reply.1, reply.2);
+    answer.cache_read = cache_read.min(answer.input_tokens);
+    render(wire, &req, answer)
+}
+
+/// A provider's prompt cache, as far as a test can see it: an Anthropic request whose
+/// system prompt carries `cache_control` reads its prefix (tools and system) from
+/// the cache when an earlier request had the same one. Returns the tokens read.
+fn prompt_cache(seen: &mut std::collections::HashSet<String>, req: &Value) -> u64 {
+    let marked = req.pointer("/system/0/cache_control").is_some();
+    if !marked {
+        return 0;
+    }
+    let prefix = format!("{}{}", req.get("tools").unwrap_or(&Value::Null), req["system"]);
+    let tokens = prefix.len() as u64 / 4;
+    if seen.contains(&prefix) {
+        tokens
+    } else {
+        seen.insert(prefix);
+        0
+    }
 }
 
 /// The answer in the request's wire format, streamed when it asked for a stream.
@@ -370,6 +394,8 @@ struct Answer {
     calls: Vec<(u64, String, Vec<String>)>,
     input_tokens: u64,
     output_tokens: u64,
+    /// Of `input_tokens`, those read from the prompt cache.
+    cache_read: u64,
 }
 
 impl Answer {
@@ -396,6 +422,7 @@ impl Answer {
             calls,
             input_tokens: (request_bytes as u64 / 4).max(1),
             output_tokens,
+            cache_read: 0,
         }
     }
 
@@ -476,7 +503,8 @@ impl Answer {
             "message_start",
             json!({"type": "message_start", "message": {"id": format!("msg_{}", self.id), "type": "message",
                 "role": "assistant", "content": [], "model": self.model, "stop_reason": null, "stop_sequence": null,
-                "usage": {"input_tokens": self.input_tokens, "output_tokens": 1}}}),
+                "usage": {"input_tokens": self.input_tokens - self.cache_read,
+                          "cache_read_input_tokens": self.cache_read, "output_tokens": 1}}}),
         )];
         let mut index = 0;
         if !self.words.is_empty() {
@@ -536,7 +564,7 @@ impl Answer {
         }
         json!({"id": format!("msg_{}", self.id), "type": "message", "role": "assistant", "model": self.model,
             "content": content, "stop_reason": self.anthropic_stop(), "stop_sequence": null,
-            "usage": {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens}})
+            "usage": {"input_tokens": self.input_tokens - self.cache_read, "cache_read_input_tokens": self.cache_read, "output_tokens": self.output_tokens}})
     }
 
     fn anthropic_stop(&self) -> &'static str {

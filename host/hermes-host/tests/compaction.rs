@@ -1,8 +1,12 @@
-//! Context compaction through the public API: a 600-message thread on a model with a
-//! small configured window. Every request stays under the window, the summary is
-//! persisted (and announced as a `compaction` event), and a fact from the very first
-//! message is still answerable at the end — the fake model answers only from what
-//! its request carries.
+//! Context compaction and prompt caching through the public API.
+//!
+//! Compaction: a 600-message thread on a model with a small configured window. Every
+//! request stays under the window, the summary is persisted (and announced as a
+//! `compaction` event), and a fact from the very first message is still answerable
+//! at the end — the fake model answers only from what its request carries.
+//!
+//! Caching: Anthropic requests mark the stable prefix, and the usage of a request
+//! that read it from the (fake) provider's cache records and prices cached tokens.
 
 mod common;
 
@@ -83,4 +87,48 @@ async fn a_600_message_thread_stays_under_the_window_and_remembers_its_first_mes
     let stored = db.read(move |tx| hermes_store::threads::compaction(tx, &thread_id)).await.unwrap();
     let (summary, _through) = stored.expect("a stored compaction");
     assert!(summary.contains(FACT), "{summary}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anthropic_requests_mark_the_stable_prefix_and_usage_records_cached_tokens() {
+    let llm = MockLlm::start().await;
+    llm.set_default(Reply::text("ok"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("hermes.toml");
+    // Cached input at 0 credits, fresh input at 1 per token: the charge shows the split.
+    std::fs::write(
+        &config,
+        "[pricing]\ninput_per_million = 1000000\noutput_per_million = 0\ncached_input_per_million = 0\n",
+    )
+    .unwrap();
+    let server = start_with(&llm, &[("HERMES_CONFIG", config.to_str().unwrap())]);
+    let dep = create(
+        &server,
+        json!({"customer_id": "cus_cache", "name": "Cache", "model": "anthropic/claude-test",
+               "system_prompt": "You are the finance assistant of Acme.", "features": {"memory": false}}),
+    )
+    .await;
+    for text in ["first question", "second question"] {
+        let (_, run) = send(&server, &dep, text).await;
+        assert_eq!(run["status"], "completed", "{run}");
+    }
+    let requests = llm.requests();
+    let req = requests.last().unwrap();
+    assert_eq!(req["system"][0]["cache_control"], json!({"type": "ephemeral"}), "the system prompt ends a prefix");
+    let tools = req["tools"].as_array().unwrap();
+    assert_eq!(tools.last().unwrap()["cache_control"], json!({"type": "ephemeral"}), "so does the last tool");
+    assert!(tools[..tools.len() - 1].iter().all(|t| t.get("cache_control").is_none()));
+    let events = common::stream_text(&server, &dep, 10, |t| t.matches("\"type\":\"usage\"").count() >= 2).await;
+    let usage: Vec<Value> = events
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter(|v| v["type"] == "usage")
+        .collect();
+    assert_eq!(usage.len(), 2, "{events}");
+    assert_eq!(usage[0]["cached_input_tokens"], 0, "the first request fills the cache");
+    let cached = usage[1]["cached_input_tokens"].as_u64().unwrap();
+    let input = usage[1]["input_tokens"].as_u64().unwrap();
+    assert!(cached > 0 && cached < input, "the second reads the prefix from it: {}", usage[1]);
+    assert_eq!(usage[1]["credits"].as_u64().unwrap(), input - cached, "cached tokens priced from config");
 }

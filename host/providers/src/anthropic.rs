@@ -80,15 +80,35 @@ pub(crate) fn request_body(req: &ChatRequest) -> Result<Value, ProviderError> {
         "stream": true,
         "messages": messages.into_iter().map(|(role, content)| json!({"role": role, "content": content})).collect::<Vec<_>>(),
     });
+    // Prompt caching: the stable prefix is marked so a later request that starts the
+    // same way is read from the cache. Anthropic caches in the order tools, system,
+    // messages; the breakpoints are the last tool (the schemas change only when the
+    // deployment's tools do), the system prompt (with the thread's summary, it
+    // changes at a compaction or a new run's recall), and the newest message, so
+    // each turn of a run reads the previous turns from the cache. Three of the four
+    // breakpoints allowed; prefixes below the model's minimum are simply not cached.
+    let cache = || json!({"type": "ephemeral"});
     if !req.system.is_empty() {
-        body["system"] = json!(req.system);
+        body["system"] = json!([{"type": "text", "text": req.system, "cache_control": cache()}]);
     }
     if !req.tools.is_empty() {
-        body["tools"] = req
+        let mut tools: Vec<Value> = req
             .tools
             .iter()
             .map(|t| json!({"name": t.name, "description": t.description, "input_schema": t.parameters}))
             .collect();
+        if let Some(last) = tools.last_mut() {
+            last["cache_control"] = cache();
+        }
+        body["tools"] = Value::Array(tools);
+    }
+    if let Some(block) = body["messages"]
+        .as_array_mut()
+        .and_then(|m| m.last_mut())
+        .and_then(|m| m["content"].as_array_mut())
+        .and_then(|c| c.last_mut())
+    {
+        block["cache_control"] = cache();
     }
     Ok(body)
 }
@@ -266,9 +286,10 @@ impl Decoder {
     fn read_usage(&mut self, u: &Value) {
         let n = |f: &str| u.get(f).and_then(Value::as_u64).map(|n| n.min(u32::MAX as u64) as u32);
         if let Some(input) = n("input_tokens") {
-            let cached =
-                n("cache_creation_input_tokens").unwrap_or(0).saturating_add(n("cache_read_input_tokens").unwrap_or(0));
-            self.usage.input_tokens = input.saturating_add(cached);
+            let read = n("cache_read_input_tokens").unwrap_or(0);
+            let written = n("cache_creation_input_tokens").unwrap_or(0);
+            self.usage.input_tokens = input.saturating_add(read).saturating_add(written);
+            self.usage.cached_input_tokens = read;
         }
         if let Some(output) = n("output_tokens") {
             self.usage.output_tokens = output;
@@ -283,6 +304,7 @@ fn str_field(v: &Value, f: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ToolSpec;
 
     fn user(s: &str) -> ChatMessage {
         ChatMessage { role: ChatRole::User, content: s.into(), tool_calls: vec![], tool_call_id: None, is_error: false }
@@ -329,7 +351,7 @@ mod tests {
             max_tokens: 64,
         };
         let b = request_body(&req).expect("converts");
-        assert_eq!(b["system"], "be brief");
+        assert_eq!(b["system"], json!([{"type": "text", "text": "be brief", "cache_control": {"type": "ephemeral"}}]));
         assert!(b.get("tools").is_none());
         let msgs = b["messages"].as_array().expect("array");
         assert_eq!(msgs.len(), 3, "{msgs:#?}");
@@ -337,7 +359,25 @@ mod tests {
         assert_eq!(msgs[2]["role"], "user");
         assert_eq!(msgs[2]["content"][0], json!({"type": "tool_result", "tool_use_id": "t1", "content": "a"}));
         assert_eq!(msgs[2]["content"][1]["is_error"], true);
-        assert_eq!(msgs[2]["content"][2], json!({"type": "text", "text": "thanks"}));
+        assert_eq!(
+            msgs[2]["content"][2],
+            json!({"type": "text", "text": "thanks", "cache_control": {"type": "ephemeral"}}),
+            "the newest block is the last cache breakpoint"
+        );
+        let with_tools = ChatRequest {
+            tools: vec![
+                ToolSpec { name: "a".into(), description: "A".into(), parameters: json!({"type": "object"}) },
+                ToolSpec { name: "b".into(), description: "B".into(), parameters: json!({"type": "object"}) },
+            ],
+            ..req
+        };
+        let b = request_body(&with_tools).expect("converts");
+        assert!(b["tools"][0].get("cache_control").is_none());
+        assert_eq!(
+            b["tools"][1]["cache_control"],
+            json!({"type": "ephemeral"}),
+            "the last tool ends the stable prefix"
+        );
     }
 
     #[test]
@@ -397,7 +437,7 @@ mod tests {
         assert_eq!(seen, "On it.");
         assert_eq!(c.content, "On it.");
         assert_eq!(c.stop_reason, StopReason::ToolUse);
-        assert_eq!(c.usage, Usage { input_tokens: 25, output_tokens: 30 });
+        assert_eq!(c.usage, Usage { input_tokens: 25, output_tokens: 30, cached_input_tokens: 5 });
         assert_eq!(
             c.tool_calls,
             vec![ToolCall {

@@ -106,6 +106,8 @@ pub struct Usage {
     pub input_tokens: u32,
     /// Generated tokens.
     pub output_tokens: u32,
+    /// Of `input_tokens`, those read from the provider's prompt cache (priced lower).
+    pub cached_input_tokens: u32,
 }
 
 /// A finished completion.

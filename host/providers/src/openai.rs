@@ -154,6 +154,9 @@ impl StreamDecoder for Decoder {
         if let Some(u) = chunk.get("usage").filter(|u| u.is_object()) {
             self.usage.input_tokens = tokens(u, "prompt_tokens").unwrap_or(self.usage.input_tokens);
             self.usage.output_tokens = tokens(u, "completion_tokens").unwrap_or(self.usage.output_tokens);
+            if let Some(details) = u.get("prompt_tokens_details") {
+                self.usage.cached_input_tokens = tokens(details, "cached_tokens").unwrap_or(0);
+            }
         }
         let Some(choice) = chunk.get("choices").and_then(Value::as_array).and_then(|c| c.first()) else {
             return Ok(false);
@@ -264,13 +267,13 @@ mod tests {
             r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"th\":\"a\"}"}}]}}]}"#,
             r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"id":"call_b","function":{"name":"list","arguments":""}}]}}]}"#,
             r#"{"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}"#,
-            r#"{"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":7,"total_tokens":19}}"#,
+            r#"{"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":7,"total_tokens":19,"prompt_tokens_details":{"cached_tokens":8}}}"#,
             "[DONE]",
         ]);
         assert_eq!(seen, "Let me write.");
         assert_eq!(c.content, "Let me write.");
         assert_eq!(c.stop_reason, StopReason::ToolUse);
-        assert_eq!(c.usage, Usage { input_tokens: 12, output_tokens: 7 });
+        assert_eq!(c.usage, Usage { input_tokens: 12, output_tokens: 7, cached_input_tokens: 8 });
         assert_eq!(
             c.tool_calls,
             vec![

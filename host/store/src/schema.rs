@@ -341,6 +341,10 @@ CREATE TABLE thread_compactions (
     created_at    TEXT NOT NULL
 );
 "#,
+    // Input tokens the provider read from its prompt cache (priced lower).
+    r#"
+ALTER TABLE usage ADD COLUMN cached_input_tokens INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 /// Brings the database up to the latest schema version.

@@ -20,6 +20,8 @@ pub struct UsageRow {
     pub model: String,
     /// Prompt tokens reported by the provider.
     pub input_tokens: u64,
+    /// Of `input_tokens`, those read from the provider's prompt cache.
+    pub cached_input_tokens: u64,
     /// Completion tokens reported by the provider.
     pub output_tokens: u64,
     /// Credits charged.
@@ -37,8 +39,9 @@ pub fn charge(tx: &Tx<'_>, row: &UsageRow, now: &str, hold: Option<i64>) -> Resu
     }
     let conn = tx.sql();
     conn.execute(
-        "INSERT INTO usage (run_id, deployment_id, account_id, model, input_tokens, output_tokens, credits, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO usage (run_id, deployment_id, account_id, model, input_tokens, output_tokens, credits, created_at,
+                            cached_input_tokens)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
             row.run_id,
             row.deployment_id,
@@ -47,7 +50,8 @@ pub fn charge(tx: &Tx<'_>, row: &UsageRow, now: &str, hold: Option<i64>) -> Resu
             row.input_tokens as i64,
             row.output_tokens as i64,
             row.credits,
-            now
+            now,
+            row.cached_input_tokens as i64
         ],
     )?;
     conn.execute(

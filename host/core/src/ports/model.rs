@@ -177,11 +177,13 @@ impl ModelGate {
         };
 
         let (input, output) = (completion.usage.input_tokens, completion.usage.output_tokens);
-        let credits = self.pricing.price(&model).cost(input as u64, output as u64);
+        let cached = completion.usage.cached_input_tokens.min(input);
+        let credits = self.pricing.price(&model).cost_cached(input as u64, cached as u64, output as u64);
         let usage_event = NewEvent::new(
             "usage",
             &scope.deployment_id,
-            json!({"model": model, "input_tokens": input, "output_tokens": output, "credits": credits}),
+            json!({"model": model, "input_tokens": input, "cached_input_tokens": cached, "output_tokens": output,
+                   "credits": credits}),
         )
         .scoped(Some(&scope.thread_id), Some(&scope.run_id));
         let charge = UsageRow {
@@ -190,6 +192,7 @@ impl ModelGate {
             account_id: scope.account_id.clone(),
             model,
             input_tokens: input as u64,
+            cached_input_tokens: cached as u64,
             output_tokens: output as u64,
             credits,
         };
