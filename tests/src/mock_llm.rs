@@ -243,7 +243,7 @@ async fn serve(s: Shared, headers: &HeaderMap, body: Bytes, wire: Wire) -> Respo
         Ok(v) => v,
         Err(e) => return error(wire, 400, &format!("request body is not JSON: {e}")),
     };
-    let mut cache_read = 0;
+    let cache_read;
     let plan = {
         let mut sc = s.script.lock().unwrap_or_else(|p| p.into_inner());
         if is_observation(&req) {
