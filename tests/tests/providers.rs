@@ -85,7 +85,11 @@ async fn streamed_text_deltas_concatenate_to_the_reply_with_usage() {
     assert_eq!(reqs[0]["stream_options"]["include_usage"], true);
     assert_eq!(reqs[0]["messages"][0], json!({"role": "system", "content": "You are a test."}));
     assert_eq!(reqs[1]["model"], "claude-test");
-    assert_eq!(reqs[1]["system"], "You are a test.");
+    // The system prompt is a cached block (prompt caching marks the stable prefix).
+    assert_eq!(
+        reqs[1]["system"],
+        json!([{"type": "text", "text": "You are a test.", "cache_control": {"type": "ephemeral"}}])
+    );
     assert_eq!(reqs[1]["messages"][0]["role"], "user");
     assert_eq!(reqs[1]["tools"][0]["input_schema"]["type"], "object");
     let headers = llm.request_headers();
@@ -160,8 +164,11 @@ async fn tool_results_go_back_in_each_providers_shape() {
     );
     assert_eq!(
         anthropic[2],
-        json!({"role": "user", "content": [{"type": "tool_result", "tool_use_id": "id_1", "content": "disk full", "is_error": true}]})
+        json!({"role": "user", "content": [{"type": "tool_result", "tool_use_id": "id_1", "content": "disk full",
+               "is_error": true, "cache_control": {"type": "ephemeral"}}]}),
+        "the newest block ends the cached prefix"
     );
+    assert_eq!(anthropic[2]["content"][0]["cache_control"], json!({"type": "ephemeral"}));
 }
 
 #[tokio::test]

@@ -187,10 +187,11 @@ impl Core {
             if before.as_ref().is_some_and(|m| m.is_dir()) {
                 return Err(HostError::invalid("path", format!("{shown:?} is a folder")));
             }
-            // Counted as the guest's writes are: the new bytes (and a new entry)
-            // before the write, the replaced file's bytes given back after it.
+            // Only the growth is charged (a new entry costs its 512 bytes), before the
+            // write; a smaller replacement gives the difference back after it.
             let replaced = before.as_ref().filter(|m| m.is_file()).map_or(0, |m| m.len());
-            let charge = bytes.len() as u64 + if before.is_none() { hermes_runtime::ENTRY_BYTES } else { 0 };
+            let after = bytes.len() as u64 + if before.is_none() { hermes_runtime::ENTRY_BYTES } else { 0 };
+            let charge = after.saturating_sub(replaced);
             quota.reserve(charge).map_err(|e| {
                 HostError::TooLarge(format!(
                     "writing {shown:?} would take the workspace past its quota of {} MiB ({} MiB used); \
@@ -203,7 +204,7 @@ impl Core {
                 quota.release(charge);
                 return Err(fs_error(&shown, e));
             }
-            quota.release(replaced);
+            quota.release(replaced.saturating_sub(after));
             Ok(FileWritten { path: display(&rel), size: bytes.len() as u64, created: before.is_none() })
         })
         .await

@@ -112,6 +112,11 @@ async fn a_write_past_the_workspace_quota_fails_in_the_guest_and_is_a_413_on_the
     let results = python(&server, &llm, &dep, &["open('after.bin', 'wb').write(b'b' * 500_000); print('fits')"]).await;
     assert_eq!(results, ["fits"], "the deleted seed's bytes came back");
 
+    // Replacing a file through the Files API charges only its growth: rewriting
+    // after.bin (500 KB) with 510 KB fits although 510 KB more would not.
+    let (status, body) = put(&server, &dep, "after.bin", &kb(510)).await;
+    assert_eq!(status, 200, "only the 10 KB of growth is charged: {body}");
+
     // Another deployment has its own quota, untouched by this one's.
     put_file(&server, &other, "seed.txt", &kb(900)).await;
 }
