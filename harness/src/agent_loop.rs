@@ -56,6 +56,8 @@ pub fn run(host: &mut impl Imports, workspace: &Workspace, ctx: &RunContext) -> 
     }
 
     let fixed = FixedContext::gather(host, ctx, &history);
+    // The request without history is the same for every turn of the run.
+    let fixed_bytes = request_bytes(&context::assemble_context(&fixed.input(ctx, &[], None)));
     let mut turns = progress.turns;
     loop {
         if turns >= ctx.max_iterations {
@@ -66,8 +68,7 @@ pub fn run(host: &mut impl Imports, workspace: &Workspace, ctx: &RunContext) -> 
         // Steering messages are already in the thread; taking them marks them consumed
         // and the history read below includes them.
         let _steering = host.take_steering();
-        let bare = context::assemble_context(&fixed.input(ctx, &[], None));
-        let view = crate::compaction::prepare(host, request_bytes(&bare), ANSWER_RESERVE_TOKENS);
+        let view = crate::compaction::prepare(host, fixed_bytes, ANSWER_RESERVE_TOKENS);
         let messages = view.messages;
         let request = context::assemble_context(&fixed.input(ctx, &messages, view.summary.as_deref()));
         let completion = host.complete(&request).map_err(|e| describe_model_error(&e))?;

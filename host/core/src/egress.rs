@@ -64,23 +64,28 @@ pub fn check_url(url: &reqwest::Url, allow_private: bool) -> Result<(), String> 
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!("URL {url} must be http or https"));
     }
-    if !allow_private {
-        let literal = match url.host() {
-            Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
-            Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
-            _ => None,
-        };
-        let local_name = url.host_str().is_some_and(|h| {
-            let h = h.trim_end_matches('.').to_ascii_lowercase();
-            h == "localhost" || h.ends_with(".localhost")
-        });
-        if literal.is_some_and(is_private) || local_name {
-            return Err(format!(
-                "URL {url} points to a private or loopback address (set HERMES_ALLOW_PRIVATE_URLS=1 to allow)"
-            ));
-        }
+    if !allow_private && names_private_host(url) {
+        return Err(format!(
+            "URL {url} points to a private or loopback address (set HERMES_ALLOW_PRIVATE_URLS=1 to allow)"
+        ));
     }
     Ok(())
+}
+
+/// Whether a URL names a private address literally or a `localhost` name: what can
+/// be refused before DNS (names that resolve privately are [`PublicOnly`]'s). The
+/// one rule behind every URL check (fetches, skills, webhooks).
+pub fn names_private_host(url: &reqwest::Url) -> bool {
+    let literal = match url.host() {
+        Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+        _ => None,
+    };
+    let local_name = url.host_str().is_some_and(|h| {
+        let h = h.trim_end_matches('.').to_ascii_lowercase();
+        h == "localhost" || h.ends_with(".localhost")
+    });
+    literal.is_some_and(is_private) || local_name
 }
 
 /// Fetches a URL's body as text, enforcing scheme, address, status and size rules.

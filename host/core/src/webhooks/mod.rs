@@ -10,7 +10,6 @@
 pub mod delivery;
 mod sign;
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -140,15 +139,10 @@ pub fn check_url(url: &str, allow_private: bool) -> Result<url::Url, String> {
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err("`url` must not carry credentials".into());
     }
-    let literal = match parsed.host() {
-        Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
-        Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
-        Some(url::Host::Domain(_)) => None,
-        None => return Err("`url` must name a host".into()),
-    };
-    let local_name =
-        parsed.host_str().is_some_and(|h| h.eq_ignore_ascii_case("localhost") || h.ends_with(".localhost"));
-    if !allow_private && (literal.is_some_and(crate::egress::is_private) || local_name) {
+    if parsed.host().is_none() {
+        return Err("`url` must name a host".into());
+    }
+    if !allow_private && crate::egress::names_private_host(&parsed) {
         return Err("`url` points to a private or loopback address (set HERMES_ALLOW_PRIVATE_URLS=1 to allow)".into());
     }
     Ok(parsed)
