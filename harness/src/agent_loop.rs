@@ -32,6 +32,9 @@ enum CallFlow {
     Answered,
     /// A human must decide first: the run returns `waiting` with this approval id.
     Waiting(String),
+    /// A child run works on it: once the turn's other calls are handled, the run
+    /// returns `waiting` with this child run id.
+    Delegated(String),
 }
 
 /// Runs (or continues) the run described by `ctx` to its outcome.
@@ -43,15 +46,8 @@ pub fn run(host: &mut impl Imports, workspace: &Workspace, ctx: &RunContext) -> 
     }
     if !progress.unanswered.is_empty() {
         let interrupted = host.interrupted_calls();
-        for call in &progress.unanswered {
-            if interrupted.contains(&call.id) {
-                let output = ToolOutput::err(INTERRUPTED);
-                persist(host, Message::tool_result(call.id.clone(), output))?;
-                continue;
-            }
-            if let CallFlow::Waiting(id) = handle_call(host, workspace, ctx, call)? {
-                return Ok(RunOutcome::Waiting(id));
-            }
+        if let Some(id) = handle_calls(host, workspace, ctx, &progress.unanswered, &interrupted)? {
+            return Ok(RunOutcome::Waiting(id));
         }
     }
 
@@ -85,12 +81,37 @@ pub fn run(host: &mut impl Imports, workspace: &Workspace, ctx: &RunContext) -> 
             }
             return Ok(RunOutcome::Completed(answer.content));
         }
-        for call in &answer.tool_calls {
-            if let CallFlow::Waiting(id) = handle_call(host, workspace, ctx, call)? {
-                return Ok(RunOutcome::Waiting(id));
+        if let Some(id) = handle_calls(host, workspace, ctx, &answer.tool_calls, &[])? {
+            return Ok(RunOutcome::Waiting(id));
+        }
+    }
+}
+
+/// Handles a turn's calls in order; the id the run must wait on, if any. A pending
+/// approval stops at once; a delegation still working does not, so the turn's other
+/// calls (more delegations among them) start before the run waits for them all.
+fn handle_calls(
+    host: &mut impl Imports,
+    workspace: &Workspace,
+    ctx: &RunContext,
+    calls: &[ToolCall],
+    interrupted: &[String],
+) -> Result<Option<String>, String> {
+    let mut children = None;
+    for call in calls {
+        if interrupted.contains(&call.id) {
+            persist(host, Message::tool_result(call.id.clone(), ToolOutput::err(INTERRUPTED)))?;
+            continue;
+        }
+        match handle_call(host, workspace, ctx, call)? {
+            CallFlow::Answered => {}
+            CallFlow::Waiting(id) => return Ok(Some(id)),
+            CallFlow::Delegated(id) => {
+                children.get_or_insert(id);
             }
         }
     }
+    Ok(children)
 }
 
 /// The parts of the context that stay the same for the whole run.
@@ -174,6 +195,17 @@ fn handle_call(
                 return Ok(CallFlow::Answered);
             }
         }
+    }
+    if call.name == tools::subagents::NAME && !ctx.disabled_tools.contains(&call.name) {
+        // No `tool-started`: a delegation is idempotent per call id (the host finds the
+        // child again), so a crash mid-call is never an interrupted call.
+        let output = match tools::subagents::delegate(host, call) {
+            tools::subagents::Delegated::Waiting(child) => return Ok(CallFlow::Delegated(child)),
+            tools::subagents::Delegated::Answered(output) => output,
+        };
+        let output = ToolOutput { content: tools::truncate(output.content, tools::MAX_OUTPUT_BYTES), ..output };
+        persist(host, Message::tool_result(call.id.clone(), output))?;
+        return Ok(CallFlow::Answered);
     }
     host.tool_started(&call.id, &call.name)
         .map_err(|e| format!("recording the start of tool call {}: {e}", call.id))?;

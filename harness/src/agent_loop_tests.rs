@@ -152,3 +152,36 @@ fn memory_recall_failures_are_skipped() {
     run(&mut host, &ws, &FakeHost::context(false)).unwrap();
     assert!(host.requests[0].system.contains("prefers metric units"));
 }
+
+#[test]
+fn delegations_of_one_turn_all_start_before_the_run_waits_then_resume_with_the_answers() {
+    let ws = temp_workspace("delegate");
+    let mut host = FakeHost::new("run_1", "research two things");
+    let calls = vec![
+        ToolCall::new("d1", "subagents", r#"{"task":"Find A."}"#),
+        write_call("w1", "plan.txt"),
+        ToolCall::new("d2", "subagents", r#"{"task":"Find B.","max_turns":2}"#),
+    ];
+    host.reply("", calls);
+    let outcome = run(&mut host, &ws, &FakeHost::context(false)).unwrap();
+    assert_eq!(outcome, RunOutcome::Waiting("run_child_d1".into()), "waits on the first child");
+    let tasks: Vec<&str> = host.delegations.iter().map(|d| d.task.as_str()).collect();
+    assert_eq!(tasks, ["Find A.", "Find B."], "both children started in the same instance");
+    assert_eq!(host.started, ["w1"], "a delegation is not a started (interruptible) call");
+
+    // Both children answered: a fresh instance hands the answers to the model.
+    host.children.insert("d1".into(), Child::Completed("A is 1.".into()));
+    host.children.insert("d2".into(), Child::Failed("cancelled".into()));
+    host.reply("A is 1; B is unknown.", vec![]);
+    let outcome = run(&mut host, &ws, &FakeHost::context(true)).unwrap();
+    assert_eq!(outcome, RunOutcome::Completed("A is 1; B is unknown.".into()));
+    let results: Vec<(&str, bool)> = host
+        .messages()
+        .into_iter()
+        .filter(|m| m.role == Role::Tool)
+        .map(|m| (m.content.as_str(), m.is_error))
+        .collect();
+    assert_eq!(results[1], ("A is 1.", false));
+    assert!(results[2].1 && results[2].0.contains("cancelled"));
+    assert_eq!(host.delegations.len(), 4, "the resumed instance looked both children up again");
+}

@@ -87,6 +87,9 @@ impl Imports for WitHost {
     fn compact(&mut self, summary: &str, through: &str, folded: u32) -> Result<(), String> {
         threads::compact(summary, through, folded)
     }
+    fn delegate(&mut self, delegation: &Delegation) -> Result<Child, String> {
+        hermes_guest::harness::hermes::agent::subagents::delegate(delegation)
+    }
 }
 
 /// The Hermes harness, as the `agent` export.

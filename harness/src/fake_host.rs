@@ -27,6 +27,10 @@ pub struct FakeHost {
     pub window: u32,
     /// The thread's compaction, as `threads.compact` left it.
     pub compacted: Option<Compacted>,
+    /// What `subagents.delegate` answers per call id (absent: a child still running).
+    pub children: HashMap<String, Child>,
+    /// Every delegation asked for.
+    pub delegations: Vec<Delegation>,
 }
 
 impl FakeHost {
@@ -46,6 +50,8 @@ impl FakeHost {
             emitted: Vec::new(),
             window: 128_000,
             compacted: None,
+            children: HashMap::new(),
+            delegations: Vec::new(),
         };
         host.push(None, Message::user(user));
         host
@@ -189,5 +195,10 @@ impl Imports for FakeHost {
         }
         self.compacted = Some(Compacted { summary: summary.into(), through: through.into() });
         Ok(())
+    }
+    fn delegate(&mut self, delegation: &Delegation) -> Result<Child, String> {
+        self.delegations.push(delegation.clone());
+        let id = &delegation.call_id;
+        Ok(self.children.get(id).cloned().unwrap_or_else(|| Child::Running(format!("run_child_{id}"))))
     }
 }

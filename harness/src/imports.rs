@@ -8,6 +8,7 @@ pub use hermes_guest::harness::hermes::agent::logging::Level;
 pub use hermes_guest::harness::hermes::agent::memory::MemoryEntry;
 pub use hermes_guest::harness::hermes::agent::model::{Completion, CompletionRequest, ModelError, StopReason};
 pub use hermes_guest::harness::hermes::agent::skills::SkillSummary;
+pub use hermes_guest::harness::hermes::agent::subagents::{Child, Delegation};
 pub use hermes_guest::harness::hermes::agent::threads::{Compacted, Entry};
 use hermes_guest::{Message, ToolDefinition, ToolOutput};
 
@@ -63,6 +64,8 @@ pub trait Imports {
     fn compaction(&mut self) -> Option<Compacted>;
     /// `threads.compact`: persists a new summary covering entries up to `through`.
     fn compact(&mut self, summary: &str, through: &str, folded: u32) -> Result<(), String>;
+    /// `subagents.delegate`: starts (or looks up) the child run of a delegation.
+    fn delegate(&mut self, delegation: &Delegation) -> Result<Child, String>;
 }
 
 /// A model error as one sentence (the run's error reason).

@@ -12,6 +12,7 @@ mod memory;
 mod read_file;
 mod search_files;
 mod skill_view;
+pub mod subagents;
 mod todo;
 mod workspace;
 mod write_file;
@@ -54,6 +55,7 @@ const BUILTINS: &[Builtin] = &[
     memory::SEARCH,
     memory::FORGET,
     ask_human::TOOL,
+    subagents::TOOL,
     automations::CREATE,
     automations::LIST,
     automations::PAUSE,

@@ -68,6 +68,7 @@ fn render(run: &Run) -> Value {
         "run_id": run.id,
         "deployment_id": run.deployment_id,
         "thread_id": run.thread_id,
+        "parent_run_id": run.parent_run_id,
         "status": run.status,
         "error": run.error.as_ref().map(|m| json!({"message": m})),
         "output": run.output,

@@ -221,6 +221,7 @@ async fn run_instance(
         run_id: dream_id,
         purpose: Purpose::Dream,
         cancel,
+        run: None,
     };
     let tenant = hermes_runtime::Tenant { account: d.account_id.clone(), deployment: d.deployment_id.clone() };
     let slot = services.runtime.slot(&tenant).await;

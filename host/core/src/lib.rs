@@ -37,6 +37,7 @@ pub mod secrets;
 mod services;
 pub mod skills;
 pub mod skills_api;
+mod subagents;
 pub mod tools;
 pub mod web;
 pub mod webhooks;

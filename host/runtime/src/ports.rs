@@ -15,6 +15,7 @@ use crate::wit::hermes::agent::approvals::Decision;
 use crate::wit::hermes::agent::automations::Automation;
 use crate::wit::hermes::agent::memory::MemoryEntry;
 use crate::wit::hermes::agent::skills::SkillSummary;
+use crate::wit::hermes::agent::subagents::Child;
 use crate::wit::hermes::agent::threads::Entry;
 use crate::wit::hermes::agent::types::{Message, ToolDefinition, ToolOutput};
 
@@ -209,6 +210,26 @@ pub trait SkillsPort: Send + Sync {
     async fn read(&self, name: &str, file: Option<&str>) -> PortResult<String>;
 }
 
+/// A delegation as the subagents port receives it (checked and bounded).
+#[derive(Clone, Debug)]
+pub struct Delegate {
+    /// The delegating tool call (one child per call id).
+    pub call_id: String,
+    /// The child's first user message.
+    pub task: String,
+    /// The only tools the child may use.
+    pub tools: Option<Vec<String>>,
+    /// Upper bound on the child's model turns.
+    pub max_turns: Option<u32>,
+}
+
+/// `subagents`: child runs on new threads of the run's deployment.
+#[async_trait]
+pub trait SubagentsPort: Send + Sync {
+    /// Starts the child of `delegation`, or reports the one its call id started.
+    async fn delegate(&self, delegation: Delegate) -> PortResult<Child>;
+}
+
 /// The ports of one instance: exactly the interfaces its world imports.
 #[derive(Clone)]
 pub struct Ports {
@@ -228,4 +249,6 @@ pub struct Ports {
     pub events: Arc<dyn EventsPort>,
     /// `skills`.
     pub skills: Arc<dyn SkillsPort>,
+    /// `subagents`.
+    pub subagents: Arc<dyn SubagentsPort>,
 }

@@ -28,6 +28,9 @@ pub struct RunScope {
     pub run_id: String,
     /// The deployment's configuration as of this run.
     pub spec: Arc<DeploymentSpec>,
+    /// A subagent's allowlist: the only tools this run may use (`None`: all of the
+    /// deployment's that are not disabled).
+    pub tools: Option<Arc<[String]>>,
     /// The deployment's secret values, host-side only: scrubbed from everything the
     /// guest or the model produces before it is persisted or logged.
     pub secrets: Arc<Scrubber>,
@@ -37,6 +40,15 @@ pub struct RunScope {
     pub cancel: CancellationToken,
     /// Cancelled when the host shuts down: the run stops and resumes on the next start.
     pub shutdown: CancellationToken,
+}
+
+impl RunScope {
+    /// Whether this run may offer and call `tool`: not disabled by the deployment,
+    /// and on the run's allowlist when it has one.
+    pub fn tool_allowed(&self, tool: &str) -> bool {
+        !self.spec.disabled_tools.iter().any(|d| d == tool)
+            && self.tools.as_ref().is_none_or(|a| a.iter().any(|t| t == tool))
+    }
 }
 
 /// Who and what a run is, and its ports: the context every host import works in. It

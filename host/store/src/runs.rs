@@ -34,6 +34,25 @@ pub struct RunRow {
     pub started_at: Option<String>,
     /// When it reached a terminal status.
     pub finished_at: Option<String>,
+    /// The run that delegated this one (a subagent's parent).
+    pub parent_run_id: Option<String>,
+    /// A subagent's only tools (`None`: every tool of the deployment).
+    pub child_tools: Option<Vec<String>>,
+    /// A subagent's bound on model turns.
+    pub max_turns: Option<u32>,
+}
+
+/// What makes a run a subagent: its parent, the call that delegated it, its bounds.
+#[derive(Clone, Debug)]
+pub struct ChildOf {
+    /// The delegating run.
+    pub parent_run_id: String,
+    /// The parent's tool call (one child per call).
+    pub call_id: String,
+    /// The only tools the child may use.
+    pub tools: Option<Vec<String>>,
+    /// Upper bound on the child's model turns.
+    pub max_turns: Option<u32>,
 }
 
 /// Inserts a queued run, owned by the host process `owner`.
@@ -52,6 +71,89 @@ pub fn insert(
     )?
     .execute(params![id, deployment_id, thread_id, now, owner])?;
     Ok(())
+}
+
+/// Inserts a queued subagent run of `child.parent_run_id`.
+pub fn insert_child(
+    tx: &Tx<'_>,
+    id: &str,
+    deployment_id: &str,
+    thread_id: &str,
+    owner: &str,
+    now: &str,
+    child: &ChildOf,
+) -> Result<(), StoreError> {
+    let tools = child.tools.as_ref().map(|t| serde_json::Value::from(t.clone()).to_string());
+    tx.sql()
+        .prepare_cached(
+            "INSERT INTO runs (id, deployment_id, thread_id, status, created_at, owner,
+                               parent_run_id, parent_call_id, child_tools, max_turns)
+             VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?
+        .execute(params![
+            id,
+            deployment_id,
+            thread_id,
+            now,
+            owner,
+            child.parent_run_id,
+            child.call_id,
+            tools,
+            child.max_turns
+        ])?;
+    Ok(())
+}
+
+/// The child a parent's tool call started, if any.
+pub fn child_by_call(tx: &Tx<'_>, parent_run_id: &str, call_id: &str) -> Result<Option<RunRow>, StoreError> {
+    let id: Option<String> = tx
+        .sql()
+        .prepare_cached("SELECT id FROM runs WHERE parent_run_id = ?1 AND parent_call_id = ?2")?
+        .query_row(params![parent_run_id, call_id], |r| r.get(0))
+        .optional()?;
+    match id {
+        Some(id) => get(tx, &id),
+        None => Ok(None),
+    }
+}
+
+/// Children a run has started, `(id, status)`, oldest first.
+pub fn children(tx: &Tx<'_>, parent_run_id: &str) -> Result<Vec<(String, RunStatus)>, StoreError> {
+    let mut stmt =
+        tx.sql().prepare_cached("SELECT id, status FROM runs WHERE parent_run_id = ?1 ORDER BY created_at, rowid")?;
+    let rows = stmt
+        .query_map(params![parent_run_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter()
+        .map(|(id, s)| Ok((id, RunStatus::parse(&s).ok_or_else(|| StoreError::Corrupt(format!("run status {s:?}")))?)))
+        .collect()
+}
+
+/// How many ancestors a run has (0 for a run a message started), counted up to `cap`.
+pub fn depth(tx: &Tx<'_>, id: &str, cap: u32) -> Result<u32, StoreError> {
+    let mut stmt = tx.sql().prepare_cached("SELECT parent_run_id FROM runs WHERE id = ?1")?;
+    let (mut depth, mut at) = (0, id.to_string());
+    while depth < cap {
+        let parent: Option<Option<String>> = stmt.query_row(params![at], |r| r.get(0)).optional()?;
+        match parent.flatten() {
+            Some(p) => {
+                depth += 1;
+                at = p;
+            }
+            None => break,
+        }
+    }
+    Ok(depth)
+}
+
+/// Moves a run from `waiting_on_subagents` back to `queued` (its children ended);
+/// false when it was not waiting on them, so exactly one caller spawns it.
+pub fn requeue_after_children(tx: &Tx<'_>, id: &str, owner: &str) -> Result<bool, StoreError> {
+    let n = tx.sql().execute(
+        "UPDATE runs SET status = 'queued', owner = ?2 WHERE id = ?1 AND status = 'waiting_on_subagents'",
+        params![id, owner],
+    )?;
+    Ok(n == 1)
 }
 
 /// Moves a run to `status`, stamping start/finish times.
@@ -119,13 +221,22 @@ pub fn set_instantiate_us(tx: &Tx<'_>, id: &str, micros: u64) -> Result<(), Stor
     Ok(())
 }
 
-/// Adds token usage to a run.
+/// Adds token usage to a run and to every run above it: a run's figures include its
+/// subagents'. (The usage ledger keeps one row per model call, so nothing is
+/// charged twice.)
 pub fn add_usage(tx: &Tx<'_>, id: &str, input: u64, output: u64) -> Result<(), StoreError> {
-    let conn = tx.sql();
-    conn.execute(
-        "UPDATE runs SET input_tokens = input_tokens + ?2, output_tokens = output_tokens + ?3 WHERE id = ?1",
-        params![id, input as i64, output as i64],
-    )?;
+    tx.sql()
+        .prepare_cached(
+            "WITH RECURSIVE up(id, depth) AS (
+             SELECT ?1, 0
+             UNION ALL
+             SELECT r.parent_run_id, up.depth + 1 FROM runs r JOIN up ON r.id = up.id
+             WHERE r.parent_run_id IS NOT NULL AND up.depth < 16
+         )
+         UPDATE runs SET input_tokens = input_tokens + ?2, output_tokens = output_tokens + ?3
+         WHERE id IN (SELECT id FROM up)",
+        )?
+        .execute(params![id, input as i64, output as i64])?;
     Ok(())
 }
 
@@ -133,7 +244,8 @@ pub fn add_usage(tx: &Tx<'_>, id: &str, input: u64, output: u64) -> Result<(), S
 pub fn get(tx: &Tx<'_>, id: &str) -> Result<Option<RunRow>, StoreError> {
     let conn = tx.sql();
     conn.query_row(
-        "SELECT id, deployment_id, thread_id, status, error, input_tokens, output_tokens, created_at, started_at, finished_at, output, instantiate_us
+        "SELECT id, deployment_id, thread_id, status, error, input_tokens, output_tokens, created_at, started_at,
+                finished_at, output, instantiate_us, parent_run_id, child_tools, max_turns
          FROM runs WHERE id = ?1",
         params![id],
         |r| {
@@ -151,14 +263,21 @@ pub fn get(tx: &Tx<'_>, id: &str) -> Result<Option<RunRow>, StoreError> {
                     finished_at: r.get(9)?,
                     output: r.get(10)?,
                     instantiate_us: r.get::<_, Option<i64>>(11)?.map(|v| v as u64),
+                    parent_run_id: r.get(12)?,
+                    child_tools: None,
+                    max_turns: r.get::<_, Option<i64>>(14)?.and_then(|v| u32::try_from(v).ok()),
                 },
                 r.get::<_, String>(3)?,
+                r.get::<_, Option<String>>(13)?,
             ))
         },
     )
     .optional()?
-    .map(|(mut row, status)| {
+    .map(|(mut row, status, tools)| {
         row.status = RunStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("run status {status:?}")))?;
+        row.child_tools = tools
+            .map(|t| serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(format!("run child_tools: {e}"))))
+            .transpose()?;
         Ok(row)
     })
     .transpose()
@@ -230,7 +349,7 @@ pub fn interrupted_calls(tx: &Tx<'_>, run_id: &str) -> Result<Vec<String>, Store
 pub fn active_on_thread(tx: &Tx<'_>, thread_id: &str) -> Result<Option<(String, RunStatus)>, StoreError> {
     let conn = tx.sql();
     conn.prepare_cached(
-        "SELECT id, status FROM runs WHERE thread_id = ?1 AND status IN ('queued', 'running', 'waiting_on_human')
+        "SELECT id, status FROM runs WHERE thread_id = ?1 AND status IN ('queued', 'running', 'waiting_on_human', 'waiting_on_subagents')
          ORDER BY created_at LIMIT 1",
     )?
     .query_row(params![thread_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
@@ -254,7 +373,7 @@ pub fn queued_for_account(tx: &Tx<'_>, account_id: &str) -> Result<u64, StoreErr
 pub fn active_of_deployment(tx: &Tx<'_>, deployment_id: &str) -> Result<Vec<String>, StoreError> {
     let conn = tx.sql();
     let mut stmt = conn.prepare(
-        "SELECT id FROM runs WHERE deployment_id = ?1 AND status IN ('queued', 'running', 'waiting_on_human')",
+        "SELECT id FROM runs WHERE deployment_id = ?1 AND status IN ('queued', 'running', 'waiting_on_human', 'waiting_on_subagents')",
     )?;
     let ids = stmt.query_map(params![deployment_id], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
     Ok(ids)

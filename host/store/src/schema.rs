@@ -345,6 +345,15 @@ CREATE TABLE thread_compactions (
     r#"
 ALTER TABLE usage ADD COLUMN cached_input_tokens INTEGER NOT NULL DEFAULT 0;
 "#,
+    // Subagents: a child run knows its parent and the tool call that started it (one
+    // child per call), the tools it may use (JSON array; NULL: all) and its turn bound.
+    r#"
+ALTER TABLE runs ADD COLUMN parent_run_id TEXT;
+ALTER TABLE runs ADD COLUMN parent_call_id TEXT;
+ALTER TABLE runs ADD COLUMN child_tools TEXT;
+ALTER TABLE runs ADD COLUMN max_turns INTEGER;
+CREATE UNIQUE INDEX runs_by_parent_call ON runs(parent_run_id, parent_call_id) WHERE parent_run_id IS NOT NULL;
+"#,
 ];
 
 /// Brings the database up to the latest schema version.

@@ -12,6 +12,8 @@ pub enum RunStatus {
     Running,
     /// Paused until a human decides; holds no instance.
     WaitingOnHuman,
+    /// Paused until the subagents it started have ended; holds no instance.
+    WaitingOnSubagents,
     /// Finished with an answer.
     Completed,
     /// Failed; `error` says why.
@@ -27,6 +29,7 @@ impl RunStatus {
             RunStatus::Queued => "queued",
             RunStatus::Running => "running",
             RunStatus::WaitingOnHuman => "waiting_on_human",
+            RunStatus::WaitingOnSubagents => "waiting_on_subagents",
             RunStatus::Completed => "completed",
             RunStatus::Error => "error",
             RunStatus::Cancelled => "cancelled",
@@ -39,11 +42,18 @@ impl RunStatus {
             "queued" => RunStatus::Queued,
             "running" => RunStatus::Running,
             "waiting_on_human" => RunStatus::WaitingOnHuman,
+            "waiting_on_subagents" => RunStatus::WaitingOnSubagents,
             "completed" => RunStatus::Completed,
             "error" => RunStatus::Error,
             "cancelled" => RunStatus::Cancelled,
             _ => return None,
         })
+    }
+
+    /// True while the run is parked (waiting on a human or on subagents) holding no
+    /// instance: nothing executes it until a decision or its children re-queue it.
+    pub fn is_parked(self) -> bool {
+        matches!(self, RunStatus::WaitingOnHuman | RunStatus::WaitingOnSubagents)
     }
 
     /// True once the run can never change again.

@@ -65,6 +65,27 @@ pub struct HostConfig {
     pub search: Option<crate::web::SearchConfig>,
     /// Context windows of models (`[context]`), which the harness compacts under.
     pub context: ContextConfig,
+    /// Bounds on delegation to child runs (`[subagents]`).
+    pub subagents: SubagentsConfig,
+}
+
+/// `[subagents]`: how far and how wide runs may delegate to child runs.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SubagentsConfig {
+    /// Offer the `subagents` tool at all.
+    pub enabled: bool,
+    /// Levels of children below a run a message started (1: its children may not
+    /// delegate further).
+    pub max_depth: u32,
+    /// Children one run may start over its whole life.
+    pub max_children: u32,
+}
+
+impl Default for SubagentsConfig {
+    fn default() -> Self {
+        SubagentsConfig { enabled: true, max_depth: 2, max_children: 8 }
+    }
 }
 
 /// `[context]`: how many tokens each model's context holds. The harness keeps every
@@ -182,6 +203,7 @@ impl Default for HostConfig {
             web: crate::web::WebConfig::default(),
             search: None,
             context: ContextConfig::default(),
+            subagents: SubagentsConfig::default(),
         }
     }
 }
@@ -224,6 +246,8 @@ struct FileConfig {
     search: Option<crate::web::SearchConfig>,
     #[serde(default)]
     context: Option<ContextConfig>,
+    #[serde(default)]
+    subagents: Option<SubagentsConfig>,
 }
 
 /// `[code_tools]`: the `python` and `shell` tools.
@@ -341,6 +365,9 @@ impl HostConfig {
         c.search = file.search;
         if let Some(x) = file.context {
             c.context = x;
+        }
+        if let Some(x) = file.subagents {
+            c.subagents = x;
         }
         if let Some(t) = file.code_tools {
             if t.timeout_secs == Some(0) || t.max_timeout_secs == Some(0) {

@@ -39,6 +39,9 @@ impl ToolDesk {
         if spec.disabled_tools.iter().any(|t| t == name) {
             return Err(PortError::Guest(format!("tool `{name}` is disabled for this deployment")));
         }
+        if !self.scope.tool_allowed(name) {
+            return Err(PortError::Guest(format!("tool `{name}` is not among the tools this subagent was given")));
+        }
         if !policy::requires(spec, name) {
             return Ok(());
         }

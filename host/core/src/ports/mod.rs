@@ -10,6 +10,7 @@ mod mcp;
 mod memory;
 mod model;
 mod skills;
+mod subagents;
 mod threads;
 
 use std::sync::Arc;
@@ -33,7 +34,12 @@ fn refusal(e: HostError) -> PortError {
 }
 
 /// The ports of one run (or dream) of `scope`.
-pub(crate) fn for_run(services: &Arc<Services>, scope: &Arc<RunScope>, plugins: Arc<[Attached]>) -> Ports {
+pub(crate) fn for_run(
+    services: &Arc<Services>,
+    scope: &Arc<RunScope>,
+    plugins: Arc<[Attached]>,
+    starter: Option<Arc<dyn crate::handle::RunStarter>>,
+) -> Ports {
     let target = crate::mcp::Target {
         deployment_id: scope.deployment_id.clone(),
         account_id: scope.account_id.clone(),
@@ -82,5 +88,6 @@ pub(crate) fn for_run(services: &Arc<Services>, scope: &Arc<RunScope>, plugins: 
         }),
         events: Arc::new(events::EventDesk { hub: services.hub.clone(), scope: scope.clone() }),
         skills: Arc::new(skills::SkillShelf { scope: scope.clone() }),
+        subagents: Arc::new(subagents::Delegator { services: services.clone(), scope: scope.clone(), starter }),
     }
 }

@@ -7,6 +7,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::HostError;
+use crate::handle::RunStarter;
 use crate::instances::{self, Instance, Purpose};
 use crate::services::Services;
 use hermes_events::NewEvent;
@@ -20,24 +21,36 @@ const MAX_QUICK_RESUMES: u32 = 16;
 
 /// Runs `run_id` to its next resting state; never panics, never returns an error:
 /// every failure becomes the run's `error` status.
-pub(crate) async fn execute(services: Arc<Services>, run_id: String, cancel: CancellationToken) {
-    if let Err(e) = execute_inner(&services, &run_id, cancel).await {
+pub(crate) async fn execute(
+    services: Arc<Services>,
+    starter: Arc<dyn RunStarter>,
+    run_id: String,
+    cancel: CancellationToken,
+) {
+    if let Err(e) = execute_inner(&services, &starter, &run_id, cancel).await {
         tracing::error!(error = %e, "run failed in the host");
     }
 }
 
-async fn execute_inner(services: &Arc<Services>, run_id: &str, cancel: CancellationToken) -> Result<(), HostError> {
+async fn execute_inner(
+    services: &Arc<Services>,
+    starter: &Arc<dyn RunStarter>,
+    run_id: &str,
+    cancel: CancellationToken,
+) -> Result<(), HostError> {
     let id = run_id.to_string();
+    let max_depth = services.config.subagents.max_depth;
     let loaded = services
         .db
         .read(move |conn| {
             let Some(run) = runs::get(conn, &id)? else { return Ok(None) };
+            let depth = runs::depth(conn, &id, max_depth)?;
             let dep = deployments::get(conn, &run.deployment_id)?;
-            Ok(dep.map(|d| (run, d)))
+            Ok(dep.map(|d| (run, d, depth)))
         })
         .await?;
-    let Some((run, dep)) = loaded else { return Ok(()) };
-    if run.status.is_terminal() || run.status == RunStatus::WaitingOnHuman {
+    let Some((run, dep, depth)) = loaded else { return Ok(()) };
+    if run.status.is_terminal() || run.status.is_parked() {
         return Ok(());
     }
     // Bounded concurrency: excess runs wait here, queued, never dropped — unless the
@@ -48,57 +61,92 @@ async fn execute_inner(services: &Arc<Services>, run_id: &str, cancel: Cancellat
         _ = cancel.cancelled() => return Ok(()),
     };
     let mut resumed = run.started_at.is_some();
-    if !claim(services, &run).await? {
+    if !claim(services, starter.as_ref(), &run).await? {
         // Another executor claimed it first, or it was cancelled while queued.
         return Ok(());
     }
 
     let mut rounds = 0;
+    let finish = |status, error: Option<String>| {
+        let run = &run;
+        async move {
+            finish(services, starter.as_ref(), &run.deployment_id, &run.thread_id, &run.id, status, error.as_deref())
+                .await
+        }
+    };
     loop {
-        let outcome = run_guest(services, &run, &dep, cancel.clone(), resumed).await;
+        let outcome = run_guest(services, starter, &run, &dep, depth, cancel.clone(), resumed).await;
         if services.shutdown.is_cancelled() && !cancel.is_cancelled() {
             // Left `running`: the next start resumes it from its transcript.
             tracing::info!("run interrupted by shutdown; it resumes on the next start");
             return Ok(());
         }
         if cancel.is_cancelled() {
-            return finish(services, &run.deployment_id, &run.thread_id, &run.id, RunStatus::Cancelled, None).await;
+            return finish(RunStatus::Cancelled, None).await;
         }
-        let approval_id = match outcome {
+        let waiting_on = match outcome {
             InstanceOutcome::Completed(answer) => {
-                return finish_with_output(services, &run, RunStatus::Completed, None, Some(answer)).await;
+                return record(services, starter.as_ref(), &run, RunStatus::Completed, None, Some(answer)).await;
             }
             InstanceOutcome::Failed(error) => {
-                return finish_with_output(services, &run, RunStatus::Error, Some(&error), None).await;
+                return record(services, starter.as_ref(), &run, RunStatus::Error, Some(&error), None).await;
             }
-            InstanceOutcome::Waiting(approval_id) => approval_id,
+            InstanceOutcome::Waiting(id) => id,
         };
-        match crate::approvals::park(services, &run, &approval_id).await? {
+        match park(services, &run, &waiting_on).await? {
             // Parked: the instance is gone and the slot is freed on return.
-            crate::approvals::Parked::Waiting => return Ok(()),
-            // Decided while the guest was returning: a fresh instance gets the decision.
-            crate::approvals::Parked::Decided if rounds < MAX_QUICK_RESUMES => {
+            Parked::Waiting => return Ok(()),
+            // Decided (or every child ended) while the guest was returning: a fresh
+            // instance gets the outcome.
+            Parked::Decided if rounds < MAX_QUICK_RESUMES => {
                 rounds += 1;
                 resumed = true;
             }
-            crate::approvals::Parked::Decided => {
-                let e = "the harness kept waiting on approvals that were already decided";
-                return finish(services, &run.deployment_id, &run.thread_id, &run.id, RunStatus::Error, Some(e)).await;
+            Parked::Decided => {
+                let e = "the harness kept waiting on approvals or subagents that had already ended";
+                return finish(RunStatus::Error, Some(e.into())).await;
             }
-            crate::approvals::Parked::Unknown => {
-                let e =
-                    format!("the harness returned `waiting` on {approval_id:?}, which is not an approval of this run");
-                return finish(services, &run.deployment_id, &run.thread_id, &run.id, RunStatus::Error, Some(&e)).await;
+            Parked::Unknown => {
+                let e = format!(
+                    "the harness returned `waiting` on {waiting_on:?}, which is neither an approval nor a subagent of \
+                     this run"
+                );
+                return finish(RunStatus::Error, Some(e)).await;
             }
         }
     }
 }
 
+/// Where parking a run that returned `waiting` left it, whatever it waits on.
+enum Parked {
+    Waiting,
+    Decided,
+    Unknown,
+}
+
+/// Parks `run` on what its guest waits for: a child run (`run_…`) or an approval.
+async fn park(services: &Services, run: &RunRow, waiting_on: &str) -> Result<Parked, HostError> {
+    if waiting_on.starts_with("run_") {
+        return Ok(match crate::subagents::park(services, run, waiting_on).await? {
+            crate::subagents::Parked::Waiting => Parked::Waiting,
+            crate::subagents::Parked::Ended => Parked::Decided,
+            crate::subagents::Parked::Unknown => Parked::Unknown,
+        });
+    }
+    Ok(match crate::approvals::park(services, run, waiting_on).await? {
+        crate::approvals::Parked::Waiting => Parked::Waiting,
+        crate::approvals::Parked::Decided => Parked::Decided,
+        crate::approvals::Parked::Unknown => Parked::Unknown,
+    })
+}
+
 /// One instance of the run, from its start (or resumption) to its next resting state.
 async fn run_guest(
     services: &Arc<Services>,
+    starter: &Arc<dyn RunStarter>,
     run: &RunRow,
     dep: &DeploymentRow,
+    depth: u32,
     cancel: CancellationToken,
     resumed: bool,
 ) -> InstanceOutcome {
@@ -115,6 +163,13 @@ async fn run_guest(
         run_id: &run.id,
         purpose: Purpose::Run { resumed },
         cancel,
+        run: Some(instances::RunOf {
+            starter: starter.clone(),
+            depth,
+            tools: run.child_tools.clone(),
+            max_turns: run.max_turns,
+            subagent: run.parent_run_id.is_some(),
+        }),
     };
     instances::launch(services, instance, Some(record_instantiation)).await
 }
@@ -122,38 +177,44 @@ async fn run_guest(
 /// Cancels a run no executor has claimed yet, with its `run_status` event, in one
 /// commit: the thread is free at once, and the executor waiting for a slot finds
 /// nothing to claim. False when the run is not queued.
-pub(crate) async fn cancel_if_queued(services: &Services, run: &RunRow) -> Result<bool, HostError> {
-    transition(services, run, RunStatus::Cancelled, runs::cancel_queued).await
+pub(crate) async fn cancel_if_queued(
+    services: &Services,
+    starter: &dyn RunStarter,
+    run: &RunRow,
+) -> Result<bool, HostError> {
+    transition(services, starter, run, RunStatus::Cancelled, runs::cancel_queued).await
 }
 
 /// Claims the queued run for this executor and announces `running`, in one commit;
 /// false when it was not queued any more.
-async fn claim(services: &Services, run: &RunRow) -> Result<bool, HostError> {
-    transition(services, run, RunStatus::Running, runs::claim).await
+async fn claim(services: &Services, starter: &dyn RunStarter, run: &RunRow) -> Result<bool, HostError> {
+    transition(services, starter, run, RunStatus::Running, runs::claim).await
 }
 
 /// Moves `run` to `status` with a conditional store update and announces it in the
 /// same commit; false (and no event) when the update found the run elsewhere.
 async fn transition(
     services: &Services,
+    starter: &dyn RunStarter,
     run: &RunRow,
     status: RunStatus,
     update: fn(&hermes_store::Tx<'_>, &str, &str) -> Result<bool, hermes_store::StoreError>,
 ) -> Result<bool, HostError> {
     let event = status_event(&run.deployment_id, &run.thread_id, &run.id, status, None);
     let id = run.id.clone();
-    let (moved, _) = services
+    let ((moved, wake), _) = services
         .hub
         .commit(&run.deployment_id, move |conn| {
             if !update(conn, &id, &hermes_types::ids::now())? {
-                return Ok((false, Vec::new()));
+                return Ok(((false, None), Vec::new()));
             }
-            if status.is_terminal() {
-                crate::approvals::run_ended(conn, &id)?;
-            }
-            Ok((true, vec![event]))
+            let (events, wake) = settle(conn, &id, status, event)?;
+            Ok(((true, wake), events))
         })
         .await?;
+    if let Some(parent) = wake {
+        starter.start(parent);
+    }
     Ok(moved)
 }
 
@@ -172,52 +233,85 @@ fn status_event(
     NewEvent::new("run_status", deployment_id, payload).scoped(Some(thread_id), Some(run_id))
 }
 
-/// Records a run's status and announces it with a `run_status` event, atomically.
+/// Records a run's status and announces it with a `run_status` event, atomically;
+/// a parent this ended the last child of is re-queued and started.
 pub(crate) async fn finish(
     services: &Services,
+    starter: &dyn RunStarter,
     deployment_id: &str,
     thread_id: &str,
     run_id: &str,
     status: RunStatus,
     error: Option<&str>,
 ) -> Result<(), HostError> {
-    record(services, deployment_id, thread_id, run_id, status, error, None).await
+    let ids = RunIds { deployment_id, thread_id, run_id };
+    commit_status(services, starter, ids, status, error, None).await
 }
 
 /// Like [`finish`], also storing the run's final answer, in the same commit.
-async fn finish_with_output(
+async fn record(
     services: &Services,
+    starter: &dyn RunStarter,
     run: &RunRow,
     status: RunStatus,
     error: Option<&str>,
     output: Option<String>,
 ) -> Result<(), HostError> {
-    record(services, &run.deployment_id, &run.thread_id, &run.id, status, error, output).await
+    let ids = RunIds { deployment_id: &run.deployment_id, thread_id: &run.thread_id, run_id: &run.id };
+    commit_status(services, starter, ids, status, error, output).await
 }
 
-async fn record(
+/// Which run a status is for.
+#[derive(Clone, Copy)]
+struct RunIds<'a> {
+    deployment_id: &'a str,
+    thread_id: &'a str,
+    run_id: &'a str,
+}
+
+async fn commit_status(
     services: &Services,
-    deployment_id: &str,
-    thread_id: &str,
-    run_id: &str,
+    starter: &dyn RunStarter,
+    ids: RunIds<'_>,
     status: RunStatus,
     error: Option<&str>,
     output: Option<String>,
 ) -> Result<(), HostError> {
-    let event = status_event(deployment_id, thread_id, run_id, status, error);
-    let (id, error) = (run_id.to_string(), error.map(str::to_string));
-    services
+    let event = status_event(ids.deployment_id, ids.thread_id, ids.run_id, status, error);
+    let (id, error) = (ids.run_id.to_string(), error.map(str::to_string));
+    let (wake, _) = services
         .hub
-        .commit(deployment_id, move |conn| {
+        .commit(ids.deployment_id, move |conn| {
             if let Some(text) = &output {
                 runs::set_output(conn, &id, text)?;
             }
             runs::set_status(conn, &id, status, error.as_deref(), &hermes_types::ids::now())?;
-            if status.is_terminal() {
-                crate::approvals::run_ended(conn, &id)?;
-            }
-            Ok(((), vec![event]))
+            let (events, wake) = settle(conn, &id, status, event)?;
+            Ok((wake, events))
         })
         .await?;
+    if let Some(parent) = wake {
+        starter.start(parent);
+    }
     Ok(())
+}
+
+/// In the commit that moved run `id` to `status`: its `run_status` event (marked with
+/// its parent, for a subagent) and, once it is final, its approvals closed and its
+/// parent told. The events to append and the parent to start, if this woke one.
+fn settle(
+    conn: &hermes_store::Tx<'_>,
+    id: &str,
+    status: RunStatus,
+    mut event: NewEvent,
+) -> Result<(Vec<NewEvent>, Option<String>), hermes_store::StoreError> {
+    crate::subagents::mark_child(conn, id, &mut event)?;
+    let mut events = vec![event];
+    if !status.is_terminal() {
+        return Ok((events, None));
+    }
+    crate::approvals::run_ended(conn, id)?;
+    let (told, parent) = crate::subagents::ended(conn, id)?;
+    events.extend(told);
+    Ok((events, parent))
 }

@@ -37,9 +37,9 @@ pub struct Run {
     pub output: Option<String>,
     /// Microseconds to create its last instance (fresh store + instantiation).
     pub instantiate_us: Option<u64>,
-    /// Prompt tokens charged so far.
+    /// Prompt tokens charged so far, its subagents' included.
     pub input_tokens: u64,
-    /// Completion tokens charged so far.
+    /// Completion tokens charged so far, its subagents' included.
     pub output_tokens: u64,
     /// RFC 3339.
     pub created_at: String,
@@ -47,6 +47,8 @@ pub struct Run {
     pub started_at: Option<String>,
     /// When it reached a terminal status.
     pub finished_at: Option<String>,
+    /// The run that delegated this one, for a subagent.
+    pub parent_run_id: Option<String>,
 }
 
 impl From<runs::RunRow> for Run {
@@ -64,6 +66,7 @@ impl From<runs::RunRow> for Run {
             created_at: r.created_at,
             started_at: r.started_at,
             finished_at: r.finished_at,
+            parent_run_id: r.parent_run_id,
         }
     }
 }
@@ -224,25 +227,58 @@ impl RunManager {
         let cancel = Arc::new(CancellationToken::new());
         self.live.locked().insert(run_id.clone(), cancel.clone());
         let (services, tasks) = (services.clone(), services.tasks.clone());
-        let live = self.live.clone();
+        let manager = self.clone();
+        let starter: Arc<dyn RunStarter> = Arc::new(self.starter(&services));
         let span = tracing::info_span!("run", run_id = %run_id);
         tasks.spawn(
             async move {
-                execute::execute(services, run_id.clone(), (*cancel).clone()).await;
+                execute::execute(services.clone(), starter, run_id.clone(), (*cancel).clone()).await;
                 // A human may have resumed the run (a new executor, a new token) just
                 // after this one parked it: remove only our own entry.
-                let mut live = live.locked();
-                if live.get(&run_id).is_some_and(|t| Arc::ptr_eq(t, &cancel)) {
-                    live.remove(&run_id);
+                {
+                    let mut live = manager.live.locked();
+                    if live.get(&run_id).is_some_and(|t| Arc::ptr_eq(t, &cancel)) {
+                        live.remove(&run_id);
+                    }
+                }
+                // A run that ended (cancelled, failed) leaves no subagent working for it.
+                if let Err(e) = manager.cancel_children_of_ended(&services, &run_id).await {
+                    tracing::warn!(error = %e, "cancelling the subagents of an ended run");
                 }
             }
             .instrument(span),
         );
     }
 
-    /// Cancels a run: a live instance is interrupted promptly; a queued or waiting
+    /// Cancels a run and then its subagents (the parent first, so no child's end
+    /// re-queues it): a live instance is interrupted promptly; a queued or waiting
     /// run is marked cancelled directly.
     pub async fn cancel(&self, services: &Arc<Services>, run_id: &str) -> Result<RunStatus, HostError> {
+        let status = self.cancel_one(services, run_id).await?;
+        self.cancel_children(services, run_id).await?;
+        Ok(status)
+    }
+
+    /// Cancels the unfinished subagents of `run_id` (and theirs), if it has ended.
+    async fn cancel_children_of_ended(&self, services: &Arc<Services>, run_id: &str) -> Result<(), HostError> {
+        let id = run_id.to_string();
+        let ended = services.db.read(move |conn| runs::get(conn, &id)).await?.is_some_and(|r| r.status.is_terminal());
+        if ended { self.cancel_children(services, run_id).await } else { Ok(()) }
+    }
+
+    /// Cancels every unfinished subagent below `run_id`, breadth first (iteratively:
+    /// a cancel of a child cascades without recursion in async code).
+    async fn cancel_children(&self, services: &Arc<Services>, run_id: &str) -> Result<(), HostError> {
+        let mut below = crate::subagents::unfinished_children(services, run_id).await?;
+        while let Some(child) = below.pop() {
+            self.cancel_one(services, &child).await?;
+            below.extend(crate::subagents::unfinished_children(services, &child).await?);
+        }
+        Ok(())
+    }
+
+    /// Cancels one run, leaving its subagents alone.
+    async fn cancel_one(&self, services: &Arc<Services>, run_id: &str) -> Result<RunStatus, HostError> {
         let token = self.live.locked().get(run_id).cloned();
         let id = run_id.to_string();
         let run = services
@@ -257,7 +293,7 @@ impl RunManager {
             token.cancel();
             // Still queued behind busy slots: cancelled in the store now, so the
             // thread is free at once (its executor then finds nothing to claim).
-            if execute::cancel_if_queued(services, &run).await? {
+            if execute::cancel_if_queued(services, &self.starter(services), &run).await? {
                 return Ok(RunStatus::Cancelled);
             }
             // A running instance is interrupted at its next epoch tick and records
@@ -265,12 +301,19 @@ impl RunManager {
             // its executor exits: it has no instance, so it is cancelled below.
             let id = run_id.to_string();
             let now = services.db.read(move |conn| runs::get(conn, &id)).await?;
-            if now.is_none_or(|r| r.status != RunStatus::WaitingOnHuman) {
+            if now.is_none_or(|r| !r.status.is_parked()) {
                 return Ok(RunStatus::Cancelled);
             }
         }
-        execute::finish(services, &run.deployment_id, &run.thread_id, run_id, RunStatus::Cancelled, None).await?;
+        let starter = self.starter(services);
+        execute::finish(services, &starter, &run.deployment_id, &run.thread_id, run_id, RunStatus::Cancelled, None)
+            .await?;
         Ok(RunStatus::Cancelled)
+    }
+
+    /// This manager as the domain's way to start runs.
+    fn starter(&self, services: &Arc<Services>) -> Starter {
+        Starter { runs: self.clone(), services: services.clone() }
     }
 
     /// Re-spawns every run that was queued or running when its host process stopped.

@@ -139,6 +139,13 @@ impl SkillsPort for FakePorts {
     }
 }
 
+#[async_trait]
+impl SubagentsPort for FakePorts {
+    async fn delegate(&self, _delegation: Delegate) -> PortResult<crate::wit::hermes::agent::subagents::Child> {
+        unused()
+    }
+}
+
 /// A run environment whose every port is `fake` and whose secrets are `secrets`.
 pub(crate) fn env_with(fake: &FakePorts, secrets: &[(&str, &str)]) -> RunEnv {
     let f = Arc::new(fake.clone());
@@ -155,7 +162,8 @@ pub(crate) fn env_with(fake: &FakePorts, secrets: &[(&str, &str)]) -> RunEnv {
             approvals: f.clone(),
             automations: f.clone(),
             events: f.clone(),
-            skills: f,
+            skills: f.clone(),
+            subagents: f,
         },
         scope: Arc::new(RunScope {
             deployment_id: "dep_test".into(),
@@ -167,6 +175,7 @@ pub(crate) fn env_with(fake: &FakePorts, secrets: &[(&str, &str)]) -> RunEnv {
             thread_id: "thr_test".into(),
             run_id: "run_test".into(),
             spec: Arc::new(spec),
+            tools: None,
             workspace: PathBuf::from("/nonexistent"),
             cancel: CancellationToken::new(),
             shutdown: CancellationToken::new(),

@@ -12,6 +12,7 @@ mod mcp;
 mod memory;
 mod model;
 mod skills;
+mod subagents;
 mod threads;
 
 use hermes_types::text::{MAX_TEXT, bounded, preview};

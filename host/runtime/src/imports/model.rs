@@ -48,8 +48,9 @@ fn convert(req: CompletionRequest, env: &RunEnv) -> Result<ModelRequest, String>
     }
     let mut tools = Vec::with_capacity(req.tools.len());
     for t in req.tools {
-        // A tool the deployment disabled is never shown to the model, whatever the guest sends.
-        if env.spec.disabled_tools.iter().any(|d| d == &t.name) {
+        // A tool the deployment disabled (or a subagent was not given) is never shown to
+        // the model, whatever the guest sends.
+        if !env.tool_allowed(&t.name) {
             continue;
         }
         total += t.parameters.len() + t.description.len();
