@@ -52,6 +52,9 @@ pub(crate) async fn delegate(
         return Err(HostError::Conflict("subagents are turned off on this host".into()));
     }
     let max_queued = services.config.tenants.max_queued_runs;
+    // A child never gets more than its parent: an allowlisted parent's children are
+    // held to (a subset of) its own list.
+    let d = Delegate { tools: narrowed(scope.tools.as_deref(), d.tools), ..d };
     let (parent_id, dep_id, account) = (scope.run_id.clone(), scope.deployment_id.clone(), scope.account_id.clone());
     let (outcome, _) = services
         .hub
@@ -134,6 +137,15 @@ pub(crate) async fn delegate(
     Ok(outcome)
 }
 
+/// The tools a child may use: those it asked for, within its parent's allowlist.
+fn narrowed(parent: Option<&[String]>, asked: Option<Vec<String>>) -> Option<Vec<String>> {
+    match (parent, asked) {
+        (None, asked) => asked,
+        (Some(p), None) => Some(p.to_vec()),
+        (Some(p), Some(a)) => Some(a.into_iter().filter(|t| p.contains(t)).collect()),
+    }
+}
+
 /// Where [`park`] left a run whose guest returned `waiting` on a child.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Parked {
@@ -208,4 +220,22 @@ pub(crate) async fn unfinished_children(services: &Services, run_id: &str) -> Re
     let id = run_id.to_string();
     let children = services.db.read(move |conn| runs::children(conn, &id)).await?;
     Ok(children.into_iter().filter(|(_, s)| !s.is_terminal()).map(|(id, _)| id).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::narrowed;
+
+    fn list(names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| n.to_string()).collect()
+    }
+
+    #[test]
+    fn a_child_never_gets_a_tool_its_parent_lacks() {
+        assert_eq!(narrowed(None, None), None, "no lists: everything the deployment has");
+        assert_eq!(narrowed(None, Some(list(&["a"]))), Some(list(&["a"])));
+        let parent = list(&["a", "b"]);
+        assert_eq!(narrowed(Some(&parent), None), Some(parent.clone()), "inherits the parent's list");
+        assert_eq!(narrowed(Some(&parent), Some(list(&["b", "shell"]))), Some(list(&["b"])));
+    }
 }
