@@ -32,7 +32,14 @@ fn providers(llm: &MockLlm) -> Providers {
 }
 
 fn user(text: &str) -> ChatMessage {
-    ChatMessage { role: ChatRole::User, content: text.into(), tool_calls: vec![], tool_call_id: None, is_error: false }
+    ChatMessage {
+        role: ChatRole::User,
+        content: text.into(),
+        tool_calls: vec![],
+        tool_call_id: None,
+        is_error: false,
+        images: Vec::new(),
+    }
 }
 
 fn request(model: &str, messages: Vec<ChatMessage>) -> ChatRequest {
@@ -140,6 +147,7 @@ async fn tool_results_go_back_in_each_providers_shape() {
                 }],
                 tool_call_id: None,
                 is_error: false,
+                images: Vec::new(),
             },
             ChatMessage {
                 role: ChatRole::Tool,
@@ -147,6 +155,7 @@ async fn tool_results_go_back_in_each_providers_shape() {
                 tool_calls: vec![],
                 tool_call_id: Some("id_1".into()),
                 is_error: true,
+                images: Vec::new(),
             },
         ];
         let (r, _) = complete(&p, model, history).await;

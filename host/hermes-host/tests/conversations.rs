@@ -591,3 +591,49 @@ async fn a_second_process_never_resumes_a_live_processs_run_only_a_dead_ones() {
     assert_eq!(third_llm.requests().len(), 1, "the dead owner's run resumed exactly once");
     assert!(second_llm.requests().is_empty(), "the second process started before the owner died: not its run");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn image_attachments_reach_vision_models_as_image_parts_in_each_wire_format() {
+    let llm = MockLlm::start().await;
+    llm.set_default(Reply::text("I see it."));
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_file(&dir, "[context]\nvision_models = [\"openai/gpt-vision-test\"]\n");
+    let server = start_with(&llm, &[("HERMES_CONFIG", &config)]);
+    let attachments = json!([
+        {"url": "https://files.example.com/chart.png", "name": "chart", "content_type": "image/png"},
+        {"url": "https://files.example.com/q3.pdf", "name": "q3.pdf", "content_type": "application/pdf"},
+    ]);
+    let mut seen = Vec::new();
+    for model in ["anthropic/claude-test", "openai/gpt-vision-test", "openai/gpt-test"] {
+        let body = json!({"customer_id": "cus_1", "name": "V", "model": model, "system_prompt": "Look.",
+                          "features": {"memory": false}});
+        let dep = common::create(&server, body).await;
+        let before = llm.requests().len();
+        let (status, t) = server
+            .post_json(
+                &format!("/v1/deployments/{dep}/messages"),
+                &json!({"content": "What does the chart show?", "attachments": attachments}),
+            )
+            .await;
+        assert_eq!(status, 202, "{t}");
+        let run = server.wait_run(&dep, t["run_id"].as_str().unwrap()).await;
+        assert_eq!(run["status"], "completed", "{run}");
+        let req = llm.requests()[before].clone();
+        let user = req["messages"].as_array().unwrap().iter().find(|m| m["role"] == "user").cloned().unwrap();
+        seen.push((model, user));
+    }
+    // Anthropic: an image block by URL before the text (which still lists both).
+    let blocks = seen[0].1["content"].as_array().unwrap();
+    assert_eq!(blocks[0]["type"], "image");
+    assert_eq!(blocks[0]["source"], json!({"type": "url", "url": "https://files.example.com/chart.png"}));
+    assert!(blocks[1]["text"].as_str().unwrap().contains("q3.pdf"));
+    assert_eq!(blocks.iter().filter(|b| b["type"] == "image").count(), 1, "the PDF is not an image");
+    // OpenAI-compatible, configured as a vision model: an image_url part after the text.
+    let parts = seen[1].1["content"].as_array().unwrap();
+    assert_eq!(parts[0]["type"], "text");
+    assert_eq!(parts[1], json!({"type": "image_url", "image_url": {"url": "https://files.example.com/chart.png"}}));
+    assert_eq!(parts.len(), 2);
+    // A model not known to take images gets the list as text only.
+    let text = seen[2].1["content"].as_str().expect("plain text content");
+    assert!(text.contains("chart: https://files.example.com/chart.png (image/png)"), "{text}");
+}

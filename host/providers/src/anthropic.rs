@@ -122,6 +122,10 @@ fn message(m: &ChatMessage) -> Result<(&'static str, Vec<Value>), ProviderError>
     let mut blocks = Vec::new();
     Ok(match m.role {
         ChatRole::User => {
+            // Images first, then the text that refers to them (Anthropic's advice).
+            for image in &m.images {
+                blocks.push(json!({"type": "image", "source": {"type": "url", "url": image.url}}));
+            }
             text(&mut blocks);
             ("user", blocks)
         }
@@ -307,7 +311,14 @@ mod tests {
     use crate::ToolSpec;
 
     fn user(s: &str) -> ChatMessage {
-        ChatMessage { role: ChatRole::User, content: s.into(), tool_calls: vec![], tool_call_id: None, is_error: false }
+        ChatMessage {
+            role: ChatRole::User,
+            content: s.into(),
+            tool_calls: vec![],
+            tool_call_id: None,
+            is_error: false,
+            images: Vec::new(),
+        }
     }
 
     fn tool_result(id: &str, s: &str, is_error: bool) -> ChatMessage {
@@ -317,6 +328,7 @@ mod tests {
             tool_calls: vec![],
             tool_call_id: Some(id.into()),
             is_error,
+            images: Vec::new(),
         }
     }
 
@@ -324,6 +336,16 @@ mod tests {
     fn urls_accept_a_base_with_or_without_v1() {
         assert_eq!(messages_url("https://api.anthropic.com"), "https://api.anthropic.com/v1/messages");
         assert_eq!(messages_url("https://api.anthropic.com/v1/"), "https://api.anthropic.com/v1/messages");
+    }
+
+    #[test]
+    fn images_of_a_user_message_become_url_image_blocks_before_the_text() {
+        let mut m = user("what is this?");
+        m.images = vec![crate::ImagePart { url: "https://x.test/a.png".into() }];
+        let (role, blocks) = message(&m).unwrap();
+        assert_eq!(role, "user");
+        assert_eq!(blocks[0], json!({"type": "image", "source": {"type": "url", "url": "https://x.test/a.png"}}));
+        assert_eq!(blocks[1], json!({"type": "text", "text": "what is this?"}));
     }
 
     #[test]
@@ -342,6 +364,7 @@ mod tests {
                     ],
                     tool_call_id: None,
                     is_error: false,
+                    images: Vec::new(),
                 },
                 tool_result("t1", "a", false),
                 tool_result("t2", "no such file", true),

@@ -58,6 +58,15 @@ pub struct ChatMessage {
     pub tool_call_id: Option<String>,
     /// For `Tool` messages: the tool failed.
     pub is_error: bool,
+    /// Images shown with a `User` message (sent as image parts; vision models only).
+    pub images: Vec<ImagePart>,
+}
+
+/// An image a message shows the model, by URL (the provider fetches it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImagePart {
+    /// `http(s)://…`
+    pub url: String,
 }
 
 /// A tool offered to the model.

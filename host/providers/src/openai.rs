@@ -85,7 +85,12 @@ pub(crate) fn request_body(req: &ChatRequest) -> Result<Value, ProviderError> {
 
 fn message(m: &ChatMessage) -> Result<Value, ProviderError> {
     Ok(match m.role {
-        ChatRole::User => json!({"role": "user", "content": m.content}),
+        ChatRole::User if m.images.is_empty() => json!({"role": "user", "content": m.content}),
+        ChatRole::User => {
+            let mut parts = vec![json!({"type": "text", "text": m.content})];
+            parts.extend(m.images.iter().map(|i| json!({"type": "image_url", "image_url": {"url": i.url}})));
+            json!({"role": "user", "content": parts})
+        }
         ChatRole::Assistant => {
             let mut v = json!({"role": "assistant", "content": m.content});
             if !m.tool_calls.is_empty() {
@@ -303,6 +308,7 @@ mod tests {
                     tool_calls: vec![],
                     tool_call_id: None,
                     is_error: false,
+                    images: Vec::new(),
                 },
                 ChatMessage {
                     role: ChatRole::Assistant,
@@ -310,6 +316,7 @@ mod tests {
                     tool_calls: vec![ToolCall { id: "c1".into(), name: "ls".into(), arguments: String::new() }],
                     tool_call_id: None,
                     is_error: false,
+                    images: Vec::new(),
                 },
                 ChatMessage {
                     role: ChatRole::Tool,
@@ -317,6 +324,7 @@ mod tests {
                     tool_calls: vec![],
                     tool_call_id: Some("c1".into()),
                     is_error: true,
+                    images: Vec::new(),
                 },
             ],
             tools: vec![super::super::ToolSpec {
@@ -333,5 +341,25 @@ mod tests {
         assert_eq!(b["messages"][3], json!({"role": "tool", "tool_call_id": "c1", "content": "Error: denied"}));
         assert_eq!(b["tools"][0]["function"]["name"], "ls");
         assert_eq!(b["stream_options"]["include_usage"], true);
+    }
+
+    #[test]
+    fn images_of_a_user_message_become_image_url_parts() {
+        let mut m = ChatMessage {
+            role: ChatRole::User,
+            content: "what is this?".into(),
+            tool_calls: vec![],
+            tool_call_id: None,
+            is_error: false,
+            images: vec![crate::ImagePart { url: "https://x.test/a.png".into() }],
+        };
+        let parts = message(&m).unwrap();
+        assert_eq!(
+            parts["content"],
+            json!([{"type": "text", "text": "what is this?"},
+                   {"type": "image_url", "image_url": {"url": "https://x.test/a.png"}}])
+        );
+        m.images.clear();
+        assert_eq!(message(&m).unwrap()["content"], "what is this?", "no images: plain text, as before");
     }
 }

@@ -98,7 +98,7 @@ impl MessageRow {
             return self.content.clone();
         }
         let mut out = self.content.clone();
-        out.push_str("\n\nAttachments:");
+        out.push_str(ATTACHMENTS_HEADING);
         for a in &self.attachments {
             out.push_str("\n- ");
             if let Some(n) = &a.name {
@@ -112,6 +112,44 @@ impl MessageRow {
         }
         out
     }
+}
+
+/// Heading of the attachment list [`MessageRow::model_content`] appends.
+const ATTACHMENTS_HEADING: &str = "\n\nAttachments:";
+
+/// The image URLs of the attachment list [`MessageRow::model_content`] wrote at the
+/// end of `text` (the inverse of that format, kept beside it): attachments whose
+/// declared type is `image/…`, or, undeclared, whose path ends in an image extension.
+pub fn attached_images(text: &str) -> Vec<String> {
+    let Some(at) = text.rfind(ATTACHMENTS_HEADING) else { return Vec::new() };
+    let mut images = Vec::new();
+    for line in text[at + ATTACHMENTS_HEADING.len()..].lines().filter_map(|l| l.strip_prefix("- ")) {
+        // `name: url (type)`, `url (type)` or `url`: the URL starts at the line or
+        // after `: `, and holds no space.
+        let start = ["https://", "http://"]
+            .iter()
+            .filter_map(|scheme| {
+                if line.starts_with(scheme) { Some(0) } else { line.find(&format!(": {scheme}")).map(|i| i + 2) }
+            })
+            .min();
+        let Some(start) = start else { continue };
+        let rest = &line[start..];
+        let (url, declared) = match rest.split_once(' ') {
+            Some((url, t)) => (url, t.strip_prefix('(').and_then(|t| t.strip_suffix(')'))),
+            None => (rest, None),
+        };
+        let image = match declared {
+            Some(t) => t.trim().to_ascii_lowercase().starts_with("image/"),
+            None => {
+                let path = url.split(['?', '#']).next().unwrap_or_default().to_ascii_lowercase();
+                [".png", ".jpg", ".jpeg", ".gif", ".webp"].iter().any(|e| path.ends_with(e))
+            }
+        };
+        if image {
+            images.push(url.to_string());
+        }
+    }
+    images
 }
 
 /// Appends a message.
@@ -379,4 +417,49 @@ pub fn set_compaction(tx: &Tx<'_>, thread_id: &str, summary: &str, through: &str
         params![thread_id, through, summary, now],
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(content: &str, attachments: Vec<Attachment>) -> MessageRow {
+        MessageRow {
+            id: "msg_1".into(),
+            thread_id: "thr_1".into(),
+            run_id: None,
+            role: Role::User,
+            content: content.into(),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+            is_error: false,
+            delivered: true,
+            created_at: String::new(),
+            attachments,
+        }
+    }
+
+    fn att(url: &str, name: Option<&str>, content_type: Option<&str>) -> Attachment {
+        Attachment { url: url.into(), name: name.map(Into::into), content_type: content_type.map(Into::into) }
+    }
+
+    #[test]
+    fn the_images_of_an_attachment_list_are_read_back_from_the_text_the_model_sees() {
+        let m = row(
+            "Compare these: a: https://evil.test/x.png",
+            vec![
+                att("https://files.test/q3.pdf", Some("q3.pdf"), Some("application/pdf")),
+                att("https://files.test/chart", Some("chart: v2"), Some("IMAGE/PNG")),
+                att("https://files.test/photo.JPG?size=large", None, None),
+                att("https://files.test/notes.txt", Some("notes"), None),
+                att("http://files.test/b.webp", Some("b"), Some("image/webp")),
+            ],
+        );
+        assert_eq!(
+            attached_images(&m.model_content()),
+            ["https://files.test/chart", "https://files.test/photo.JPG?size=large", "http://files.test/b.webp"],
+            "only the list's images; a URL in the message text is not one"
+        );
+        assert!(attached_images(&row("no list here", Vec::new()).model_content()).is_empty());
+    }
 }

@@ -100,6 +100,10 @@ pub struct ContextConfig {
     pub default_window_tokens: u32,
     /// Per `provider/model` (exact), e.g. `"local/llama-3.1-8b" = 8192`.
     pub models: std::collections::BTreeMap<String, u32>,
+    /// Models (exact `provider/model`) that take images, beyond the families known to
+    /// (Claude 3 and later, GPT-4o, GPT-4.1, GPT-5, o3, o4): image attachments reach
+    /// them as image parts, other models get the attachment list as text only.
+    pub vision_models: Vec<String>,
 }
 
 impl Default for ContextConfig {
@@ -108,6 +112,7 @@ impl Default for ContextConfig {
             compact: true,
             default_window_tokens: hermes_runtime::ports::DEFAULT_CONTEXT_WINDOW,
             models: Default::default(),
+            vision_models: Vec::new(),
         }
     }
 }
@@ -116,6 +121,17 @@ impl ContextConfig {
     /// What the harness is told of `model`'s window: 0 when compaction is off.
     pub fn harness_window(&self, model: &str) -> u32 {
         if self.compact { self.window_for(model) } else { 0 }
+    }
+
+    /// Whether `model` (`provider/model`) is sent images: configured, or of a family
+    /// known to take them.
+    pub fn sees_images(&self, model: &str) -> bool {
+        if self.vision_models.iter().any(|m| m == model) {
+            return true;
+        }
+        let name = model.split_once('/').map_or(model, |(_, m)| m).to_ascii_lowercase();
+        let claude = name.starts_with("claude") && !name.starts_with("claude-2") && !name.starts_with("claude-instant");
+        claude || ["gpt-4o", "gpt-4.1", "gpt-5", "o3", "o4"].iter().any(|f| name.starts_with(f))
     }
 
     /// The window of `model` (`provider/model`): configured, else what its family is

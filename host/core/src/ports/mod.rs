@@ -45,6 +45,7 @@ pub(crate) fn for_run(
         account_id: scope.account_id.clone(),
         spec: scope.spec.clone(),
     };
+    let model = scope.spec.model.as_deref().unwrap_or(&services.config.default_model);
     Ports {
         model: Arc::new(model::ModelGate {
             providers: services.providers.clone(),
@@ -53,10 +54,8 @@ pub(crate) fn for_run(
             default_model: services.config.default_model.clone(),
             max_output_tokens: services.config.max_output_tokens,
             pricing: services.pricing.clone(),
-            context_window: services
-                .config
-                .context
-                .harness_window(scope.spec.model.as_deref().unwrap_or(&services.config.default_model)),
+            context_window: services.config.context.harness_window(model),
+            sees_images: services.config.context.sees_images(model),
             scope: scope.clone(),
         }),
         threads: Arc::new(threads::Transcript {

@@ -29,6 +29,8 @@ pub(crate) struct ModelGate {
     pub pricing: Arc<Pricing>,
     /// The deployment model's context window, in tokens.
     pub context_window: u32,
+    /// The deployment's model takes images: image attachments become image parts.
+    pub sees_images: bool,
     pub scope: Arc<RunScope>,
 }
 
@@ -139,13 +141,19 @@ impl ModelGate {
             Err(e) => return Err(ModelFailure::InvalidRequest(e.to_string())),
         };
         let stream = request.stream_tokens;
-        let chat = ChatRequest {
-            model: model_name,
-            system: request.system,
-            messages: request.messages,
-            tools: request.tools,
-            max_tokens,
-        };
+        let mut messages = request.messages;
+        if self.sees_images {
+            // Image attachments of user messages go to a vision model as image parts
+            // (their list stays in the text, so the model knows their names).
+            for m in messages.iter_mut().filter(|m| m.role == hermes_providers::ChatRole::User) {
+                m.images = hermes_store::threads::attached_images(&m.content)
+                    .into_iter()
+                    .map(|url| hermes_providers::ImagePart { url })
+                    .collect();
+            }
+        }
+        let chat =
+            ChatRequest { model: model_name, system: request.system, messages, tools: request.tools, max_tokens };
 
         let (tx, rx) = mpsc::unbounded_channel::<String>();
         let writer = tokio::spawn(write_tokens(self.hub.clone(), scope.clone(), rx));

@@ -44,6 +44,7 @@ fn convert(req: CompletionRequest, env: &RunEnv) -> Result<ModelRequest, String>
                 .collect(),
             tool_call_id: m.tool_call_id,
             is_error: m.is_error,
+            images: Vec::new(),
         });
     }
     let mut tools = Vec::with_capacity(req.tools.len());
