@@ -17,10 +17,13 @@ const MEMORY_RECALL_LIMIT: u32 = 8;
 /// Tokens left free in the window for the model's answer.
 const ANSWER_RESERVE_TOKENS: u32 = 4096;
 
-/// Bytes of a request without its messages: the system prompt and tool schemas.
-fn request_bytes(request: &CompletionRequest) -> usize {
-    request.system.len()
-        + request.tools.iter().map(|t| t.name.len() + t.description.len() + t.parameters.len()).sum::<usize>()
+/// Tokens of a request without its messages: the system prompt and tool schemas.
+fn fixed_tokens(host: &mut impl Imports, request: &CompletionRequest) -> usize {
+    let mut text = request.system.clone();
+    for t in &request.tools {
+        text.push_str(&format!("\n{} {} {}", t.name, t.description, t.parameters));
+    }
+    crate::compaction::count(host, &text)
 }
 
 /// What a call interrupted by a host crash gets instead of a second execution.
@@ -53,7 +56,8 @@ pub fn run(host: &mut impl Imports, workspace: &Workspace, ctx: &RunContext) -> 
 
     let fixed = FixedContext::gather(host, ctx, &history);
     // The request without history is the same for every turn of the run.
-    let fixed_bytes = request_bytes(&context::assemble_context(&fixed.input(ctx, &[], None)));
+    let fixed_tokens = fixed_tokens(host, &context::assemble_context(&fixed.input(ctx, &[], None)));
+    let mut counts = crate::compaction::TokenCounts::default();
     let mut turns = progress.turns;
     loop {
         if turns >= ctx.max_iterations {
@@ -64,7 +68,7 @@ pub fn run(host: &mut impl Imports, workspace: &Workspace, ctx: &RunContext) -> 
         // Steering messages are already in the thread; taking them marks them consumed
         // and the history read below includes them.
         let _steering = host.take_steering();
-        let view = crate::compaction::prepare(host, fixed_bytes, ANSWER_RESERVE_TOKENS);
+        let view = crate::compaction::prepare(host, fixed_tokens, ANSWER_RESERVE_TOKENS, &mut counts);
         let messages = view.messages;
         let request = context::assemble_context(&fixed.input(ctx, &messages, view.summary.as_deref()));
         let completion = host.complete(&request).map_err(|e| describe_model_error(&e))?;

@@ -37,34 +37,77 @@ pub struct View {
     pub messages: Vec<Message>,
 }
 
-/// Tokens a text of `bytes` may take: conservative (3 bytes a token; English and
-/// JSON average nearer 4), since no tokenizer runs in the guest.
-pub fn tokens(bytes: usize) -> usize {
+/// Tokens a text of `bytes` may take when nothing better is known: conservative (3
+/// bytes a token; English and JSON average nearer 4). The host counts with the
+/// model's own tokenizer where it has one (`model.count-tokens`).
+pub fn estimate(bytes: usize) -> usize {
     bytes.div_ceil(3)
 }
 
-fn message_bytes(m: &Message) -> usize {
-    m.content.len() + m.tool_calls.iter().map(|c| c.name.len() + c.arguments.len() + 16).sum::<usize>() + 16
+/// Tokens a message costs beyond its text (role and framing), as providers count.
+const MESSAGE_OVERHEAD: usize = 4;
+
+/// The text of a message that is counted: its content and its tool calls.
+pub fn counted_text(m: &Message) -> String {
+    let mut text = m.content.clone();
+    for c in &m.tool_calls {
+        text.push('\n');
+        text.push_str(&c.name);
+        text.push(' ');
+        text.push_str(&c.arguments);
+    }
+    text
 }
 
-/// The bytes a request may reach with `window` tokens: [`THRESHOLD_PERCENT`] of it,
-/// less room for the answer (`reserve` tokens).
-pub fn budget_bytes(window: u32, reserve: u32) -> usize {
+/// Token counts of thread entries, by entry id: each entry is counted once per run
+/// (entries never change), in one host call per turn for the new ones.
+#[derive(Default)]
+pub struct TokenCounts {
+    by_id: std::collections::HashMap<String, usize>,
+}
+
+impl TokenCounts {
+    /// The tokens of each of `entries` (message overhead included), counting those
+    /// not seen before.
+    pub fn of(&mut self, host: &mut dyn Imports, entries: &[Entry]) -> Vec<usize> {
+        let new: Vec<&Entry> = entries.iter().filter(|e| !self.by_id.contains_key(&e.id)).collect();
+        if !new.is_empty() {
+            let texts: Vec<String> = new.iter().map(|e| counted_text(&e.message)).collect();
+            let counts = host.count_tokens(&texts);
+            for (i, e) in new.iter().enumerate() {
+                // A host answering short falls back to the estimate, never to zero.
+                let n = counts.get(i).map_or_else(|| estimate(texts[i].len()), |&n| n as usize);
+                self.by_id.insert(e.id.clone(), n + MESSAGE_OVERHEAD);
+            }
+        }
+        entries.iter().map(|e| self.by_id.get(&e.id).copied().unwrap_or(MESSAGE_OVERHEAD)).collect()
+    }
+}
+
+/// Tokens of one text, by the host's count.
+pub fn count(host: &mut dyn Imports, text: &str) -> usize {
+    let counts = host.count_tokens(&[text.to_string()]);
+    counts.first().map_or_else(|| estimate(text.len()), |&n| n as usize)
+}
+
+/// The tokens a request may reach with `window`: [`THRESHOLD_PERCENT`] of it, less
+/// room for the answer (`reserve` tokens), and never less than a quarter of it.
+pub fn budget_tokens(window: u32, reserve: u32) -> usize {
     let window = window as usize;
     let usable = (window * THRESHOLD_PERCENT / 100).saturating_sub(reserve as usize);
-    usable.max(window / 4) * 3
+    usable.max(window / 4)
 }
 
 /// The thread as the next turn should see it, compacting first when needed.
-/// `fixed_bytes` is the request without any history (system prompt and tools).
-pub fn prepare(host: &mut dyn Imports, fixed_bytes: usize, reserve_tokens: u32) -> View {
+/// `fixed_tokens` is the request without any history (system prompt and tools).
+pub fn prepare(host: &mut dyn Imports, fixed_tokens: usize, reserve_tokens: u32, counts: &mut TokenCounts) -> View {
     let window = host.context_window();
     if window == 0 {
         // The host turned compaction off: the newest entries only, as they fit.
         let entries = host.history(HISTORY_LIMIT as u32);
         return View { summary: None, messages: entries.into_iter().map(|e| e.message).collect() };
     }
-    let budget = budget_bytes(window, reserve_tokens);
+    let budget = budget_tokens(window, reserve_tokens);
     let compacted = host.compaction();
     let entries = host.history(HISTORY_LIMIT as u32);
     let through = compacted.as_ref().map(|c| c.through.as_str());
@@ -76,9 +119,8 @@ pub fn prepare(host: &mut dyn Imports, fixed_bytes: usize, reserve_tokens: u32) 
     // Entries older than the window that no summary covers would be lost.
     let unseen_older = seen.is_none() && entries.len() >= HISTORY_LIMIT;
     let summary = compacted.as_ref().map(|c| c.summary.clone());
-    let used = fixed_bytes
-        + summary.as_ref().map_or(0, String::len)
-        + tail.iter().map(|e| message_bytes(&e.message)).sum::<usize>();
+    let summary_tokens = summary.as_deref().map_or(0, |s| count(host, s));
+    let used = fixed_tokens + summary_tokens + counts.of(host, tail).iter().sum::<usize>();
     if !unseen_older && used <= budget {
         return View { summary, messages: tail.iter().map(|e| e.message.clone()).collect() };
     }
@@ -93,13 +135,16 @@ pub fn prepare(host: &mut dyn Imports, fixed_bytes: usize, reserve_tokens: u32) 
         tail
     };
     // Room for the new summary, then half of what is left for the newest entries.
-    let keep_bytes = budget.saturating_sub(fixed_bytes + MAX_SUMMARY_CHARS) / 2;
-    let split = split_point(candidates, keep_bytes, HISTORY_LIMIT / 2);
+    let keep_tokens = budget.saturating_sub(fixed_tokens + estimate(MAX_SUMMARY_CHARS)) / 2;
+    let sizes = counts.of(host, candidates);
+    let split = split_point(candidates, &sizes, keep_tokens, HISTORY_LIMIT / 2);
     if split == 0 {
         return View { summary, messages: tail.iter().map(|e| e.message.clone()).collect() };
     }
     let folded = &candidates[..split];
-    let chunk_bytes = (budget / 2).clamp(4_000, 200_000);
+    // Chunks are cut by bytes at the conservative estimate: each summariser request
+    // fits the window whatever the tokenizer.
+    let chunk_bytes = (budget * 3 / 2).clamp(4_000, 200_000);
     match summarise(host, summary.as_deref(), folded, chunk_bytes) {
         Ok(new_summary) => {
             let last = &folded[folded.len() - 1].id;
@@ -119,18 +164,18 @@ pub fn prepare(host: &mut dyn Imports, fixed_bytes: usize, reserve_tokens: u32) 
     }
 }
 
-/// Where to cut `entries` so the newest part kept is at most `keep_bytes` and
-/// `max_keep` entries, moved later so the first kept entry is not a tool result (its
-/// call stays with it on the folded side). 0 when nothing should be folded.
-pub fn split_point(entries: &[Entry], keep_bytes: usize, max_keep: usize) -> usize {
-    let (mut kept, mut bytes) = (0, 0);
-    for e in entries.iter().rev() {
-        let b = message_bytes(&e.message);
-        if kept >= max_keep || (kept > 0 && bytes + b > keep_bytes) {
+/// Where to cut `entries` (of `sizes` tokens each) so the newest part kept is at most
+/// `keep_tokens` and `max_keep` entries, moved later so the first kept entry is not
+/// a tool result (its call stays with it on the folded side). 0 when nothing should
+/// be folded.
+pub fn split_point(entries: &[Entry], sizes: &[usize], keep_tokens: usize, max_keep: usize) -> usize {
+    let (mut kept, mut tokens) = (0, 0);
+    for &t in sizes.iter().rev() {
+        if kept >= max_keep || (kept > 0 && tokens + t > keep_tokens) {
             break;
         }
         kept += 1;
-        bytes += b;
+        tokens += t;
     }
     let mut split = entries.len() - kept;
     while split < entries.len() && entries[split].message.role == Role::Tool {
@@ -216,6 +261,11 @@ mod tests {
         Entry { id: format!("msg_{i}"), run_id: None, message: m }
     }
 
+    fn tokens_of(host: &mut dyn Imports, messages: &[Message]) -> usize {
+        let texts: Vec<String> = messages.iter().map(counted_text).collect();
+        host.count_tokens(&texts).iter().map(|&n| n as usize + MESSAGE_OVERHEAD).sum()
+    }
+
     #[test]
     fn a_split_keeps_the_newest_within_bounds_and_never_separates_a_call_from_its_result() {
         let mut entries = Vec::new();
@@ -225,13 +275,18 @@ mod tests {
             entries.push(entry(entries.len(), Message::assistant_with_calls("", vec![call])));
             entries.push(entry(entries.len(), Message::tool_result(format!("c{i}"), ToolOutput::ok("r".repeat(100)))));
         }
-        let split = split_point(&entries, 500, 100);
+        let sizes: Vec<usize> = entries.iter().map(|e| estimate(counted_text(&e.message).len()) + 4).collect();
+        let split = split_point(&entries, &sizes, 170, 100);
         assert!(split > 0 && split < entries.len());
         assert_ne!(entries[split].message.role, Role::Tool, "a kept part never starts with a result");
-        let kept: usize = entries[split..].iter().map(|e| message_bytes(&e.message)).sum();
-        assert!(kept <= 500 + 200, "kept {kept} bytes");
-        assert_eq!(split_point(&entries, 1 << 20, 4), entries.len() - 4 + 1, "count bound, moved past a result");
-        assert_eq!(split_point(&entries[..1], 0, 10), 0, "a single entry is kept");
+        let kept: usize = sizes[split..].iter().sum();
+        assert!(kept <= 170 + 70, "kept {kept} tokens");
+        assert_eq!(
+            split_point(&entries, &sizes, 1 << 20, 4),
+            entries.len() - 4 + 1,
+            "count bound, moved past a result"
+        );
+        assert_eq!(split_point(&entries[..1], &sizes[..1], 0, 10), 0, "a single entry is kept");
     }
 
     #[test]
@@ -246,30 +301,35 @@ mod tests {
         for _ in 0..20 {
             host.reply("Earlier: the user said the code word is PAPAYA-17.", Vec::new());
         }
-        let view = prepare(&mut host, 2_000, 1_000);
+        let mut counts = TokenCounts::default();
+        let view = prepare(&mut host, 700, 1_000, &mut counts);
         let calls = host.requests.len();
         assert!((1..=10).contains(&calls), "a bounded number of summariser calls: {calls}");
-        for r in &host.requests {
+        let budget = budget_tokens(4_000, 1_000);
+        for r in host.requests.clone() {
             assert!(r.system.starts_with(SUMMARISER));
-            let bytes = r.system.len() + r.messages.iter().map(message_bytes).sum::<usize>();
-            assert!(bytes <= budget_bytes(4_000, 1_000), "a summariser request fits the window too: {bytes}");
+            let tokens = count(&mut host, &r.system) + tokens_of(&mut host, &r.messages);
+            assert!(tokens <= budget, "a summariser request fits the window too: {tokens}");
         }
         assert!(host.requests[0].messages[0].content.contains("PAPAYA-17"), "the oldest entry was folded");
         let saved = host.compacted.clone().expect("persisted");
         assert!(saved.summary.contains("PAPAYA-17"));
         assert_eq!(view.summary.as_deref(), Some(saved.summary.as_str()));
-        let sent: usize = 2_000 + saved.summary.len() + view.messages.iter().map(message_bytes).sum::<usize>();
-        assert!(sent <= budget_bytes(4_000, 1_000), "{sent} bytes");
+        let sent = 700 + count(&mut host, &saved.summary) + tokens_of(&mut host, &view.messages);
+        assert!(sent <= budget, "{sent} tokens");
         assert_eq!(view.messages.last().unwrap().content, "more 599");
-        // The next turn starts from the saved summary without another call.
-        let again = prepare(&mut host, 2_000, 1_000);
+        // The next turn starts from the saved summary without another call, and
+        // counts only entries it has not seen.
+        let asked = host.counted;
+        let again = prepare(&mut host, 700, 1_000, &mut counts);
         assert_eq!(host.requests.len(), calls);
         assert_eq!(again.messages.len(), view.messages.len());
+        assert!(host.counted - asked <= 1, "the summary alone is counted again, not the entries");
     }
 
     #[test]
     fn the_budget_leaves_room_for_the_answer() {
-        assert_eq!(budget_bytes(100_000, 8_000), (75_000 - 8_000) * 3);
-        assert_eq!(budget_bytes(4_000, 8_000), 1_000 * 3, "a tiny window still allows a quarter");
+        assert_eq!(budget_tokens(100_000, 8_000), 75_000 - 8_000);
+        assert_eq!(budget_tokens(4_000, 8_000), 1_000, "a tiny window still allows a quarter");
     }
 }

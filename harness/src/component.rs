@@ -81,6 +81,9 @@ impl Imports for WitHost {
     fn context_window(&mut self) -> u32 {
         model::context_window()
     }
+    fn count_tokens(&mut self, texts: &[String]) -> Vec<u32> {
+        model::count_tokens(texts)
+    }
     fn compaction(&mut self) -> Option<Compacted> {
         threads::compaction()
     }

@@ -31,6 +31,8 @@ pub struct FakeHost {
     pub children: HashMap<String, Child>,
     /// Every delegation asked for.
     pub delegations: Vec<Delegation>,
+    /// Texts counted through `model.count-tokens`.
+    pub counted: usize,
 }
 
 impl FakeHost {
@@ -52,6 +54,7 @@ impl FakeHost {
             compacted: None,
             children: HashMap::new(),
             delegations: Vec::new(),
+            counted: 0,
         };
         host.push(None, Message::user(user));
         host
@@ -200,5 +203,10 @@ impl Imports for FakeHost {
         self.delegations.push(delegation.clone());
         let id = &delegation.call_id;
         Ok(self.children.get(id).cloned().unwrap_or_else(|| Child::Running(format!("run_child_{id}"))))
+    }
+    fn count_tokens(&mut self, texts: &[String]) -> Vec<u32> {
+        // The host's fallback: the conservative estimate.
+        self.counted += texts.len();
+        texts.iter().map(|t| crate::compaction::estimate(t.len()) as u32).collect()
     }
 }

@@ -60,6 +60,8 @@ pub trait Imports {
     fn emit(&mut self, event_type: &str, data: &str) -> Result<(), String>;
     /// `model.context-window`: tokens the deployment's model holds.
     fn context_window(&mut self) -> u32;
+    /// `model.count-tokens`: tokens each text takes for the deployment's model.
+    fn count_tokens(&mut self, texts: &[String]) -> Vec<u32>;
     /// `threads.compaction`: the thread's latest summary of older entries.
     fn compaction(&mut self) -> Option<Compacted>;
     /// `threads.compact`: persists a new summary covering entries up to `through`.

@@ -1,7 +1,8 @@
 //! The agent's tools and long threads: the fixed context of a first turn with every
-//! built-in tool offered, the bytes sent per turn over a 300-turn conversation with
-//! and without compaction, and what `web_fetch` adds to a loopback fetch, measured
-//! side by side with a plain HTTP client in one run.
+//! built-in tool offered, the tokens sent per turn over a 300-turn conversation with
+//! and without compaction (a GPT-4o-family model, so both the harness and this
+//! bench count with OpenAI's o200k tokenizer), and what `web_fetch` adds to a
+//! loopback fetch, measured side by side with a plain HTTP client in one run.
 //!
 //! `cargo bench -p hermes-tests --bench agent_tools`
 
@@ -15,6 +16,13 @@ use hermes_tests::stats::{pct, sorted};
 use serde_json::{Value, json};
 
 const TURNS: usize = 300;
+/// A name of the GPT-4o family (the fake model answers any name).
+const MODEL: &str = "openai/gpt-4o-bench";
+
+/// Tokens of each text as a GPT-4o model counts them.
+fn tokens(texts: &[String]) -> Vec<usize> {
+    hermes_providers::tokens::Tokenizer::O200k.count(texts).into_iter().map(|n| n as usize).collect()
+}
 const FETCHES: usize = 300;
 
 fn env_for(llm: &MockLlm) -> HashMap<String, String> {
@@ -23,7 +31,7 @@ fn env_for(llm: &MockLlm) -> HashMap<String, String> {
 
 fn spec() -> DeploymentSpec {
     serde_json::from_value(json!({
-        "customer_id": "cus_bench", "name": "bench", "model": "openai/gpt-test", "system_prompt": "Be brief.",
+        "customer_id": "cus_bench", "name": "bench", "model": MODEL, "system_prompt": "Be brief.",
         "features": {"memory": true, "automations": true, "steering": true}
     }))
     .expect("spec")
@@ -33,7 +41,8 @@ fn is_summariser(req: &Value) -> bool {
     req["messages"][0]["content"].as_str().is_some_and(|s| s.starts_with("You compact conversations."))
 }
 
-/// Bytes of each model turn's request over a `TURNS`-message conversation on a host
+/// Tokens of each model turn's request (its whole JSON body) over a
+/// `TURNS`-message conversation on a host
 /// whose model has `window` tokens (`None`: compaction off).
 async fn conversation(llm: &MockLlm, dir: &std::path::Path, window: Option<u32>) -> Vec<usize> {
     let mut config = hermes_host::HostConfig {
@@ -42,7 +51,7 @@ async fn conversation(llm: &MockLlm, dir: &std::path::Path, window: Option<u32>)
         ..Default::default()
     };
     match window {
-        Some(w) => _ = config.context.models.insert("openai/gpt-test".into(), w),
+        Some(w) => _ = config.context.models.insert(MODEL.into(), w),
         None => config.context.compact = false,
     }
     let host = Host::builder(dir).env(env_for(llm)).config(config).build().await.expect("host");
@@ -56,7 +65,9 @@ async fn conversation(llm: &MockLlm, dir: &std::path::Path, window: Option<u32>)
         host.wait_for_run(&ticket.run_id).await.expect("run");
     }
     host.shutdown().await;
-    llm.requests()[before..].iter().filter(|r| !is_summariser(r)).map(|r| r.to_string().len()).collect()
+    let bodies: Vec<String> =
+        llm.requests()[before..].iter().filter(|r| !is_summariser(r)).map(Value::to_string).collect();
+    tokens(&bodies)
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -91,42 +102,33 @@ async fn main() {
     host.wait_for_run(&ticket.run_id).await.expect("run");
     host.shutdown().await;
     let first = llm.requests().into_iter().find(|r| !is_summariser(r)).expect("a request");
-    let system = first["messages"][0]["content"].as_str().unwrap_or_default().len();
-    let tools = first["tools"].to_string().len();
+    let system = first["messages"][0]["content"].as_str().unwrap_or_default().to_string();
+    let tools = first["tools"].to_string();
     let count = first["tools"].as_array().map_or(0, Vec::len);
     println!(
         "{:<58} {:>12} {:>12}",
         format!("first-turn fixed context, {count} tools (bytes)"),
-        system + tools,
+        system.len() + tools.len(),
         "1,713 (6)"
     );
-    println!(
-        "{:<58} {:>12} {:>12}",
-        "  ≈ tokens at 4 bytes a token (goal ≤ 2,500)",
-        (system + tools) / 4,
-        "≈10,000 HA"
-    );
+    let fixed = tokens(&[system, tools]).iter().sum::<usize>();
+    println!("{:<58} {:>12} {:>12}", "  o200k tokens (goal ≤ 2,500)", fixed, "≈10,000 HA");
 
-    // 2. Bytes sent per turn over a 300-turn conversation: a 16k-token window with
+    // 2. Tokens sent per turn over a 300-turn conversation: a 16k-token window with
     // compaction, and compaction off (the newest 200 entries, what was older lost).
     let small = conversation(&llm, &dir.path().join("compacted"), Some(16_000)).await;
     let large = conversation(&llm, &dir.path().join("window"), None).await;
-    println!("{:<58} {:>12} {:>12}", "request bytes at turn (compaction @16k | no compaction)", "compacted", "none");
+    println!("{:<58} {:>12} {:>12}", "request tokens at turn (compaction @16k | no compaction)", "compacted", "none");
     for turn in [1, 25, 50, 100, 150, 200, 250, 300] {
         println!("{:<58} {:>12} {:>12}", format!("  turn {turn}"), small[turn - 1], large[turn - 1]);
     }
     let max_small = small.iter().max().copied().unwrap_or(0);
-    println!(
-        "{:<58} {:>12} {:>12}",
-        "  largest request (bytes; window 16k tokens ≈ 48 KB)",
-        max_small,
-        large.iter().max().unwrap()
-    );
+    println!("{:<58} {:>12} {:>12}", "  largest request (tokens; window 16k)", max_small, large.iter().max().unwrap());
     assert_eq!((small.len(), large.len()), (TURNS, TURNS), "one request per turn");
     let late = |v: &[usize]| v[TURNS - 100..].iter().sum::<usize>() / 100;
-    println!("{:<58} {:>12} {:>12}", "  mean of the last 100 turns (bytes)", late(&small), late(&large));
+    println!("{:<58} {:>12} {:>12}", "  mean of the last 100 turns (tokens)", late(&small), late(&large));
     let low = |v: &[usize]| v[TURNS - 100..].iter().min().copied().unwrap_or(0);
-    println!("{:<58} {:>12} {:>12}", "  smallest of the last 100 turns (bytes)", low(&small), low(&large));
+    println!("{:<58} {:>12} {:>12}", "  smallest of the last 100 turns (tokens)", low(&small), low(&large));
 
     // 3. web_fetch beyond the fetch itself: a loopback page fetched directly with a
     // reqwest client, then through web_fetch (checks, redirect loop, Markdown).

@@ -47,13 +47,13 @@ async fn a_600_message_thread_stays_under_the_window_and_remembers_its_first_mes
     let config = dir.path().join("hermes.toml");
     std::fs::write(
         &config,
-        format!("starting_credits = 1000000000000\n[context.models]\n\"openai/gpt-test\" = {WINDOW}\n"),
+        format!("starting_credits = 1000000000000\n[context.models]\n\"openai/gpt-4o-test\" = {WINDOW}\n"),
     )
     .unwrap();
     let server = start_with(&llm, &[("HERMES_CONFIG", config.to_str().unwrap())]);
     let dep = create(
         &server,
-        json!({"customer_id": "cus_long", "name": "Long", "model": "openai/gpt-test", "system_prompt": "Be brief.",
+        json!({"customer_id": "cus_long", "name": "Long", "model": "openai/gpt-4o-test", "system_prompt": "Be brief.",
                "features": {"memory": false}}),
     )
     .await;
@@ -70,8 +70,14 @@ async fn a_600_message_thread_stays_under_the_window_and_remembers_its_first_mes
     let requests = llm.requests();
     let turns: Vec<&Value> = requests.iter().filter(|r| !is_summariser(r)).collect();
     assert_eq!(turns.len(), 301, "one model turn per message");
-    let largest = requests.iter().map(|r| r.to_string().len()).max().unwrap();
-    assert!(largest / 3 <= WINDOW, "every request fits the {WINDOW}-token window: the largest is {largest} bytes");
+    // Counted as the provider counts (a GPT-4o model: o200k), over the whole JSON body.
+    let bodies: Vec<String> = requests.iter().map(Value::to_string).collect();
+    let largest = hermes_providers::tokens::Tokenizer::O200k.count(&bodies).into_iter().max().unwrap() as usize;
+    assert!(largest <= WINDOW, "every request fits the {WINDOW}-token window: the largest is {largest} tokens");
+    // The harness counted with the real tokenizer, so it used the window better than
+    // the 3-bytes-a-token estimate would have let it.
+    let widest = bodies.iter().map(String::len).max().unwrap();
+    assert!(widest / 3 > WINDOW * 3 / 4 - 4096, "{widest} bytes at most: the estimate would have stopped earlier");
     let summaries = requests.iter().filter(|r| is_summariser(r)).count();
     assert!(summaries >= 2, "the thread was compacted as it grew: {summaries}");
     let last = turns.last().unwrap();

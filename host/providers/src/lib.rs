@@ -7,6 +7,7 @@ mod config;
 mod openai;
 mod retry;
 pub mod sse;
+pub mod tokens;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;

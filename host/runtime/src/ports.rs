@@ -82,6 +82,11 @@ pub trait ModelPort: Send + Sync {
     fn context_window(&self) -> u32 {
         DEFAULT_CONTEXT_WINDOW
     }
+    /// Tokens of each text for the run's model; the conservative estimate unless
+    /// the port knows the model's tokenizer.
+    async fn count_tokens(&self, texts: Vec<String>) -> Vec<u32> {
+        hermes_providers::tokens::Tokenizer::Estimate.count(&texts)
+    }
 }
 
 /// The context window assumed when nothing more is known about a model.

@@ -56,6 +56,7 @@ pub(crate) fn for_run(
             pricing: services.pricing.clone(),
             context_window: services.config.context.harness_window(model),
             sees_images: services.config.context.sees_images(model),
+            tokenizer: hermes_providers::tokens::Tokenizer::for_model(model),
             scope: scope.clone(),
         }),
         threads: Arc::new(threads::Transcript {

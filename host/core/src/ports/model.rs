@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use hermes_events::{EventHub, NewEvent};
+use hermes_providers::tokens::Tokenizer;
 use hermes_providers::{ChatRequest, Completion, ProviderError, Providers};
 use hermes_runtime::ports::{ModelFailure, ModelPort, ModelRequest};
 use hermes_store::runs;
@@ -31,6 +32,8 @@ pub(crate) struct ModelGate {
     pub context_window: u32,
     /// The deployment's model takes images: image attachments become image parts.
     pub sees_images: bool,
+    /// How the deployment's model counts tokens.
+    pub tokenizer: Tokenizer,
     pub scope: Arc<RunScope>,
 }
 
@@ -78,6 +81,22 @@ async fn write_tokens(
 impl ModelPort for ModelGate {
     fn context_window(&self) -> u32 {
         self.context_window
+    }
+
+    async fn count_tokens(&self, texts: Vec<String>) -> Vec<u32> {
+        let tokenizer = self.tokenizer;
+        if tokenizer == Tokenizer::Estimate {
+            return tokenizer.count(&texts);
+        }
+        // Tokenizing is CPU work (and the first use loads the vocabulary).
+        let fallback: Vec<usize> = texts.iter().map(String::len).collect();
+        tokio::task::spawn_blocking(move || tokenizer.count(&texts)).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "counting tokens failed; estimating");
+            fallback
+                .into_iter()
+                .map(|b| u32::try_from(hermes_providers::tokens::estimate(b)).unwrap_or(u32::MAX))
+                .collect()
+        })
     }
 
     async fn complete(&self, request: ModelRequest) -> Result<Completion, ModelFailure> {

@@ -120,4 +120,16 @@ impl Host for RunState {
     async fn context_window(&mut self) -> wasmtime::Result<u32> {
         Ok(self.env.ports.model.context_window())
     }
+
+    async fn count_tokens(&mut self, texts: Vec<String>) -> wasmtime::Result<Vec<u32>> {
+        // Bounded like a request: past it the guest gets the estimate, uncounted.
+        let bytes: usize = texts.iter().map(String::len).sum();
+        if texts.len() > MAX_COUNTED_TEXTS || bytes > MAX_REQUEST {
+            return Ok(hermes_providers::tokens::Tokenizer::Estimate.count(&texts));
+        }
+        Ok(self.env.ports.model.count_tokens(texts).await)
+    }
 }
+
+/// Texts one `count-tokens` call counts with the model's tokenizer at most.
+const MAX_COUNTED_TEXTS: usize = 10_000;
