@@ -5,6 +5,7 @@
 //! holds it — and the response is read whole (bounded) and scrubbed of every secret
 //! value before the guest sees it, so an echoing server cannot hand one back.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -43,8 +44,10 @@ fn denied(why: String) -> Error {
     Error::InternalError(Some(why))
 }
 
-/// Refuses what the grant does not allow and fills in secret headers.
-async fn admit(grant: &HttpGrant, request: &mut http::Request<WasiBody>) -> Result<(), Error> {
+/// Refuses what the grant does not allow and fills in secret headers. Returns the
+/// checked public addresses to connect to (none when private ones are allowed:
+/// then the name is resolved as usual).
+async fn admit(grant: &HttpGrant, request: &mut http::Request<WasiBody>) -> Result<Option<Vec<SocketAddr>>, Error> {
     let uri = request.uri().clone();
     let host = uri.host().ok_or(Error::HttpRequestUriInvalid)?.to_string();
     let https = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
@@ -52,14 +55,16 @@ async fn admit(grant: &HttpGrant, request: &mut http::Request<WasiBody>) -> Resu
     if !grant.allows(&host, port) {
         return Err(denied(format!("the deployment does not grant HTTP to {host}:{port}")));
     }
+    let mut pinned = None;
     if !grant.allow_private {
-        let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
             .await
             .map_err(|e| denied(format!("resolving {host}: {e}")))?
             .collect();
         if addrs.is_empty() || addrs.iter().any(|a| hermes_types::net::is_private(a.ip())) {
             return Err(Error::DestinationIpProhibited);
         }
+        pinned = Some(addrs);
     }
     for value in request.headers_mut().values_mut() {
         let Ok(text) = value.to_str() else { continue };
@@ -71,7 +76,17 @@ async fn admit(grant: &HttpGrant, request: &mut http::Request<WasiBody>) -> Resu
         header.set_sensitive(true);
         *value = header;
     }
-    Ok(())
+    Ok(pinned)
+}
+
+/// A response body read whole, at most `max` bytes.
+async fn read_whole<B>(body: B, max: usize) -> Result<Bytes, Error>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let collected = Limited::new(body, max).collect().await;
+    Ok(collected.map_err(|_| Error::HttpResponseBodySize(Some(max as u64)))?.to_bytes())
 }
 
 impl WasiHttpHooks for Hooks {
@@ -90,16 +105,27 @@ impl WasiHttpHooks for Hooks {
         let scrubber = self.scrubber.clone();
         Box::new(async move {
             let grant = grant.ok_or_else(|| denied("this plugin is not granted HTTP by the deployment".into()))?;
-            admit(&grant, &mut request).await?;
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            let host = request.uri().host().unwrap_or_default().to_string();
             // The connection is driven while the body is read whole: it is scrubbed
             // before any of it reaches the guest.
-            let driver = tokio::spawn(io);
-            let (mut parts, body) = response.into_parts();
-            let collected = Limited::new(body, grant.max_response_bytes).collect().await;
-            driver.abort();
-            let bytes =
-                collected.map_err(|_| Error::HttpResponseBodySize(Some(grant.max_response_bytes as u64)))?.to_bytes();
+            let (mut parts, bytes) = match admit(&grant, &mut request).await? {
+                // Connected to the addresses just checked: no second lookup to rebind.
+                Some(addrs) => {
+                    let (response, done) = super::pinned::send(request, &host, &addrs, options).await?;
+                    let (parts, body) = response.into_parts();
+                    let bytes = read_whole(body, grant.max_response_bytes).await;
+                    done.await;
+                    (parts, bytes?)
+                }
+                None => {
+                    let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+                    let driver = tokio::spawn(io);
+                    let (parts, body) = response.into_parts();
+                    let bytes = read_whole(body, grant.max_response_bytes).await;
+                    driver.abort();
+                    (parts, bytes?)
+                }
+            };
             let bytes = match std::str::from_utf8(&bytes) {
                 Ok(text) => match scrubber.scrub(text) {
                     std::borrow::Cow::Borrowed(_) => bytes,

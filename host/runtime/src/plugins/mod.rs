@@ -43,6 +43,7 @@ pub mod bindings {
 use bindings::{ToolPlugin, ToolPluginPre};
 
 mod http;
+mod pinned;
 
 pub use http::HttpGrant;
 
