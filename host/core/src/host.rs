@@ -104,6 +104,13 @@ impl HostBuilder {
         }
         let secrets = hermes_secrets::Secrets::open(db.clone(), &self.data_dir, &env).await?;
         let providers = Providers::new(&config.providers, &env, config.retry.clone());
+        // Not configured: the default model follows the provider keys the host has, so a
+        // host with only an OpenAI key does not default to a model it cannot call.
+        if config.default_model == crate::config::DEFAULT_MODEL
+            && let Some(model) = crate::config::default_model_for(&providers)
+        {
+            config.default_model = model.to_string();
+        }
         let clock = crate::automations::scheduler::clock(self.clock, &config.automations, &env).await?;
         let mut components = self.harnesses;
         components.entry("hermes".into()).or_insert_with(|| builtin::HERMES_HARNESS.to_vec());

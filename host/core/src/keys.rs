@@ -52,7 +52,26 @@ pub fn parse_scopes(list: &[String]) -> Result<Vec<String>, HostError> {
     Ok(out)
 }
 
+/// Scopes a broader one includes, as the hosted API defines its two scopes:
+/// `deployments:write` also sends messages, `deployments:read` also streams events.
+const IMPLIED: &[(&str, &str)] = &[("deployments:write", "messages:write"), ("deployments:read", "events:read")];
+
 /// Whether `granted` covers `needed`.
 pub fn allows(granted: &[String], needed: &str) -> bool {
-    granted.iter().any(|g| g == "*" || g == needed)
+    granted.iter().any(|g| g == "*" || g == needed || IMPLIED.contains(&(g.as_str(), needed)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::allows;
+
+    #[test]
+    fn the_hosted_scopes_include_sending_and_streaming() {
+        let write = vec!["deployments:write".to_string()];
+        let read = vec!["deployments:read".to_string()];
+        assert!(allows(&write, "messages:write") && allows(&read, "events:read"));
+        assert!(!allows(&read, "messages:write"), "reading never implies writing");
+        assert!(!allows(&write, "events:read") && !allows(&write, "secrets:write"));
+        assert!(!allows(&["messages:write".to_string()], "deployments:write"), "a finer scope stays narrow");
+    }
 }

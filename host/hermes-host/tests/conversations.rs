@@ -637,3 +637,53 @@ async fn image_attachments_reach_vision_models_as_image_parts_in_each_wire_forma
     let text = seen[2].1["content"].as_str().expect("plain text content");
     assert!(text.contains("chart: https://files.example.com/chart.png (image/png)"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_with_only_the_hosted_scopes_creates_sends_and_streams() {
+    let llm = MockLlm::start().await;
+    llm.set_default(Reply::text("Hello from the agent."));
+    let server = start(&llm);
+    let dir = server.dir.path().to_str().unwrap();
+    // The hosted docs know two scopes: write (create, update, delete, send) and read
+    // (get, list, stream).
+    let key = cli(&["keys", "create", "--data-dir", dir, "--scopes", "deployments:write,deployments:read"])
+        .trim()
+        .to_string();
+    let body = json!({"customer_id": "cus_1", "name": "A", "model": "openai/gpt-test", "system_prompt": "Hi."});
+    let (status, dep) = call(&server, "POST", "/v1/deployments", &key, Some(body)).await;
+    assert_eq!(status, 201, "{dep}");
+    let dep = dep["deployment_id"].as_str().unwrap().to_string();
+    let (status, ticket) =
+        call(&server, "POST", &format!("/v1/deployments/{dep}/messages"), &key, Some(json!({"content": "hi"}))).await;
+    assert_eq!(status, 202, "deployments:write sends messages: {ticket}");
+    let run = ticket["run_id"].as_str().unwrap().to_string();
+    let log = sse::log(&server.base, &key, &dep).await;
+    assert!(
+        log.iter()
+            .any(|f| f.event == "run_status" && f.data["run_id"] == run.as_str() && f.data["status"] == "completed"),
+        "deployments:read streams the run's events"
+    );
+    // Read alone still cannot send.
+    let reader = cli(&["keys", "create", "--data-dir", dir, "--scopes", "deployments:read"]).trim().to_string();
+    let (status, _) =
+        call(&server, "POST", &format!("/v1/deployments/{dep}/messages"), &reader, Some(json!({"content": "x"}))).await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_only_an_openai_key_a_deployment_without_a_model_runs_on_openai() {
+    let llm = MockLlm::start().await;
+    llm.set_default(Reply::text("Answered by OpenAI."));
+    let dir = tempfile::tempdir().unwrap();
+    // Only OPENAI_API_KEY in the environment, no default_model configured.
+    let host = Host::builder(dir.path()).env(env_for(&llm)).build().await.unwrap();
+    let spec: DeploymentSpec =
+        serde_json::from_value(json!({"customer_id": "c", "name": "n", "system_prompt": "p"})).unwrap();
+    let dep = host.create_deployment(spec).await.unwrap();
+    assert_eq!(dep.model, "openai/gpt-4.1");
+    let ticket = host.send_message(&dep.deployment_id, "hi", ThreadTarget::Default).await.unwrap();
+    let run = host.wait_for_run(&ticket.run_id).await.unwrap();
+    assert_eq!(run.output.as_deref(), Some("Answered by OpenAI."), "{run:?}");
+    assert_eq!(llm.requests()[0]["model"], "gpt-4.1");
+    host.shutdown().await;
+}

@@ -331,6 +331,11 @@ impl Providers {
         }
     }
 
+    /// Whether provider `name` can take calls (known, with its key when it needs one).
+    pub fn is_ready(&self, name: &str) -> bool {
+        matches!(self.slots.get(name), Some(Slot::Ready(_)))
+    }
+
     /// Names of every provider known to the registry, usable or not.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.slots.keys().map(String::as_str)

@@ -195,10 +195,27 @@ impl Default for CodeToolsConfig {
     }
 }
 
+/// The model a deployment without one uses when the host configures none.
+pub const DEFAULT_MODEL: &str = "anthropic/claude-sonnet-4.5";
+
+/// The default model for the provider keys the host has: Anthropic's when its key is
+/// set, else OpenAI's, else OpenRouter's route to the same Claude model; `None`
+/// leaves [`DEFAULT_MODEL`] (its runs then say which key to set).
+pub fn default_model_for(providers: &hermes_providers::Providers) -> Option<&'static str> {
+    [
+        ("anthropic", DEFAULT_MODEL),
+        ("openai", "openai/gpt-4.1"),
+        ("openrouter", "openrouter/anthropic/claude-sonnet-4.5"),
+    ]
+    .into_iter()
+    .find(|(p, _)| providers.is_ready(p))
+    .map(|(_, m)| m)
+}
+
 impl Default for HostConfig {
     fn default() -> Self {
         HostConfig {
-            default_model: "anthropic/claude-sonnet-4.5".into(),
+            default_model: DEFAULT_MODEL.into(),
             providers: ProvidersConfig::default(),
             retry: RetryPolicy::default(),
             limits: SandboxLimits::default(),
