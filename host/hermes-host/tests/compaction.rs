@@ -84,10 +84,11 @@ async fn a_600_message_thread_stays_under_the_window_and_remembers_its_first_mes
     assert!(text_of(last).contains(FACT), "the last request carries the first message's fact");
     assert!(text_of(last).contains("## Earlier in this conversation"), "as the summary");
     // The summary is persisted with the thread and announced.
-    let answered = format!("\"content\":\"It is {FACT}.\"");
-    let events = common::stream_text(&server, &dep, 20, |t| t.contains(&answered)).await;
+    assert_eq!(run["output"], format!("It is {FACT}."), "the agent answered from the summary");
+    // Read only as far as the first compaction: the whole log of 300 streamed turns is
+    // long for a loaded machine.
+    let events = common::stream_text(&server, &dep, 60, |t| t.contains("\"folded\"") && t.ends_with("\n\n")).await;
     assert!(events.contains("\"type\":\"compaction\"") && events.contains("\"folded\""), "a compaction event");
-    assert!(events.contains(&answered), "the agent answered from the summary");
     let thread_id = run["thread_id"].as_str().expect("the run names its thread").to_string();
     let db = hermes_store::Db::open(&server.dir.path().join("hermes.db")).unwrap();
     let stored = db.read(move |tx| hermes_store::threads::compaction(tx, &thread_id)).await.unwrap();
