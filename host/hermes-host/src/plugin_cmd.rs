@@ -16,6 +16,7 @@ const WIT: &[(&str, &str)] = &[
     ("memory.wit", include_str!("../../../wit/memory.wit")),
     ("model.wit", include_str!("../../../wit/model.wit")),
     ("skills.wit", include_str!("../../../wit/skills.wit")),
+    ("subagents.wit", include_str!("../../../wit/subagents.wit")),
     ("threads.wit", include_str!("../../../wit/threads.wit")),
     ("tool.wit", include_str!("../../../wit/tool.wit")),
     ("types.wit", include_str!("../../../wit/types.wit")),
@@ -77,5 +78,22 @@ pub async fn check(path: &Path, manifest: Option<&Path>) -> i32 {
             println!("{shown}: error: {problem}");
             1
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_scaffold_carries_every_file_of_the_wit_package() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../wit");
+        let mut on_disk: Vec<String> = std::fs::read_dir(dir)
+            .expect("the wit folder")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".wit"))
+            .collect();
+        on_disk.sort();
+        let mut embedded: Vec<String> = super::WIT.iter().map(|(n, _)| n.to_string()).collect();
+        embedded.sort();
+        assert_eq!(embedded, on_disk, "a WIT file added to the package must be added to the scaffold");
     }
 }
