@@ -48,7 +48,7 @@ async fn caller(parts: &mut Parts, state: &AppState, token: Option<&str>) -> Res
 /// The SSE stream.
 #[utoipa::path(
     get, path = "/v1/deployments/{id}/events", tag = "conversations", summary = "Stream events (SSE)",
-    params(("id" = String, Path, description = "dep_…"), ("after" = Option<String>, Query, description = "evt_<n> or a sequence"), ("thread_id" = Option<String>, Query), ("run_id" = Option<String>, Query), ("access_token" = Option<String>, Query, description = "API key, for EventSource clients that cannot set headers"), ("Last-Event-ID" = Option<String>, Header)),
+    params(("id" = String, Path, description = "dep_…"), ("after" = Option<String>, Query, description = "evt_<n> or a sequence to resume after; 0 replays the retained log; absent (and no Last-Event-ID): live from now"), ("thread_id" = Option<String>, Query), ("run_id" = Option<String>, Query), ("access_token" = Option<String>, Query, description = "API key, for EventSource clients that cannot set headers"), ("Last-Event-ID" = Option<String>, Header)),
     responses(
         (status = 200, description = "text/event-stream", content_type = "text/event-stream", body = String),
         CommonErrors,
@@ -70,7 +70,10 @@ pub async fn stream(
     let after = match (last_event_id, q.after.as_deref()) {
         (Some(h), _) => parse_cursor(h)?,
         (None, Some(a)) => parse_cursor(a)?,
-        (None, None) => 0,
+        // No cursor: live from now, as the hosted docs promise a client that opens the
+        // stream before sending ("so you catch every event from the run you're about
+        // to start"); `?after=0` replays the retained log from its start.
+        (None, None) => state.host.newest_event(&id).await?.unwrap_or(0),
     };
     // A resume point older than what retention kept cannot be served exactly.
     if after > 0

@@ -501,6 +501,13 @@ impl Host {
         Ok(self.services.db.read(move |conn| event_log::oldest(conn, &dep)).await?)
     }
 
+    /// Sequence of the deployment's newest event, if any: where a stream that asks for
+    /// no cursor starts (it then sees what happens from now on).
+    pub async fn newest_event(&self, deployment_id: &str) -> Result<Option<u64>, HostError> {
+        let dep = deployment_id.to_string();
+        Ok(self.services.db.read(move |conn| event_log::newest(conn, &dep)).await?)
+    }
+
     /// Runs one event-retention pass now (the host also runs it every
     /// `[events] prune_interval_secs`); returns how many events were removed.
     pub async fn prune_events(&self) -> Result<u64, HostError> {

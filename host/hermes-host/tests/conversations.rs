@@ -687,3 +687,38 @@ async fn with_only_an_openai_key_a_deployment_without_a_model_runs_on_openai() {
     assert_eq!(llm.requests()[0]["model"], "gpt-4.1");
     host.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_opened_without_a_cursor_starts_live_and_after_0_replays() {
+    let llm = MockLlm::start().await;
+    llm.set_default(Reply::text("Done."));
+    let server = start(&llm);
+    let dep = create_deployment(&server).await;
+    let send = |content: &'static str| {
+        let path = format!("/v1/deployments/{dep}/messages");
+        let server = &server;
+        async move { server.post_json(&path, &json!({"content": content})).await.1["run_id"].as_str().unwrap().to_string() }
+    };
+    let old = send("first").await;
+    server.wait_run(&dep, &old).await;
+
+    // The hosted quickstart: open the stream, then send, and wait for that run's end.
+    let mut live = SseReader::open(&server.base, &server.key, &dep, "", None).await;
+    let new = send("second").await;
+    let mut seen = Vec::new();
+    while let Some(f) = live.next(Duration::from_secs(10)).await {
+        let done = f.event == "run_status" && f.data["run_id"] == new.as_str() && f.data["status"] == "completed";
+        seen.push(f);
+        if done {
+            break;
+        }
+    }
+    assert!(seen.iter().any(|f| f.event == "run_status" && f.data["status"] == "completed"), "the new run's end");
+    assert!(seen.iter().all(|f| f.data["run_id"] != old.as_str()), "nothing of the earlier run is replayed");
+    assert!(seen.iter().any(|f| f.event == "message" && f.data["content"] == "second"), "the new run from its start");
+    // `?after=0` is the whole retained log, both runs.
+    let log = sse::log(&server.base, &server.key, &dep).await;
+    assert!(
+        log.iter().any(|f| f.data["run_id"] == old.as_str()) && log.iter().any(|f| f.data["run_id"] == new.as_str())
+    );
+}

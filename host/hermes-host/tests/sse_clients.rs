@@ -188,7 +188,7 @@ async fn node_eventsource_reconnects_with_last_event_id_and_misses_nothing() {
     let server = start(&llm);
     let (dep, run_id) = slow_run(&llm, &server, 3500).await;
     let proxy = Proxy::start(server.port).await;
-    let url = format!("http://127.0.0.1:{}/v1/deployments/{dep}/events", proxy.port);
+    let url = format!("http://127.0.0.1:{}/v1/deployments/{dep}/events?after=0", proxy.port);
     let child = Command::new("node")
         .arg(clients_dir().join("node-client.mjs"))
         .args([&url, &server.key, &run_id, "60000"])
@@ -239,7 +239,7 @@ async fn node_eventsource_resumes_across_a_kill_9_restart_and_misses_nothing() {
     // The answer in flight dies with the server; the resumed run asks again.
     llm.set_default(Reply::text("Done after the restart."));
     let proxy = Proxy::start(server.port).await;
-    let url = format!("http://127.0.0.1:{}/v1/deployments/{dep}/events", proxy.port);
+    let url = format!("http://127.0.0.1:{}/v1/deployments/{dep}/events?after=0", proxy.port);
     let child = Command::new("node")
         .arg(clients_dir().join("node-client.mjs"))
         .args([&url, &server.key, &run_id, "60000"])
@@ -283,7 +283,7 @@ async fn chromium_eventsource_reconnects_with_last_event_id_and_misses_nothing()
     let (dep, run_id) = slow_run(&llm, &server, 15_000).await;
     let proxy = Proxy::start(server.port).await;
     // Same origin as the page (the proxy); the key rides as ?access_token=.
-    let events = format!("/v1/deployments/{dep}/events?access_token={}", server.key);
+    let events = format!("/v1/deployments/{dep}/events?after=0&access_token={}", server.key);
     let page = format!("http://127.0.0.1:{}/page.html?run={run_id}&events={}", proxy.port, percent_encode(&events));
     let profile = tempfile::tempdir().unwrap();
     let mut child = Command::new(chromium)

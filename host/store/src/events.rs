@@ -91,6 +91,15 @@ pub fn oldest(tx: &Tx<'_>, deployment_id: &str) -> Result<Option<u64>, StoreErro
         .map(|v| v as u64))
 }
 
+/// The sequence of a deployment's newest event, if it has any.
+pub fn newest(tx: &Tx<'_>, deployment_id: &str) -> Result<Option<u64>, StoreError> {
+    Ok(tx
+        .sql()
+        .prepare_cached("SELECT MAX(seq) FROM events WHERE deployment_id = ?1")?
+        .query_row(params![deployment_id], |r| r.get::<_, Option<i64>>(0))?
+        .map(|v| v as u64))
+}
+
 /// Every deployment with events: (deployment, oldest sequence, latest sequence).
 pub fn spans(tx: &Tx<'_>) -> Result<Vec<(String, u64, u64)>, StoreError> {
     let conn = tx.sql();
