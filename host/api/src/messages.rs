@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use super::json::Body;
 use super::schema::{CommonErrors, ErrorBody};
 use super::{ApiError, AppState, Caller};
-use hermes_core::Run;
 use hermes_core::ThreadTarget;
+use hermes_core::{Run, RunStatus};
 
 /// Send Message body.
 #[derive(Deserialize)]
@@ -30,7 +30,7 @@ pub struct SendMessage {
     params(("id" = String, Path, description = "dep_…")),
     request_body(content = Object, content_type = "application/json"),
     responses(
-        (status = 202, description = "{run_id, thread_id, status}", body = Object),
+        (status = 202, description = "{run_id, deployment_id, thread_id, status (hosted run statuses: `running` once accepted), queued}", body = Object),
         CommonErrors,
         (status = 404, description = "Not found", body = ErrorBody),
         (status = 402, description = "No credits", body = ErrorBody),
@@ -51,7 +51,15 @@ pub async fn send(
         Some(t) => ThreadTarget::Id(t.to_string()),
     };
     let ticket = state.host.send_message_with(&id, body.content, target, body.attachments).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!(ticket))))
+    // The hosted run statuses: an accepted run is `running` even while it waits for an
+    // instance slot; `queued` says that it does.
+    let queued = ticket.status == RunStatus::Queued.as_str();
+    let status = if queued { RunStatus::Running.as_str() } else { ticket.status };
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"run_id": ticket.run_id, "deployment_id": id, "thread_id": ticket.thread_id,
+                    "status": status, "queued": queued})),
+    ))
 }
 
 async fn run_of(state: &AppState, caller: &Caller, dep: &str, run_id: &str) -> Result<Run, ApiError> {

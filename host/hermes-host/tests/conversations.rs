@@ -722,3 +722,41 @@ async fn a_stream_opened_without_a_cursor_starts_live_and_after_0_replays() {
         log.iter().any(|f| f.data["run_id"] == old.as_str()) && log.iter().any(|f| f.data["run_id"] == new.as_str())
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_message_takes_hosted_attachments_and_answers_in_the_hosted_shape() {
+    let llm = MockLlm::start().await;
+    llm.set_default(Reply::text("Seen."));
+    let server = start(&llm);
+    let body = json!({"customer_id": "cus_1", "name": "V", "model": "anthropic/claude-test", "system_prompt": "Look.",
+                      "features": {"memory": false}});
+    let dep = common::create(&server, body).await;
+    let attachments = json!([{"type": "image", "url": "https://files.example.com/photo"},
+                             {"type": "file", "url": "https://files.example.com/report.pdf"}]);
+    let (status, t) = server
+        .post_json(
+            &format!("/v1/deployments/{dep}/messages"),
+            &json!({"content": "What is this?", "attachments": attachments}),
+        )
+        .await;
+    assert_eq!(status, 202, "{t}");
+    assert_eq!(t["deployment_id"], dep.as_str());
+    assert_eq!(t["status"], "running", "an accepted run is running in the hosted statuses: {t}");
+    assert!(t["queued"].is_boolean() && t["thread_id"].is_string(), "{t}");
+    let run = server.wait_run(&dep, t["run_id"].as_str().unwrap()).await;
+    assert_eq!(run["status"], "completed", "{run}");
+    // The image reached the (vision) model as an image part; the file as text only.
+    let req = llm.requests()[0].clone();
+    let user = req["messages"].as_array().unwrap().iter().find(|m| m["role"] == "user").cloned().unwrap();
+    let blocks = user["content"].as_array().unwrap();
+    assert_eq!(blocks[0]["source"]["url"], "https://files.example.com/photo");
+    assert_eq!(blocks.iter().filter(|b| b["type"] == "image").count(), 1);
+    assert!(blocks.last().unwrap()["text"].as_str().unwrap().contains("report.pdf (file)"));
+    // Stored as sent: the history returns the hosted fields.
+    let thread = server.get_json(&format!("/v1/deployments/{dep}/threads/{}", t["thread_id"].as_str().unwrap())).await;
+    assert!(thread.to_string().contains(r#""type":"image""#), "{thread}");
+    // An unknown kind is a clear 400.
+    let bad = json!({"content": "x", "attachments": [{"type": "hologram", "url": "https://x.example/a"}]});
+    let (status, err) = server.post_json(&format!("/v1/deployments/{dep}/messages"), &bad).await;
+    assert_eq!(status, 400, "{err}");
+}

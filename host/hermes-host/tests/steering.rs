@@ -235,7 +235,7 @@ async fn a_message_while_waiting_is_the_answer_and_the_gated_call_is_not_execute
 
     let t = send(&server, &dep, "No, do not write a.txt; use b.txt instead.").await;
     assert_eq!(t["run_id"], run.as_str(), "the message answers the waiting run");
-    assert_eq!(t["status"], "queued");
+    assert_eq!((t["status"].as_str(), t["queued"].as_bool()), (Some("running"), Some(true)), "hosted statuses: {t}");
     wait_status(&server, &dep, &run, "completed").await;
 
     let reqs = llm.requests();

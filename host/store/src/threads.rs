@@ -81,6 +81,9 @@ pub struct MessageRow {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Attachment {
+    /// `image` | `video` | `audio` | `file`: the hosted API's kind of attachment.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<AttachmentKind>,
     /// `http(s)://…`
     pub url: String,
     /// Display name.
@@ -89,6 +92,32 @@ pub struct Attachment {
     /// MIME type, as the sender declared it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
+}
+
+/// What an attachment is, in the hosted API's words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttachmentKind {
+    /// A picture (sent to vision models as an image part).
+    Image,
+    /// A video.
+    Video,
+    /// A sound recording.
+    Audio,
+    /// Any other file.
+    File,
+}
+
+impl AttachmentKind {
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttachmentKind::Image => "image",
+            AttachmentKind::Video => "video",
+            AttachmentKind::Audio => "audio",
+            AttachmentKind::File => "file",
+        }
+    }
 }
 
 impl MessageRow {
@@ -106,7 +135,8 @@ impl MessageRow {
                 out.push_str(": ");
             }
             out.push_str(&a.url);
-            if let Some(t) = &a.content_type {
+            // The declared MIME type, else the hosted kind.
+            if let Some(t) = a.content_type.as_deref().or(a.kind.map(AttachmentKind::as_str)) {
                 out.push_str(&format!(" ({t})"));
             }
         }
@@ -139,7 +169,10 @@ pub fn attached_images(text: &str) -> Vec<String> {
             None => (rest, None),
         };
         let image = match declared {
-            Some(t) => t.trim().to_ascii_lowercase().starts_with("image/"),
+            Some(t) => {
+                let t = t.trim().to_ascii_lowercase();
+                t == "image" || t.starts_with("image/")
+            }
             None => {
                 let path = url.split(['?', '#']).next().unwrap_or_default().to_ascii_lowercase();
                 [".png", ".jpg", ".jpeg", ".gif", ".webp"].iter().any(|e| path.ends_with(e))
@@ -440,7 +473,12 @@ mod tests {
     }
 
     fn att(url: &str, name: Option<&str>, content_type: Option<&str>) -> Attachment {
-        Attachment { url: url.into(), name: name.map(Into::into), content_type: content_type.map(Into::into) }
+        Attachment {
+            kind: None,
+            url: url.into(),
+            name: name.map(Into::into),
+            content_type: content_type.map(Into::into),
+        }
     }
 
     #[test]
@@ -453,11 +491,18 @@ mod tests {
                 att("https://files.test/photo.JPG?size=large", None, None),
                 att("https://files.test/notes.txt", Some("notes"), None),
                 att("http://files.test/b.webp", Some("b"), Some("image/webp")),
+                Attachment { kind: Some(AttachmentKind::Image), ..att("https://files.test/hosted", None, None) },
+                Attachment { kind: Some(AttachmentKind::Video), ..att("https://files.test/clip.gif.mp4", None, None) },
             ],
         );
         assert_eq!(
             attached_images(&m.model_content()),
-            ["https://files.test/chart", "https://files.test/photo.JPG?size=large", "http://files.test/b.webp"],
+            [
+                "https://files.test/chart",
+                "https://files.test/photo.JPG?size=large",
+                "http://files.test/b.webp",
+                "https://files.test/hosted"
+            ],
             "only the list's images; a URL in the message text is not one"
         );
         assert!(attached_images(&row("no list here", Vec::new()).model_content()).is_empty());
