@@ -26,21 +26,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     }
 }
 
-/// Parses JSON, reporting the path of the first bad field.
+/// Parses JSON, reporting the path of the first bad field; a field the body type
+/// does not know is refused by name, as Stripe does (never silently dropped).
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let mut param = (path != "." && !path.is_empty()).then_some(path.clone());
-        // serde names a missing field only in its message; lift it into `param`.
-        let text = inner.to_string();
-        if let Some(field) = text.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
-            param = Some(if path == "." || path.is_empty() { field.to_string() } else { format!("{path}.{field}") });
-        }
-        let message =
-            if inner.is_syntax() || inner.is_eof() { format!("invalid JSON: {inner}") } else { inner.to_string() };
-        ApiError::validation(param, message)
+    hermes_types::strict::from_slice(bytes).map_err(|r| {
+        let message = if r.syntax { format!("invalid JSON: {}", r.message) } else { r.message };
+        ApiError::validation(r.param, message)
     })
 }
 

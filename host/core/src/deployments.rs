@@ -563,8 +563,9 @@ pub(crate) async fn patch_with(
             merged[key.as_str()] = value;
         }
     }
-    let de = serde_path_to_error::deserialize::<_, DeploymentSpec>(merged);
-    let spec = de.map_err(|e| HostError::invalid(&e.path().to_string(), e.inner().to_string()))?;
+    // Strict: a misspelt or unknown field in the patch is refused by name.
+    let spec: DeploymentSpec = hermes_types::strict::from_value(merged)
+        .map_err(|r| HostError::invalid(r.param.as_deref().unwrap_or("body"), r.message))?;
     let mut warnings = validate(&spec)?;
     authority.check_routes(Some(&row.spec), &spec)?;
     crate::secrets::validate_refs(services, account_id, &spec.secrets).await?;

@@ -565,3 +565,43 @@ async fn inline_skill_bodies_are_kept_beside_the_spec_and_a_listing_never_loads_
     assert_eq!(content(&listed[0].spec), 0, "a listing leaves the body in its column");
     assert_eq!(content(&got.spec), body.len(), "one deployment comes whole");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_fields_are_refused_by_name_on_create_and_patch() {
+    let llm = MockLlm::start().await;
+    let server = common::start(&llm);
+    let base = json!({"customer_id": "cus_1", "name": "A", "model": "openai/gpt-test", "system_prompt": "Hi."});
+    for (field, value, param) in [
+        ("mcp_server", json!([]), "mcp_server"),
+        ("feature", json!({"memory": false}), "feature"),
+        ("features", json!({"memroy": false}), "features.memroy"),
+    ] {
+        let mut body = base.clone();
+        body[field] = value;
+        let (status, err) = server.post_json("/v1/deployments", &body).await;
+        assert_eq!(status, 400, "{field}: {err}");
+        assert_eq!(err["error"], "validation_error");
+        assert_eq!(err["param"], param, "{err}");
+    }
+    let listed = server.get_json("/v1/deployments").await;
+    assert_eq!(listed["data"].as_array().map(Vec::len), Some(0), "nothing was created: {listed}");
+
+    let (status, d) = server.post_json("/v1/deployments", &base).await;
+    assert_eq!(status, 201, "{d}");
+    let id = d["deployment_id"].as_str().unwrap();
+    let patch = |body: Value| {
+        let url = format!("{}/v1/deployments/{id}", server.base);
+        let key = server.key.clone();
+        async move {
+            let r = reqwest::Client::new().patch(url).bearer_auth(key).json(&body).send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, err) = patch(json!({"system_promt": "typo"})).await;
+    assert_eq!((status, err["param"].as_str()), (400, Some("system_promt")), "{err}");
+    let (status, ok) = patch(json!({"system_prompt": "Fixed."})).await;
+    assert_eq!(status, 200, "{ok}");
+    let (status, err) =
+        server.post_json(&format!("/v1/deployments/{id}/messages"), &json!({"content": "x", "thread": "new"})).await;
+    assert_eq!((status, err["param"].as_str()), (400, Some("thread")), "every body is strict: {err}");
+}

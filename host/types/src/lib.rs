@@ -8,5 +8,6 @@ pub mod net;
 pub mod paging;
 pub mod spec;
 pub mod status;
+pub mod strict;
 pub mod sync;
 pub mod text;
