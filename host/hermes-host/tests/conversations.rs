@@ -463,7 +463,7 @@ async fn kill_9_mid_run_resumes_exactly_and_the_stream_resumes_without_gaps_or_d
     llm.push(Reply::text("Both written."));
     let mut server = start(&llm);
     let dep = create_deployment(&server).await;
-    let mut reader = SseReader::open(&server.base, &server.key, &dep, "", None).await;
+    let mut reader = SseReader::open(&server.base, &server.key, &dep, "?after=0", None).await;
     let (_, t) = call(
         &server,
         "POST",

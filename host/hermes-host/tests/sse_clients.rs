@@ -140,7 +140,7 @@ async fn slow_run(llm: &MockLlm, server: &Server, answer_ms: u64) -> (String, St
 
 /// Waits for the run's tool result (mid-run), then cuts the client's connection.
 async fn cut_mid_run(server: &Server, dep: &str, proxy: &Proxy) {
-    let mut watch = SseReader::open(&server.base, &server.key, dep, "", None).await;
+    let mut watch = SseReader::open(&server.base, &server.key, dep, "?after=0", None).await;
     while let Some(f) = watch.next(Duration::from_secs(30)).await {
         if f.event == "tool_result" {
             break;
@@ -249,7 +249,7 @@ async fn node_eventsource_resumes_across_a_kill_9_restart_and_misses_nothing() {
         .expect("start node");
 
     // Mid-run (after the tool result, while the answer is pending): kill -9, restart.
-    let mut watch = SseReader::open(&server.base, &server.key, &dep, "", None).await;
+    let mut watch = SseReader::open(&server.base, &server.key, &dep, "?after=0", None).await;
     while let Some(f) = watch.next(Duration::from_secs(30)).await {
         if f.event == "tool_result" {
             break;
