@@ -99,7 +99,7 @@ pub(crate) async fn delegate(
                 tools: d.tools.clone(),
                 max_turns: d.max_turns,
             };
-            runs::insert_child(conn, &run_id, &dep_id, &thread_id, crate::instance::id(), &now, &of)?;
+            runs::insert(conn, &run_id, &dep_id, &thread_id, crate::instance::id(), &now, Some(&of))?;
             let message = threads::MessageRow {
                 id: hermes_types::ids::new_id("msg"),
                 thread_id: thread_id.clone(),

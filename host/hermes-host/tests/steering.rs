@@ -27,19 +27,6 @@ async fn send(server: &Server, dep: &str, content: &str) -> Value {
     t
 }
 
-/// Polls the run until its status is `want` (at most ~15 s).
-async fn wait_status(server: &Server, dep: &str, run: &str, want: &str) -> Value {
-    let mut last = Value::Null;
-    for _ in 0..600 {
-        last = server.get_json(&format!("/v1/deployments/{dep}/runs/{run}")).await;
-        if last["status"] == want {
-            return last;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("run {run} never reached {want}: {last}");
-}
-
 async fn pending(server: &Server, dep: &str) -> Vec<Value> {
     let page = server.get_json(&format!("/v1/deployments/{dep}/approvals?status=pending")).await;
     page["data"].as_array().unwrap_or_else(|| panic!("{page}")).clone()
@@ -79,7 +66,7 @@ async fn approval_survives_kill_9_and_approving_runs_the_tool_exactly_once() {
     let mut server = start(&llm);
     let dep = create(&server, gated()).await;
     let run = send(&server, &dep, "write a.txt").await["run_id"].as_str().unwrap().to_string();
-    wait_status(&server, &dep, &run, "waiting_on_human").await;
+    server.wait_status(&dep, &run, "waiting_on_human").await;
 
     let list = pending(&server, &dep).await;
     assert_eq!(list.len(), 1, "{list:?}");
@@ -134,7 +121,7 @@ async fn approval_survives_kill_9_and_approving_runs_the_tool_exactly_once() {
     assert_eq!(status, 200, "{decided}");
     assert_eq!(decided["status"], "approved");
     assert_eq!(decided["comment"], "fine");
-    let done = wait_status(&server, &dep, &run, "completed").await;
+    let done = server.wait_status(&dep, &run, "completed").await;
     assert_eq!(done["output"], "Written.");
     assert_eq!(file(&server, &dep, "a.txt").await, (200, "approved content".to_string()));
 
@@ -173,7 +160,7 @@ async fn kill_9_right_after_approving_still_executes_the_call_at_most_once() {
         .unwrap();
     assert!(r.status().is_success());
     let run = send(&server, &dep, "edit a.txt").await["run_id"].as_str().unwrap().to_string();
-    wait_status(&server, &dep, &run, "waiting_on_human").await;
+    server.wait_status(&dep, &run, "waiting_on_human").await;
     let aid = pending(&server, &dep).await[0]["approval_id"].as_str().unwrap().to_string();
 
     // The decision is durable when the 200 arrives; the kill lands before or during
@@ -186,7 +173,7 @@ async fn kill_9_right_after_approving_still_executes_the_call_at_most_once() {
     server.child = child;
     server.base = format!("http://127.0.0.1:{port}");
 
-    wait_status(&server, &dep, &run, "completed").await;
+    server.wait_status(&dep, &run, "completed").await;
     let (_, content) = file(&server, &dep, "a.txt").await;
     let reqs = llm.requests();
     let results = tool_results(reqs.last().unwrap(), "call_1");
@@ -207,13 +194,13 @@ async fn a_rejection_and_its_comment_reach_the_model_and_the_tool_never_runs() {
     let server = start(&llm);
     let dep = create(&server, gated()).await;
     let run = send(&server, &dep, "write a.txt").await["run_id"].as_str().unwrap().to_string();
-    wait_status(&server, &dep, &run, "waiting_on_human").await;
+    server.wait_status(&dep, &run, "waiting_on_human").await;
     let aid = pending(&server, &dep).await[0]["approval_id"].as_str().unwrap().to_string();
 
     let (status, d) = decide(&server, &dep, &aid, json!({"decision": "reject", "comment": "too risky today"})).await;
     assert_eq!(status, 200, "{d}");
     assert_eq!(d["status"], "rejected");
-    wait_status(&server, &dep, &run, "completed").await;
+    server.wait_status(&dep, &run, "completed").await;
     let reqs = llm.requests();
     let results = tool_results(&reqs[1], "call_1");
     assert_eq!(results.len(), 1);
@@ -230,13 +217,13 @@ async fn a_message_while_waiting_is_the_answer_and_the_gated_call_is_not_execute
     let server = start(&llm);
     let dep = create(&server, gated()).await;
     let run = send(&server, &dep, "write a.txt").await["run_id"].as_str().unwrap().to_string();
-    wait_status(&server, &dep, &run, "waiting_on_human").await;
+    server.wait_status(&dep, &run, "waiting_on_human").await;
     let aid = pending(&server, &dep).await[0]["approval_id"].as_str().unwrap().to_string();
 
     let t = send(&server, &dep, "No, do not write a.txt; use b.txt instead.").await;
     assert_eq!(t["run_id"], run.as_str(), "the message answers the waiting run");
     assert_eq!((t["status"].as_str(), t["queued"].as_bool()), (Some("running"), Some(true)), "hosted statuses: {t}");
-    wait_status(&server, &dep, &run, "completed").await;
+    server.wait_status(&dep, &run, "completed").await;
 
     let reqs = llm.requests();
     assert_eq!(reqs.len(), 2);
@@ -261,12 +248,12 @@ async fn steer_reaches_running_and_waiting_runs_and_a_finished_run_is_409() {
     let server = start(&llm);
     let dep = create(&server, gated()).await;
     let run = send(&server, &dep, "look around").await["run_id"].as_str().unwrap().to_string();
-    wait_status(&server, &dep, &run, "running").await;
+    server.wait_status(&dep, &run, "running").await;
     let steer = format!("/v1/deployments/{dep}/runs/{run}/steer");
     let (status, t) = server.post_json(&steer, &json!({"content": "also check b.txt"})).await;
     assert_eq!(status, 202, "{t}");
     assert_eq!(t["run_id"], run.as_str());
-    wait_status(&server, &dep, &run, "completed").await;
+    server.wait_status(&dep, &run, "completed").await;
     let reqs = llm.requests();
     let last_user = reqs[1]["messages"].as_array().unwrap().iter().rev().find(|m| m["role"] == "user").unwrap();
     assert!(last_user["content"].as_str().unwrap().contains("also check b.txt"), "{}", reqs[1]);
@@ -279,13 +266,13 @@ async fn steer_reaches_running_and_waiting_runs_and_a_finished_run_is_409() {
     llm.push(Reply::tool("write_file", json!({"path": "a.txt", "content": "x"})));
     llm.push(Reply::text("Skipped."));
     let run2 = send(&server, &dep, "write a.txt").await["run_id"].as_str().unwrap().to_string();
-    wait_status(&server, &dep, &run2, "waiting_on_human").await;
+    server.wait_status(&dep, &run2, "waiting_on_human").await;
     let steer2 = format!("/v1/deployments/{dep}/runs/{run2}/steer");
     let (status, body) = server.post_json(&steer2, &json!({"content": "  "})).await;
     assert_eq!((status, body["param"].as_str()), (400, Some("content")), "{body}");
     let (status, t) = server.post_json(&steer2, &json!({"content": "skip the write"})).await;
     assert_eq!((status, t["status"].as_str()), (202, Some("queued")), "{t}");
-    wait_status(&server, &dep, &run2, "completed").await;
+    server.wait_status(&dep, &run2, "completed").await;
     assert_eq!(file(&server, &dep, "a.txt").await.0, 404);
     assert!(pending(&server, &dep).await.is_empty());
 }
@@ -297,12 +284,12 @@ async fn cancel_while_waiting_ends_the_run_and_closes_its_approval() {
     let server = start(&llm);
     let dep = create(&server, gated()).await;
     let run = send(&server, &dep, "write a.txt").await["run_id"].as_str().unwrap().to_string();
-    wait_status(&server, &dep, &run, "waiting_on_human").await;
+    server.wait_status(&dep, &run, "waiting_on_human").await;
     let aid = pending(&server, &dep).await[0]["approval_id"].as_str().unwrap().to_string();
 
     let (status, c) = server.post_json(&format!("/v1/deployments/{dep}/runs/{run}/cancel"), &json!({})).await;
     assert_eq!((status, c["status"].as_str()), (200, Some("cancelled")), "{c}");
-    wait_status(&server, &dep, &run, "cancelled").await;
+    server.wait_status(&dep, &run, "cancelled").await;
     let a = server.get_json(&format!("/v1/deployments/{dep}/approvals/{aid}")).await;
     assert_eq!(a["status"], "cancelled");
     assert_eq!(decide(&server, &dep, &aid, json!({"decision": "approve"})).await.0, 409);
@@ -339,7 +326,7 @@ async fn ask_human_round_trip() {
     let server = start(&llm);
     let dep = create(&server, json!({})).await;
     let run = send(&server, &dep, "handle the ACME invoice").await["run_id"].as_str().unwrap().to_string();
-    wait_status(&server, &dep, &run, "waiting_on_human").await;
+    server.wait_status(&dep, &run, "waiting_on_human").await;
     assert!(offered_tools(&llm.requests()[0]).contains(&"ask_human".to_string()));
     let list = pending(&server, &dep).await;
     assert_eq!(list.len(), 1);
@@ -352,7 +339,7 @@ async fn ask_human_round_trip() {
     let aid = list[0]["approval_id"].as_str().unwrap();
     let (status, _) = decide(&server, &dep, aid, json!({"decision": "approve", "comment": "yes, today"})).await;
     assert_eq!(status, 200);
-    wait_status(&server, &dep, &run, "completed").await;
+    server.wait_status(&dep, &run, "completed").await;
     let results = tool_results(&llm.requests()[1], "call_1").iter().map(|s| s.to_string()).collect::<Vec<_>>();
     assert_eq!(results.len(), 1);
     assert!(results[0].contains("approved") && results[0].contains("yes, today"), "{}", results[0]);
@@ -380,7 +367,7 @@ async fn a_policy_timeout_rejects_the_pending_approval() {
         list
     };
     assert!(list[0]["expires_at"].is_string(), "{list:?}");
-    wait_status(&server, &dep, &run, "completed").await;
+    server.wait_status(&dep, &run, "completed").await;
     let aid = list[0]["approval_id"].as_str().unwrap();
     let a = server.get_json(&format!("/v1/deployments/{dep}/approvals/{aid}")).await;
     assert_eq!(a["status"], "expired");
@@ -421,7 +408,7 @@ async fn policies_and_decisions_are_validated_lists_page_and_everything_is_docum
         runs.push(t["run_id"].as_str().unwrap().to_string());
     }
     for r in &runs {
-        wait_status(&server, &dep, r, "waiting_on_human").await;
+        server.wait_status(&dep, r, "waiting_on_human").await;
     }
     let p1 = server.get_json(&format!("/v1/deployments/{dep}/approvals?status=pending&limit=1")).await;
     assert_eq!(p1["data"].as_array().unwrap().len(), 1);
@@ -476,7 +463,7 @@ async fn a_reused_call_id_never_inherits_an_approval() {
     llm.push(Reply::text("done"));
     let t = send(&server, &dep, "write both").await;
     let run = t["run_id"].as_str().unwrap().to_string();
-    wait_status(&server, &dep, &run, "waiting_on_human").await;
+    server.wait_status(&dep, &run, "waiting_on_human").await;
     let first = pending(&server, &dep).await;
     assert_eq!(first.len(), 1, "{first:?}");
     let (status, _) =
@@ -501,6 +488,6 @@ async fn a_reused_call_id_never_inherits_an_approval() {
     let (status, _) =
         decide(&server, &dep, second[0]["approval_id"].as_str().unwrap(), json!({"decision": "reject"})).await;
     assert_eq!(status, 200);
-    wait_status(&server, &dep, &run, "completed").await;
+    server.wait_status(&dep, &run, "completed").await;
     assert_eq!(file(&server, &dep, "b.txt").await.0, 404);
 }

@@ -41,19 +41,6 @@ async fn post_message(server: &Server, dep: &str, content: &str) -> String {
     t["run_id"].as_str().unwrap().to_string()
 }
 
-/// Polls a run until its status is `want` (at most ~30 s).
-async fn wait_status(server: &Server, dep: &str, run: &str, want: &str) -> Value {
-    let mut last = Value::Null;
-    for _ in 0..1200 {
-        last = server.get_json(&format!("/v1/deployments/{dep}/runs/{run}")).await;
-        if last["status"] == want {
-            return last;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("run {run} never reached {want}: {last}");
-}
-
 /// The child runs of `parent`, from its `subagent` events (one per start).
 fn children_of(log: &[common::sse::Frame], parent: &str) -> Vec<String> {
     log.iter()
@@ -89,7 +76,7 @@ async fn a_run_delegates_two_tasks_in_parallel_and_answers_with_their_results() 
     let dep = deployment(&server).await;
 
     let run = post_message(&server, &dep, "Count the files of alpha and beta.").await;
-    let parent = wait_status(&server, &dep, &run, "completed").await;
+    let parent = server.wait_status(&dep, &run, "completed").await;
     assert_eq!(parent["output"], "Summary: alpha has 3 files / beta has 5 files", "{parent}");
     assert!(parent["parent_run_id"].is_null());
 
@@ -162,15 +149,15 @@ async fn cancelling_the_parent_cancels_its_working_child() {
     let server = start(&llm);
     let dep = deployment(&server).await;
     let run = post_message(&server, &dep, "Delegate something slow.").await;
-    wait_status(&server, &dep, &run, "waiting_on_subagents").await;
+    server.wait_status(&dep, &run, "waiting_on_subagents").await;
     let log = common::sse::log(&server.base, &server.key, &dep).await;
     let child = children_of(&log, &run).pop().expect("a child");
-    wait_status(&server, &dep, &child, "running").await;
+    server.wait_status(&dep, &child, "running").await;
 
     let (status, body) = server.post_json(&format!("/v1/deployments/{dep}/runs/{run}/cancel"), &json!({})).await;
     assert!(status == 200 || status == 202, "{status} {body}");
-    wait_status(&server, &dep, &run, "cancelled").await;
-    wait_status(&server, &dep, &child, "cancelled").await;
+    server.wait_status(&dep, &run, "cancelled").await;
+    server.wait_status(&dep, &child, "cancelled").await;
     // Cancelled parent first: the child's end did not wake it.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let r = server.get_json(&format!("/v1/deployments/{dep}/runs/{run}")).await;
@@ -194,10 +181,10 @@ async fn a_kill_9_mid_child_resumes_both_and_starts_no_second_child() {
     let mut server = start(&llm);
     let dep = deployment(&server).await;
     let run = post_message(&server, &dep, "Find the answer with a helper.").await;
-    wait_status(&server, &dep, &run, "waiting_on_subagents").await;
+    server.wait_status(&dep, &run, "waiting_on_subagents").await;
     let log = common::sse::log(&server.base, &server.key, &dep).await;
     let child = children_of(&log, &run).pop().expect("a child");
-    wait_status(&server, &dep, &child, "running").await;
+    server.wait_status(&dep, &child, "running").await;
 
     server.child.kill().unwrap();
     server.child.wait().unwrap();
@@ -206,7 +193,7 @@ async fn a_kill_9_mid_child_resumes_both_and_starts_no_second_child() {
     server.child = proc;
     server.base = format!("http://127.0.0.1:{port}");
 
-    let done = wait_status(&server, &dep, &run, "completed").await;
+    let done = server.wait_status(&dep, &run, "completed").await;
     assert_eq!(done["output"], "Child said: the answer is 42", "{done}");
     let c = server.get_json(&format!("/v1/deployments/{dep}/runs/{child}")).await;
     assert_eq!(c["status"], "completed", "{c}");

@@ -55,7 +55,8 @@ pub struct ChildOf {
     pub max_turns: Option<u32>,
 }
 
-/// Inserts a queued run, owned by the host process `owner`.
+/// Inserts a queued run, owned by the host process `owner`; `child` makes it a
+/// subagent of `child.parent_run_id`.
 pub fn insert(
     tx: &Tx<'_>,
     id: &str,
@@ -63,27 +64,9 @@ pub fn insert(
     thread_id: &str,
     owner: &str,
     now: &str,
+    child: Option<&ChildOf>,
 ) -> Result<(), StoreError> {
-    let conn = tx.sql();
-    conn.prepare_cached(
-        "INSERT INTO runs (id, deployment_id, thread_id, status, created_at, owner)
-         VALUES (?1, ?2, ?3, 'queued', ?4, ?5)",
-    )?
-    .execute(params![id, deployment_id, thread_id, now, owner])?;
-    Ok(())
-}
-
-/// Inserts a queued subagent run of `child.parent_run_id`.
-pub fn insert_child(
-    tx: &Tx<'_>,
-    id: &str,
-    deployment_id: &str,
-    thread_id: &str,
-    owner: &str,
-    now: &str,
-    child: &ChildOf,
-) -> Result<(), StoreError> {
-    let tools = child.tools.as_ref().map(|t| serde_json::Value::from(t.clone()).to_string());
+    let tools = child.and_then(|c| c.tools.as_ref()).map(|t| serde_json::Value::from(t.clone()).to_string());
     tx.sql()
         .prepare_cached(
             "INSERT INTO runs (id, deployment_id, thread_id, status, created_at, owner,
@@ -96,10 +79,10 @@ pub fn insert_child(
             thread_id,
             now,
             owner,
-            child.parent_run_id,
-            child.call_id,
+            child.map(|c| &c.parent_run_id),
+            child.map(|c| &c.call_id),
             tools,
-            child.max_turns
+            child.and_then(|c| c.max_turns)
         ])?;
     Ok(())
 }

@@ -509,7 +509,7 @@ fn fire_in(
         (Some(_), Trigger::Slot { .. }) => None,
         (None, _) => {
             let run_id = hermes_types::ids::new_id("run");
-            runs::insert(conn, &run_id, dep, &a.thread_id, crate::instance::id(), &hermes_types::ids::now())?;
+            runs::insert(conn, &run_id, dep, &a.thread_id, crate::instance::id(), &hermes_types::ids::now(), None)?;
             let msg = MessageRow {
                 id: hermes_types::ids::new_id("msg"),
                 thread_id: a.thread_id.clone(),

@@ -180,7 +180,15 @@ impl RunManager {
                             )));
                         }
                         let id = hermes_types::ids::new_id("run");
-                        runs::insert(conn, &id, &dep_id, &thread_id, crate::instance::id(), &hermes_types::ids::now())?;
+                        runs::insert(
+                            conn,
+                            &id,
+                            &dep_id,
+                            &thread_id,
+                            crate::instance::id(),
+                            &hermes_types::ids::now(),
+                            None,
+                        )?;
                         (id, RunStatus::Queued.as_str(), true, true)
                     }
                 };

@@ -183,6 +183,19 @@ impl Server {
         d["deployment_id"].as_str().expect("deployment_id").to_string()
     }
 
+    /// Polls a run until its status is `want` (at most ~30 s); returns it.
+    pub async fn wait_status(&self, deployment_id: &str, run_id: &str, want: &str) -> serde_json::Value {
+        let mut last = serde_json::Value::Null;
+        for _ in 0..1200 {
+            last = self.get_json(&format!("/v1/deployments/{deployment_id}/runs/{run_id}")).await;
+            if last["status"] == want {
+                return last;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("run {run_id} never reached {want}: {last}");
+    }
+
     /// Polls a run until it leaves `queued`/`running` (at most ~10 s); returns it.
     pub async fn wait_run(&self, deployment_id: &str, run_id: &str) -> serde_json::Value {
         let path = format!("/v1/deployments/{deployment_id}/runs/{run_id}");
