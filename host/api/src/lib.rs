@@ -90,7 +90,10 @@ pub fn router(host: Host) -> Router {
         )
         .route("/v1/deployments/{id}/dream", post(memories::dream))
         .route("/v1/deployments/{id}/threads", post(threads::create).get(threads::list))
-        .route("/v1/deployments/{id}/threads/{thread_id}", get(threads::get).patch(threads::patch))
+        .route(
+            "/v1/deployments/{id}/threads/{thread_id}",
+            get(threads::get).patch(threads::patch).delete(threads::delete),
+        )
         .route("/v1/deployments/{id}/runs/{run_id}", get(messages::get_run))
         .route("/v1/deployments/{id}/runs/{run_id}/cancel", post(messages::cancel_run))
         .route("/v1/deployments/{id}/runs/{run_id}/steer", post(approvals::steer))

@@ -68,6 +68,7 @@ impl Modify for BearerAuth {
         super::threads::list,
         super::threads::get,
         super::threads::patch,
+        super::threads::delete,
         super::automations::create,
         super::automations::list,
         super::automations::get,

@@ -15,6 +15,11 @@ pub struct PageQuery {
 }
 
 impl PageQuery {
+    /// A page query from its parts (for endpoints that name their cursor otherwise).
+    pub fn of(limit: Option<String>, cursor: Option<String>) -> PageQuery {
+        PageQuery { limit, cursor, starting_after: None }
+    }
+
     /// The page size, validated.
     pub fn limit(&self) -> Result<u32, ApiError> {
         match self.limit.as_deref() {

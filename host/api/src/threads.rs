@@ -77,9 +77,9 @@ pub async fn list(
 /// `GET /v1/deployments/{id}/threads/{thread_id}`: the thread and a page of its messages.
 #[utoipa::path(
     get, path = "/v1/deployments/{id}/threads/{thread_id}", tag = "conversations", summary = "A thread and a page of its messages",
-    params(("id" = String, Path, description = "dep_…"), ("thread_id" = String, Path), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100), ("cursor" = Option<String>, Query), ("starting_after" = Option<String>, Query)),
+    params(("id" = String, Path, description = "dep_…"), ("thread_id" = String, Path), ("limit" = Option<u32>, Query, minimum = 1, maximum = 100), ("messages_cursor" = Option<String>, Query, description = "the previous page's messages_next_cursor"), ("cursor" = Option<String>, Query), ("starting_after" = Option<String>, Query)),
     responses(
-        (status = 200, description = "The thread with its history", body = Object),
+        (status = 200, description = "The thread with a page of its history: messages (array), messages_next_cursor, messages_has_more", body = Object),
         CommonErrors,
         (status = 404, description = "Not found", body = ErrorBody),
     )
@@ -88,14 +88,57 @@ pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
     Path((id, thread_id)): Path<(String, String)>,
-    Query(q): Query<PageQuery>,
+    Query(q): Query<ThreadQuery>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("deployments:read")?;
+    let q = PageQuery::of(q.limit, q.messages_cursor.or(q.cursor).or(q.starting_after));
     let thread = state.host.thread(&caller.account_id, &id, &thread_id).await?;
     let page = state.host.thread_history(&caller.account_id, &id, &thread_id, q.cursor(), q.limit()?).await?;
+    // The hosted shape: `messages` is the array an SDK iterates; the next page is
+    // asked for with `messages_cursor`.
     let mut out = json!(thread);
-    out["messages"] = super::paging::page_body(page.data, &page.next_cursor);
+    out["messages"] = json!(page.data);
+    out["messages_next_cursor"] = json!(page.next_cursor);
+    out["messages_has_more"] = json!(page.next_cursor.is_some());
     Ok(Json(out))
+}
+
+/// Query of GET one thread: the page of its messages.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThreadQuery {
+    #[serde(default)]
+    limit: Option<String>,
+    /// The previous page's `messages_next_cursor`.
+    #[serde(default)]
+    messages_cursor: Option<String>,
+    /// Alias of `messages_cursor`.
+    #[serde(default)]
+    cursor: Option<String>,
+    /// Alias of `messages_cursor`.
+    #[serde(default)]
+    starting_after: Option<String>,
+}
+
+/// `DELETE /v1/deployments/{id}/threads/{thread_id}`.
+#[utoipa::path(
+    delete, path = "/v1/deployments/{id}/threads/{thread_id}", tag = "conversations", summary = "Delete a thread",
+    params(("id" = String, Path, description = "dep_…"), ("thread_id" = String, Path)),
+    responses(
+        (status = 200, description = "{thread_id, deleted: true}", body = Object),
+        CommonErrors,
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 409, description = "The default thread cannot be deleted", body = ErrorBody),
+    )
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, thread_id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require("messages:write")?;
+    state.host.delete_thread(&caller.account_id, &id, &thread_id).await?;
+    Ok(Json(json!({"thread_id": thread_id, "deleted": true})))
 }
 
 /// `PATCH /v1/deployments/{id}/threads/{thread_id}`.

@@ -26,6 +26,14 @@ pub struct Thread {
     pub title: Option<String>,
     /// Whether this is the deployment's default thread (messages without `thread_id`).
     pub is_default: bool,
+    /// `idle` | `running` | `waiting_on_human`: where the thread's current run stands
+    /// (the hosted session statuses; a run waiting for a slot or for its subagents
+    /// is `running`).
+    pub status: &'static str,
+    /// User and agent messages in its history.
+    pub message_count: u64,
+    /// RFC 3339: its newest message, or its creation.
+    pub last_activity_at: String,
     /// RFC 3339.
     pub created_at: String,
 }
@@ -162,11 +170,19 @@ pub fn validate_attachments(attachments: &[Attachment]) -> Result<(), HostError>
 
 impl Core {
     fn thread_object(&self, row: ThreadRow, default_thread: &str) -> Thread {
+        let status = match row.active_run {
+            None => "idle",
+            Some(hermes_types::status::RunStatus::WaitingOnHuman) => "waiting_on_human",
+            Some(_) => "running",
+        };
         Thread {
             is_default: row.id == default_thread,
             thread_id: row.id,
             deployment_id: row.deployment_id,
             title: row.title,
+            status,
+            message_count: row.message_count,
+            last_activity_at: row.last_activity_at,
             created_at: row.created_at,
         }
     }

@@ -556,6 +556,48 @@ impl Host {
         }
     }
 
+    /// Deletes a thread of a deployment of `account_id` with its messages, cancelling
+    /// its unfinished run (and that run's subagents) first. The default thread cannot
+    /// be deleted (a conflict): messages without a thread go there.
+    pub async fn delete_thread(&self, account_id: &str, deployment_id: &str, thread_id: &str) -> Result<(), HostError> {
+        let thread = self.thread(account_id, deployment_id, thread_id).await?;
+        if thread.is_default {
+            return Err(HostError::Conflict(format!(
+                "thread {thread_id} is the deployment's default thread (messages without a thread_id go there);                  it cannot be deleted"
+            )));
+        }
+        let id = thread_id.to_string();
+        let active = self.services.db.read(move |conn| hermes_store::runs::active_on_thread(conn, &id)).await?;
+        if let Some((run_id, _)) = active {
+            self.runs.cancel(&self.services, &run_id).await?;
+            // A live instance records `cancelled` at its next epoch tick: wait for it.
+            for _ in 0..500 {
+                let id = run_id.clone();
+                let run = self.services.db.read(move |conn| hermes_store::runs::get(conn, &id)).await?;
+                if run.is_none_or(|r| r.status.is_terminal()) {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+        let (dep, id) = (deployment_id.to_string(), thread_id.to_string());
+        self.services
+            .db
+            .write(move |conn| {
+                // Checked with the delete: a message that started a run meanwhile wins.
+                if hermes_store::runs::active_on_thread(conn, &id)?.is_some() {
+                    return Err(hermes_store::StoreError::Conflict(format!(
+                        "a run started on thread {id} while it was being deleted; cancel it and retry"
+                    )));
+                }
+                threads::delete_thread(conn, &dep, &id)?;
+                Ok(())
+            })
+            .await?;
+        tracing::info!(deployment_id, thread_id, "thread deleted");
+        Ok(())
+    }
+
     /// Cancels a run.
     pub async fn cancel_run(&self, run_id: &str) -> Result<RunStatus, HostError> {
         self.runs.cancel(&self.services, run_id).await

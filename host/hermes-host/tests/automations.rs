@@ -271,7 +271,7 @@ async fn a_due_slot_starts_a_normal_run_on_the_automation_thread_with_automation
     assert_eq!(run["status"], "completed");
     let thread = server.get_json(&format!("/v1/deployments/{dep}/threads/{}", a["thread_id"].as_str().unwrap())).await;
     let contents: Vec<&str> =
-        thread["messages"]["data"].as_array().unwrap().iter().map(|m| m["content"].as_str().unwrap()).collect();
+        thread["messages"].as_array().unwrap().iter().map(|m| m["content"].as_str().unwrap()).collect();
     assert_eq!(contents, ["Send the daily report", "Daily report sent."]);
 
     let log = common::sse::log(&server.base, &server.key, &dep).await;

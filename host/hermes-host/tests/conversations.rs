@@ -23,6 +23,7 @@ async fn call(server: &Server, method: &str, path: &str, key: &str, body: Option
     let mut req = match method {
         "POST" => http.post(url),
         "PATCH" => http.patch(url),
+        "DELETE" => http.delete(url),
         _ => http.get(url),
     }
     .bearer_auth(key);
@@ -126,7 +127,10 @@ async fn threads_api_create_list_get_patch_history_attachments_and_usage() {
     let (s, thread) = call(&server, "GET", &format!("{base}/{tid}"), &key, None).await;
     assert_eq!(s, 200);
     assert_eq!(thread["title"], "Billing");
-    let history = thread["messages"]["data"].as_array().unwrap();
+    // The hosted thread object: activity, and `messages` as an array.
+    assert_eq!((thread["status"].as_str(), thread["message_count"].as_u64()), (Some("idle"), Some(2)), "{thread}");
+    assert!(thread["last_activity_at"].as_str().unwrap() >= thread["created_at"].as_str().unwrap());
+    let history = thread["messages"].as_array().unwrap();
     assert_eq!(history.len(), 2, "{thread}");
     assert_eq!(history[0]["role"], "user");
     assert_eq!(history[0]["content"], "Summarise the report");
@@ -135,10 +139,21 @@ async fn threads_api_create_list_get_patch_history_attachments_and_usage() {
     assert_eq!(history[1]["content"], "Got the report.");
     assert_eq!(history[1]["run_id"], run_id);
     let (_, page1) = call(&server, "GET", &format!("{base}/{tid}?limit=1"), &key, None).await;
-    let cursor = page1["messages"]["next_cursor"].as_str().unwrap().to_string();
-    let (_, page2) = call(&server, "GET", &format!("{base}/{tid}?limit=1&cursor={cursor}"), &key, None).await;
-    assert_eq!(page2["messages"]["data"][0]["role"], "agent");
-    assert_eq!(page2["messages"]["next_cursor"], Value::Null);
+    assert_eq!(page1["messages_has_more"], true);
+    let cursor = page1["messages_next_cursor"].as_str().unwrap().to_string();
+    let (_, page2) = call(&server, "GET", &format!("{base}/{tid}?limit=1&messages_cursor={cursor}"), &key, None).await;
+    assert_eq!(page2["messages"][0]["role"], "agent");
+    assert_eq!(page2["messages_next_cursor"], Value::Null);
+
+    // DELETE: the thread and its messages go; the default thread stays (409).
+    let (s, deleted) = call(&server, "DELETE", &format!("{base}/{tid}"), &key, None).await;
+    assert_eq!((s, deleted["deleted"].as_bool()), (200, Some(true)), "{deleted}");
+    assert_eq!(call(&server, "GET", &format!("{base}/{tid}"), &key, None).await.0, 404);
+    let (_, list) = call(&server, "GET", &base, &key, None).await;
+    let default = list["data"].as_array().unwrap().iter().find(|t| t["is_default"] == true).cloned().unwrap();
+    let (s, refused) =
+        call(&server, "DELETE", &format!("{base}/{}", default["thread_id"].as_str().unwrap()), &key, None).await;
+    assert_eq!((s, refused["error"].as_str()), (409, Some("conflict")), "{refused}");
 
     // Scopes and another account's deployment.
     let dir = server.dir.path().to_str().unwrap();
@@ -759,4 +774,30 @@ async fn send_message_takes_hosted_attachments_and_answers_in_the_hosted_shape()
     let bad = json!({"content": "x", "attachments": [{"type": "hologram", "url": "https://x.example/a"}]});
     let (status, err) = server.post_json(&format!("/v1/deployments/{dep}/messages"), &bad).await;
     assert_eq!(status, 400, "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_busy_thread_cancels_its_run_and_the_thread_shows_its_status() {
+    let llm = MockLlm::start().await;
+    llm.push(Reply::Hang);
+    let server = start(&llm);
+    let dep = create_deployment(&server).await;
+    let (_, t) = call(
+        &server,
+        "POST",
+        &format!("/v1/deployments/{dep}/messages"),
+        &server.key,
+        Some(json!({"content": "hi", "thread_id": "new"})),
+    )
+    .await;
+    let (run, tid) = (t["run_id"].as_str().unwrap().to_string(), t["thread_id"].as_str().unwrap().to_string());
+    server.wait_status(&dep, &run, "running").await;
+    let thread = server.get_json(&format!("/v1/deployments/{dep}/threads/{tid}")).await;
+    assert_eq!((thread["status"].as_str(), thread["message_count"].as_u64()), (Some("running"), Some(1)), "{thread}");
+
+    let (s, body) = call(&server, "DELETE", &format!("/v1/deployments/{dep}/threads/{tid}"), &server.key, None).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(server.get_json(&format!("/v1/deployments/{dep}/runs/{run}")).await["status"], "cancelled");
+    let (s, _) = call(&server, "GET", &format!("/v1/deployments/{dep}/threads/{tid}"), &server.key, None).await;
+    assert_eq!(s, 404);
 }

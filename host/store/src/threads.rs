@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::StoreError;
 use crate::Tx;
+use hermes_types::status::RunStatus;
 
 /// Who wrote a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -342,18 +343,58 @@ pub struct ThreadRow {
     pub title: Option<String>,
     /// RFC 3339.
     pub created_at: String,
+    /// The status of the run holding the thread (queued, running or waiting), if any.
+    pub active_run: Option<RunStatus>,
+    /// User and agent messages (what the history shows).
+    pub message_count: u64,
+    /// RFC 3339: the newest message, or the creation when there is none.
+    pub last_activity_at: String,
+}
+
+/// The columns of a [`ThreadRow`], from `threads t`: activity is computed, not stored,
+/// so it can never drift from the messages and runs.
+const THREAD_COLUMNS: &str = "t.id, t.deployment_id, t.title, t.created_at,
+    (SELECT r.status FROM runs r WHERE r.thread_id = t.id
+        AND r.status IN ('queued', 'running', 'waiting_on_human', 'waiting_on_subagents')
+        ORDER BY r.created_at LIMIT 1),
+    (SELECT COUNT(*) FROM messages m WHERE m.thread_id = t.id AND m.role IN ('user', 'assistant')),
+    COALESCE((SELECT MAX(m.created_at) FROM messages m WHERE m.thread_id = t.id), t.created_at)";
+
+fn thread_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<ThreadRow, StoreError>> {
+    let status: Option<String> = r.get(4)?;
+    let active_run = match status {
+        None => None,
+        Some(s) => match RunStatus::parse(&s) {
+            Some(st) => Some(st),
+            None => return Ok(Err(StoreError::Corrupt(format!("run status {s:?}")))),
+        },
+    };
+    Ok(Ok(ThreadRow {
+        id: r.get(0)?,
+        deployment_id: r.get(1)?,
+        title: r.get(2)?,
+        created_at: r.get(3)?,
+        active_run,
+        message_count: r.get::<_, i64>(5)? as u64,
+        last_activity_at: r.get(6)?,
+    }))
+}
+
+/// Deletes a thread and its messages; false when it does not exist.
+pub fn delete_thread(tx: &Tx<'_>, deployment_id: &str, thread_id: &str) -> Result<bool, StoreError> {
+    Ok(tx
+        .sql()
+        .execute("DELETE FROM threads WHERE id = ?1 AND deployment_id = ?2", params![thread_id, deployment_id])?
+        == 1)
 }
 
 /// Loads a thread of a deployment.
 pub fn get_thread(tx: &Tx<'_>, deployment_id: &str, thread_id: &str) -> Result<Option<ThreadRow>, StoreError> {
-    let conn = tx.sql();
-    Ok(conn
-        .query_row(
-            "SELECT id, deployment_id, title, created_at FROM threads WHERE id = ?1 AND deployment_id = ?2",
-            params![thread_id, deployment_id],
-            |r| Ok(ThreadRow { id: r.get(0)?, deployment_id: r.get(1)?, title: r.get(2)?, created_at: r.get(3)? }),
-        )
-        .optional()?)
+    tx.sql()
+        .prepare_cached(&format!("SELECT {THREAD_COLUMNS} FROM threads t WHERE t.id = ?1 AND t.deployment_id = ?2"))?
+        .query_row(params![thread_id, deployment_id], thread_from_row)
+        .optional()?
+        .transpose()
 }
 
 /// One page of a deployment's threads, newest first, after the thread `cursor`.
@@ -364,17 +405,15 @@ pub fn list_threads(
     limit: u32,
 ) -> Result<Vec<ThreadRow>, StoreError> {
     let conn = tx.sql();
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, deployment_id, title, created_at FROM threads
-         WHERE deployment_id = ?1
-           AND (?2 IS NULL OR (created_at, rowid) < (SELECT created_at, rowid FROM threads WHERE id = ?2 AND deployment_id = ?1))
-         ORDER BY created_at DESC, rowid DESC
-         LIMIT ?3",
-    )?;
-    let rows = stmt.query_map(params![deployment_id, cursor, limit], |r| {
-        Ok(ThreadRow { id: r.get(0)?, deployment_id: r.get(1)?, title: r.get(2)?, created_at: r.get(3)? })
-    })?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {THREAD_COLUMNS} FROM threads t
+         WHERE t.deployment_id = ?1
+           AND (?2 IS NULL OR (t.created_at, t.rowid) < (SELECT created_at, rowid FROM threads WHERE id = ?2 AND deployment_id = ?1))
+         ORDER BY t.created_at DESC, t.rowid DESC
+         LIMIT ?3"
+    ))?;
+    let rows = stmt.query_map(params![deployment_id, cursor, limit], thread_from_row)?;
+    rows.map(|r| r?).collect()
 }
 
 /// Sets (or clears) a thread's title; false when the thread does not exist.
