@@ -569,16 +569,7 @@ impl Host {
         let id = thread_id.to_string();
         let active = self.services.db.read(move |conn| hermes_store::runs::active_on_thread(conn, &id)).await?;
         if let Some((run_id, _)) = active {
-            self.runs.cancel(&self.services, &run_id).await?;
-            // A live instance records `cancelled` at its next epoch tick: wait for it.
-            for _ in 0..500 {
-                let id = run_id.clone();
-                let run = self.services.db.read(move |conn| hermes_store::runs::get(conn, &id)).await?;
-                if run.is_none_or(|r| r.status.is_terminal()) {
-                    break;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
+            self.runs.cancel_and_settle(&self.services, &[run_id]).await?;
         }
         let (dep, id) = (deployment_id.to_string(), thread_id.to_string());
         self.services

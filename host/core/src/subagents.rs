@@ -187,12 +187,11 @@ pub(crate) async fn park(services: &Services, run: &RunRow, child_id: &str) -> R
     Ok(parked)
 }
 
-/// In the commit that ends run `id` (its terminal status already written): tells its
-/// parent, if it has one, with a `subagent` event, and re-queues the parent when it
-/// waits and this was its last unfinished child. Returns the events and the parent
-/// to spawn.
-pub(crate) fn ended(conn: &Tx<'_>, id: &str) -> Result<(Vec<NewEvent>, Option<String>), StoreError> {
-    let Some(child) = runs::get(conn, id)? else { return Ok((Vec::new(), None)) };
+/// In the commit that ends `child` (read back after its terminal status was
+/// written): tells its parent, if it has one, with a `subagent` event, and re-queues
+/// the parent when it waits and this was its last unfinished child. Returns the
+/// events and the parent to spawn.
+pub(crate) fn ended(conn: &Tx<'_>, child: &RunRow) -> Result<(Vec<NewEvent>, Option<String>), StoreError> {
     let Some(parent_id) = child.parent_run_id.clone() else { return Ok((Vec::new(), None)) };
     let Some(parent) = runs::get(conn, &parent_id)? else { return Ok((Vec::new(), None)) };
     let mut payload = json!({"child_run_id": child.id, "child_thread_id": child.thread_id,
@@ -205,14 +204,6 @@ pub(crate) fn ended(conn: &Tx<'_>, id: &str) -> Result<(Vec<NewEvent>, Option<St
     let last = runs::children(conn, &parent_id)?.iter().all(|(_, s)| s.is_terminal());
     let wake = (last && runs::requeue_after_children(conn, &parent_id, crate::instance::id())?).then_some(parent_id);
     Ok((vec![event], wake))
-}
-
-/// Adds `parent_run_id` to a child's `run_status` event (a no-op for other runs).
-pub(crate) fn mark_child(conn: &Tx<'_>, id: &str, event: &mut NewEvent) -> Result<(), StoreError> {
-    if let Some(parent) = runs::get(conn, id)?.and_then(|r| r.parent_run_id) {
-        event.payload.insert("parent_run_id".into(), json!(parent));
-    }
-    Ok(())
 }
 
 /// The unfinished children of `run_id`, to cancel with it.

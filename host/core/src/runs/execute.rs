@@ -305,13 +305,18 @@ fn settle(
     status: RunStatus,
     mut event: NewEvent,
 ) -> Result<(Vec<NewEvent>, Option<String>), hermes_store::StoreError> {
-    crate::subagents::mark_child(conn, id, &mut event)?;
+    // One read of the run, after the write: its parent link and its final fields.
+    let row = runs::get(conn, id)?;
+    if let Some(parent) = row.as_ref().and_then(|r| r.parent_run_id.as_ref()) {
+        event.payload.insert("parent_run_id".into(), json!(parent));
+    }
     let mut events = vec![event];
     if !status.is_terminal() {
         return Ok((events, None));
     }
     crate::approvals::run_ended(conn, id)?;
-    let (told, parent) = crate::subagents::ended(conn, id)?;
+    let Some(row) = row else { return Ok((events, None)) };
+    let (told, parent) = crate::subagents::ended(conn, &row)?;
     events.extend(told);
     Ok((events, parent))
 }

@@ -365,10 +365,15 @@ impl RunManager {
     pub async fn cancel_deployment(&self, services: &Arc<Services>, deployment_id: &str) -> Result<(), HostError> {
         let dep = deployment_id.to_string();
         let ids = services.db.read(move |conn| runs::active_of_deployment(conn, &dep)).await?;
-        for id in &ids {
+        self.cancel_and_settle(services, &ids).await
+    }
+
+    /// Cancels `ids` (and their subagents) and gives their live instances a moment to
+    /// observe it at their next epoch tick and record `cancelled`.
+    pub async fn cancel_and_settle(&self, services: &Arc<Services>, ids: &[String]) -> Result<(), HostError> {
+        for id in ids {
             self.cancel(services, id).await?;
         }
-        // Give interrupted instances a moment to observe the cancel at their next tick.
         for _ in 0..100 {
             let still = {
                 let live = self.live.locked();
