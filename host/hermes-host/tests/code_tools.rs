@@ -33,7 +33,33 @@ async fn python_totals_a_csv_the_files_api_wrote_and_writes_a_file_the_files_api
     let evs = events(&server, &dep, &format!("\"run_id\":\"{run_id}\",\"status\":\"completed\"")).await;
     let call = evs.iter().find(|(k, v)| k == "tool_call" && v["tool"] == "python");
     assert!(call.is_some(), "{evs:?}");
-    assert!(evs.iter().any(|(k, v)| k == "tool_result" && v.to_string().contains("280.0")), "{evs:?}");
+    let result = evs.iter().find(|(k, _)| k == "tool_result").map(|(_, v)| v).expect("a tool_result");
+    assert_eq!((&result["name"], &result["origin"], &result["result"]), (&json!("python"), &json!("builtin"), &json!("280.0")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tool_result_event_carries_json_output_as_json_and_long_output_cut() {
+    let llm = MockLlm::start().await;
+    let server = common::start(&llm);
+    let dep = create(&server, spec("cus_result")).await;
+    llm.push(Reply::tool("python", json!({"code": "import json\nprint(json.dumps({'total': 280, 'rows': [1, 2]}))"})));
+    llm.push(Reply::tool("python", json!({"code": "print('ab' * 15000)"})));
+    llm.push(Reply::text("done"));
+    let (run_id, run) = send(&server, &dep, "compute").await;
+    assert_eq!(run["status"], "completed", "{run}");
+    let evs = events(&server, &dep, &format!("\"run_id\":\"{run_id}\",\"status\":\"completed\"")).await;
+    let results: Vec<&Value> = evs.iter().filter(|(k, _)| k == "tool_result").map(|(_, v)| v).collect();
+    assert_eq!(results.len(), 2, "{evs:?}");
+    assert_eq!(results[0]["result"], json!({"total": 280, "rows": [1, 2]}), "JSON output is JSON: {}", results[0]);
+    assert_eq!(results[0]["result_truncated"], false);
+    let long = &results[1];
+    assert_eq!(long["result_truncated"], true, "{long}");
+    let text = long["result"].as_str().expect("cut output stays text");
+    assert!(text.len() <= 16 * 1024 && text.starts_with("abab"), "{}", text.len());
+    assert!(long["preview"].as_str().unwrap().len() <= 2100);
+    // The model still got the whole output (or the harness's spill note), not the event's cut.
+    let model_saw = common::tool_results(llm.requests().last().unwrap());
+    assert!(model_saw[1].len() > text.len() || model_saw[1].contains(".hermes/"), "{}", model_saw[1].len());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -250,6 +250,11 @@ async fn an_allowlisted_tool_answers_and_the_secret_header_reaches_only_the_serv
     let result_events = events_of(&events, "tool_result");
     let add_result = result_events.iter().find(|e| e["call_id"] == add["call_id"]).expect("its tool_result");
     assert_eq!(add_result["server"], "crm");
+    // As the hosted docs name it: the tool's own name, where it comes from, its output.
+    assert_eq!((&add_result["name"], &add_result["origin"]), (&json!("add"), &json!("mcp")), "{add_result}");
+    assert_eq!((&add["name"], &add["origin"]), (&json!("add"), &json!("mcp")), "{add}");
+    assert_eq!(add_result["result"], json!("42"), "{add_result}");
+    assert_eq!(add_result["result_truncated"], false, "{add_result}");
     assert!(add_result["preview"].as_str().unwrap().contains("42"), "{add_result}");
     assert!(result_events.iter().all(|e| e["preview"].as_str().unwrap().len() < 2100), "previews are bounded");
 

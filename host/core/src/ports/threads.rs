@@ -17,8 +17,12 @@ use serde_json::{Value, json};
 use crate::plugins::Attached;
 use crate::run_scope::RunScope;
 
-/// Bytes of a tool result shown in its `tool_result` event.
+/// Bytes of a tool result shown in its `tool_result` event's `preview`.
 const RESULT_PREVIEW: usize = 2048;
+
+/// Bytes of a tool result carried whole in its `tool_result` event's `result`;
+/// a longer one is cut there (and `result_truncated` says so), the transcript keeps it all.
+const RESULT_MAX: usize = 16 * 1024;
 
 /// The transcript of one run's thread.
 pub(crate) struct Transcript {
@@ -53,21 +57,43 @@ fn to_wit(m: MessageRow) -> Entry {
     }
 }
 
-/// The events announcing an appended message.
-/// Where a tool comes from, in its events: `server`/`mcp_tool` for an MCP tool,
-/// `plugin`/`plugin_tool` for a plugin's, and `origin` for both.
-fn describe_origin(scope: &RunScope, plugins: &[Attached], name: &str, payload: &mut Value) {
-    if let Some((server, tool)) = crate::mcp::split_name(&scope.spec.mcp_servers, name) {
+/// Where a tool comes from, in its events, with the same `origin` the Tools API lists:
+/// `builtin`, `mcp` (and `server`/`mcp_tool`) or `plugin:<plg_id>` (and
+/// `plugin`/`plugin_tool`); `name` is the tool's own name there (the MCP server's or
+/// plugin's, not the model-facing `tool`).
+fn describe_origin(scope: &RunScope, plugins: &[Attached], tool: &str, payload: &mut Value) {
+    if let Some((server, own)) = crate::mcp::split_name(&scope.spec.mcp_servers, tool) {
+        payload["name"] = json!(own);
         payload["origin"] = json!("mcp");
         payload["server"] = json!(server);
-        payload["mcp_tool"] = json!(tool);
-    } else if let Some((p, tool)) = plugins.iter().find_map(|p| p.tool_of(name).map(|t| (p, t))) {
+        payload["mcp_tool"] = json!(own);
+    } else if let Some((p, own)) = plugins.iter().find_map(|p| p.tool_of(tool).map(|t| (p, t))) {
+        payload["name"] = json!(own);
         payload["origin"] = json!(format!("plugin:{}", p.id));
         payload["plugin"] = json!(p.name);
-        payload["plugin_tool"] = json!(tool);
+        payload["plugin_tool"] = json!(own);
+    } else {
+        payload["name"] = json!(tool);
+        payload["origin"] = json!("builtin");
     }
 }
 
+/// A tool's output as its `tool_result` event carries it: the JSON value when the
+/// whole output is JSON and fits, else the text cut at [`RESULT_MAX`].
+fn result_value(content: &str) -> (Value, bool) {
+    if content.len() <= RESULT_MAX {
+        let parsed = serde_json::from_str::<Value>(content).ok().filter(|v| v.is_object() || v.is_array());
+        (parsed.unwrap_or_else(|| json!(content)), false)
+    } else {
+        let mut end = RESULT_MAX;
+        while !content.is_char_boundary(end) {
+            end -= 1;
+        }
+        (json!(&content[..end]), true)
+    }
+}
+
+/// The events announcing an appended message.
 fn announce(scope: &RunScope, plugins: &[Attached], row: &MessageRow, answered_tool: Option<&str>) -> Vec<NewEvent> {
     let scoped = |kind: &str, payload: Value| {
         NewEvent::new(kind, &scope.deployment_id, payload).scoped(Some(&scope.thread_id), Some(&scope.run_id))
@@ -86,9 +112,12 @@ fn announce(scope: &RunScope, plugins: &[Attached], row: &MessageRow, answered_t
             }
         }
         Role::Tool => {
+            let (result, truncated) = result_value(&row.content);
             let mut payload = json!({
                 "call_id": row.tool_call_id,
                 "is_error": row.is_error,
+                "result": result,
+                "result_truncated": truncated,
                 "preview": preview(&row.content, RESULT_PREVIEW),
                 "bytes": row.content.len(),
             });
