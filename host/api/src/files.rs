@@ -13,15 +13,32 @@ use super::extract::{Path, Query};
 use super::json::Body;
 use super::schema::{CommonErrors, ErrorBody};
 use super::{ApiError, AppState, Caller};
-use hermes_core::files::{FileEntry, FileWritten};
+use hermes_core::files::{FileEntry, FileWritten, MAX_LIST_ENTRIES};
 
-/// Query of the list endpoint.
+/// Query of the list endpoint: its own `limit` range (a folder comes whole up to
+/// [`MAX_LIST_ENTRIES`], as the hosted API lists it) and the usual `cursor`.
 #[derive(Deserialize)]
 pub struct ListQuery {
     #[serde(default)]
     path: Option<String>,
-    #[serde(flatten)]
-    page: super::paging::PageQuery,
+    #[serde(default)]
+    limit: Option<String>,
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+impl ListQuery {
+    fn limit(&self) -> Result<u32, ApiError> {
+        match self.limit.as_deref() {
+            None => Ok(MAX_LIST_ENTRIES),
+            Some(l) => l.parse::<u32>().ok().filter(|n| (1..=MAX_LIST_ENTRIES).contains(n)).ok_or_else(|| {
+                ApiError::validation(
+                    Some("limit".into()),
+                    format!("`limit` must be an integer between 1 and {MAX_LIST_ENTRIES}"),
+                )
+            }),
+        }
+    }
 }
 
 /// Query naming one file.
@@ -54,11 +71,13 @@ pub struct PutFile {
     encoding: Option<String>,
 }
 
-/// A page of a folder listing.
+/// A folder listing (the hosted shape, with our cursor for folders past the cap).
 #[derive(Serialize, ToSchema)]
 pub struct FileList {
-    /// Entries sorted by name.
-    pub data: Vec<FileEntry>,
+    /// The folder listed, workspace-relative; `/` for the top.
+    pub path: String,
+    /// Its entries sorted by name.
+    pub entries: Vec<FileEntry>,
     /// Pass as `cursor` for the next page; null on the last.
     pub next_cursor: Option<String>,
     /// Whether more pages follow.
@@ -79,8 +98,8 @@ pub struct FileDeleted {
     params(
         ("id" = String, Path, description = "dep_…"),
         ("path" = Option<String>, Query, description = "Workspace-relative folder; default the top"),
-        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1–100, default 20"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "1–1000, default 1000 (the whole folder up to that)"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous answer"),
     ),
     responses(
         (status = 200, description = "The folder's entries", body = FileList),
@@ -92,12 +111,13 @@ pub async fn list(
     caller: Caller,
     Path(id): Path<String>,
     Query(q): Query<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<FileList>, ApiError> {
     caller.require("deployments:read")?;
-    let limit = q.page.limit()?;
-    let cursor = q.page.cursor().map(str::to_string);
+    let limit = q.limit()?;
+    let cursor = q.cursor.clone().filter(|c| !c.is_empty());
     let page = state.host.list_files(&caller.account_id, &id, q.path.as_deref(), cursor, limit).await?;
-    Ok(Json(super::paging::page_body(page.data, &page.next_cursor)))
+    let has_more = page.next_cursor.is_some();
+    Ok(Json(FileList { path: page.path, entries: page.entries, next_cursor: page.next_cursor, has_more }))
 }
 
 /// `GET …/files/content?path=`.

@@ -9,14 +9,19 @@ use serde::Serialize;
 
 use crate::handle::Core;
 use crate::{HostError, workspace};
-use hermes_types::paging::Page;
 
 /// Largest file the API reads or writes in one request.
 pub const MAX_FILE_BYTES: u64 = 32 << 20;
 
+/// Most entries one folder listing returns (and its default): a folder up to this
+/// size comes whole, as the hosted API lists it; a larger one continues by cursor.
+pub const MAX_LIST_ENTRIES: u32 = 1000;
+
 /// One entry of a folder listing.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct FileEntry {
+    /// The entry's name in its folder.
+    pub name: String,
     /// Workspace-relative path (`/` separated).
     pub path: String,
     /// `file`, `directory` or `symlink` (links are listed, never followed).
@@ -30,6 +35,17 @@ pub struct FileEntry {
     pub modified_at: Option<String>,
 }
 
+/// One answer of a folder listing.
+#[derive(Clone, Debug)]
+pub struct FolderListing {
+    /// The folder, workspace-relative (`/` separated); `/` for the top.
+    pub path: String,
+    /// Its entries after the cursor, sorted by name.
+    pub entries: Vec<FileEntry>,
+    /// The cursor of the rest, when more entries follow.
+    pub next_cursor: Option<String>,
+}
+
 /// Answer of a write.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct FileWritten {
@@ -37,6 +53,8 @@ pub struct FileWritten {
     pub path: String,
     /// Bytes written.
     pub size: u64,
+    /// The file's modification time after the write, RFC 3339.
+    pub modified_at: String,
     /// Whether the file did not exist before.
     pub created: bool,
 }
@@ -84,7 +102,7 @@ async fn blocking<T: Send + 'static>(
 
 impl Core {
     /// A folder of a deployment's workspace (`None` = its top), by name, one page
-    /// of `limit` entries after the entry named `cursor`.
+    /// of `limit` (1–[`MAX_LIST_ENTRIES`]) entries after the entry named `cursor`.
     pub async fn list_files(
         &self,
         account_id: &str,
@@ -92,8 +110,10 @@ impl Core {
         path: Option<&str>,
         cursor: Option<String>,
         limit: u32,
-    ) -> Result<Page<FileEntry>, HostError> {
-        HostError::check_limit(limit)?;
+    ) -> Result<FolderListing, HostError> {
+        if !(1..=MAX_LIST_ENTRIES).contains(&limit) {
+            return Err(HostError::invalid("limit", format!("`limit` must be between 1 and {MAX_LIST_ENTRIES}")));
+        }
         self.deployment_in(account_id, deployment_id).await?;
         let rel = parse(path, true)?;
         let dir = self.workspace_dir(deployment_id);
@@ -126,6 +146,7 @@ impl Core {
                     "file"
                 };
                 data.push(FileEntry {
+                    name: name.clone(),
                     path: display(&p),
                     kind,
                     size: (kind == "file").then(|| meta.len()),
@@ -133,7 +154,8 @@ impl Core {
                 });
                 last = Some(name.clone());
             }
-            Ok(Page { data, next_cursor })
+            let path = if shown.is_empty() { "/".to_string() } else { shown };
+            Ok(FolderListing { path, entries: data, next_cursor })
         })
         .await
     }
@@ -205,7 +227,12 @@ impl Core {
                 return Err(fs_error(&shown, e));
             }
             quota.release(replaced.saturating_sub(after));
-            Ok(FileWritten { path: display(&rel), size: bytes.len() as u64, created: before.is_none() })
+            let modified_at = ws
+                .metadata(&rel)
+                .ok()
+                .and_then(|m| modified(&m))
+                .unwrap_or_else(|| chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+            Ok(FileWritten { path: display(&rel), size: bytes.len() as u64, modified_at, created: before.is_none() })
         })
         .await
     }

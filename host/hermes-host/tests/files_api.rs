@@ -41,7 +41,9 @@ async fn files_api_writes_lists_reads_and_deletes_workspace_files() {
 
     let (s, w) = call(&server, &key, "PUT", &files, Some(json!({"path": "docs/readme.md", "content": "hello"}))).await;
     assert_eq!(s, 200, "{w}");
-    assert_eq!(w, json!({"path": "docs/readme.md", "size": 5, "created": true}));
+    // The hosted answer `{path, size, modified_at}`, and ours (`created`) beside it.
+    assert!(w["modified_at"].as_str().is_some_and(|t| t.ends_with('Z')), "{w}");
+    assert_eq!(w, json!({"path": "docs/readme.md", "size": 5, "modified_at": w["modified_at"], "created": true}));
     let host_copy = server.dir.path().join("workspaces").join(&dep).join("docs/readme.md");
     assert_eq!(std::fs::read_to_string(&host_copy).unwrap(), "hello", "the file is in the workspace");
 
@@ -62,25 +64,33 @@ async fn files_api_writes_lists_reads_and_deletes_workspace_files() {
 
     let (s, top) = call(&server, &key, "GET", &files, None).await;
     assert_eq!(s, 200, "{top}");
-    let names: Vec<(&str, &str)> = top["data"]
+    // The hosted shape: `{path, entries: [{name, type, size, modified_at}]}`, whole.
+    assert_eq!((&top["path"], &top["has_more"]), (&json!("/"), &json!(false)), "{top}");
+    let names: Vec<(&str, &str)> = top["entries"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| (e["path"].as_str().unwrap(), e["type"].as_str().unwrap()))
+        .map(|e| (e["name"].as_str().unwrap(), e["type"].as_str().unwrap()))
         .collect();
-    assert!(names.contains(&("docs", "directory")) && names.contains(&("bin", "directory")), "{top}");
-    let (_, docs) = call(&server, &key, "GET", &format!("{files}?path=docs"), None).await;
-    assert_eq!(docs["data"][0]["path"], "docs/readme.md");
-    assert_eq!(docs["data"][0]["size"], 11);
-    assert!(docs["data"][0]["modified_at"].is_string());
+    assert_eq!(names, [("bin", "directory"), ("docs", "directory"), ("many", "directory")], "{top}");
+    let (_, docs) = call(&server, &key, "GET", &format!("{files}?path=docs/"), None).await;
+    assert_eq!(docs["path"], "docs", "{docs}");
+    let readme = &docs["entries"][0];
+    assert_eq!((&readme["name"], &readme["path"], &readme["type"]), (&json!("readme.md"), &json!("docs/readme.md"), &json!("file")));
+    assert_eq!(readme["size"], 11);
+    assert!(readme["modified_at"].is_string());
+    let (_, many) = call(&server, &key, "GET", &format!("{files}?path=many"), None).await;
+    assert_eq!(many["entries"].as_array().map(Vec::len), Some(3), "a folder under the cap comes whole: {many}");
+    let (s, e) = call(&server, &key, "GET", &format!("{files}?limit=1001"), None).await;
+    assert_eq!((s, &e["param"]), (400, &json!("limit")), "{e}");
 
-    // Pages of one entry walk the folder in name order.
+    // Past the cap (or with a smaller `limit`) the cursor walks the folder in name order.
     let mut seen = Vec::new();
     let mut cursor = String::new();
     loop {
         let (s, page) = call(&server, &key, "GET", &format!("{files}?path=many&limit=1{cursor}"), None).await;
         assert_eq!(s, 200, "{page}");
-        seen.push(page["data"][0]["path"].as_str().unwrap().to_string());
+        seen.push(page["entries"][0]["path"].as_str().unwrap().to_string());
         match page["next_cursor"].as_str() {
             Some(c) => cursor = format!("&cursor={}", q(c)),
             None => break,
@@ -176,7 +186,7 @@ async fn paths_that_leave_the_workspace_are_400_and_touch_nothing_outside() {
     assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 1, "nothing was written outside");
     let (s, top) = call(&server, &key, "GET", &files, None).await;
     assert_eq!(s, 200);
-    let link = top["data"].as_array().unwrap().iter().find(|e| e["path"] == "escape").cloned().unwrap();
+    let link = top["entries"].as_array().unwrap().iter().find(|e| e["path"] == "escape").cloned().unwrap();
     assert_eq!(link["type"], "symlink", "links are listed, never followed");
     // Deleting a planted link removes the link, never what it points to.
     let (s, _) = call(&server, &key, "DELETE", &format!("{files}?path=leak.txt"), None).await;
