@@ -266,7 +266,9 @@ pub(crate) fn validate(spec: &DeploymentSpec) -> Result<Vec<String>, HostError> 
             ));
         }
         match skill {
-            SkillSpec::Inline { name, content } => warnings.extend(check_skill(name, content)?),
+            SkillSpec::Inline { name, content } => {
+                warnings.extend(check_skill(validate::Expected::Exactly(name), content)?)
+            }
             SkillSpec::File { path, .. } => {
                 workspace::relative(path).map_err(|e| HostError::invalid(&format!("skills[{i}].path"), e))?;
             }
@@ -358,10 +360,12 @@ async fn fetch_url_skills(services: &Services, skills: &[SkillSpec]) -> Result<V
     futures::future::try_join_all(fetches).await
 }
 
-/// Validates a SKILL.md against the Agent Skills rules (and that its name is the
-/// declared one); returns its warnings, prefixed with the skill's name.
-fn check_skill(name: &str, text: &str) -> Result<Vec<String>, HostError> {
-    let report = validate::validate(text, Some(name));
+/// Validates a SKILL.md against the Agent Skills rules and the declared name (which an
+/// `inline` or `url` skill must carry, and a `file` skill should: see
+/// [`validate::Expected`]); returns its warnings, prefixed with the skill's name.
+fn check_skill(name: validate::Expected<'_>, text: &str) -> Result<Vec<String>, HostError> {
+    let report = validate::validate_as(text, name);
+    let (validate::Expected::Exactly(name) | validate::Expected::Folder(name)) = name;
     if !report.is_valid() {
         let reasons: Vec<String> = report.errors.iter().map(ToString::to_string).collect();
         return Err(HostError::InvalidSkill(format!("skill {name:?}: {}", reasons.join("; "))));
@@ -404,7 +408,7 @@ fn install(
                         ),
                     })
                 })?;
-                warnings.extend(check_skill(name, &text)?);
+                warnings.extend(check_skill(validate::Expected::Folder(name), &text)?);
             }
         }
     }
@@ -442,7 +446,7 @@ pub(crate) async fn create(
     }
     let fetched = fetch_url_skills(services, &spec.skills).await?;
     for (name, text) in &fetched {
-        warnings.extend(check_skill(name, text)?);
+        warnings.extend(check_skill(validate::Expected::Exactly(name), text)?);
     }
     let row = DeploymentRow {
         id: hermes_types::ids::new_id("dep"),

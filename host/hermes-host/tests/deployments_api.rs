@@ -159,6 +159,14 @@ async fn skill_errors_are_422_invalid_skill_naming_the_skill() {
     let (status, err) = post(&server, &server.key, body).await;
     assert_eq!((status, err["error"].as_str()), (422, Some("invalid_skill")), "{err}");
 
+    // A URL skill whose frontmatter name differs: the request named it, so it must match.
+    let mut body = minimal("c");
+    body["skills"] =
+        json!([{"name": "other", "source": "url", "url": format!("{skills}/skills/social-media-visual-effects/SKILL.md")}]);
+    let (status, err) = post(&server, &server.key, body).await;
+    assert_eq!((status, err["error"].as_str()), (422, Some("invalid_skill")), "{err}");
+    assert!(err["message"].as_str().unwrap().contains("does not match"), "{err}");
+
     // Missing frontmatter.
     let mut body = minimal("c");
     body["skills"] = json!([{"name": "plain", "source": "inline", "content": "# no frontmatter"}]);
@@ -604,4 +612,51 @@ async fn unknown_fields_are_refused_by_name_on_create_and_patch() {
     let (status, err) =
         server.post_json(&format!("/v1/deployments/{id}/messages"), &json!({"content": "x", "thread": "new"})).await;
     assert_eq!((status, err["param"].as_str()), (400, Some("thread")), "every body is strict: {err}");
+}
+
+/// Hermes Agent's library has skills whose frontmatter `name` is not their folder's; they
+/// load there, so they load here: a `file` skill and `skills validate` warn, never refuse.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_library_skill_named_unlike_its_folder_loads_with_a_warning() {
+    let llm = MockLlm::start().await;
+    let server = common::start(&llm);
+    let text = "---\nname: ugc-videos\ndescription: Plan UGC-style short videos\n---\n# UGC\n";
+    let path = ".prism/skills/ugc-video-creation/SKILL.md";
+    let mut body = minimal("cus_lib");
+    body["model"] = json!("openai/gpt-test");
+    body["skills"] = json!([{"name": "ugc-video-creation", "source": "file", "path": path}]);
+    let form = Form::new()
+        .part("deployment", Part::text(body.to_string()).mime_str("application/json").unwrap())
+        .part(path, Part::bytes(text.as_bytes().to_vec()).file_name("SKILL.md"));
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/deployments", server.base))
+        .bearer_auth(&server.key)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let created: Value = resp.json().await.unwrap();
+    assert_eq!(status, 201, "{created}");
+    let warnings = created["warnings"].to_string();
+    assert!(warnings.contains("ugc-videos") && warnings.contains("ugc-video-creation"), "{created}");
+    let dep = created["deployment_id"].as_str().unwrap();
+    let skills = server.get_json(&format!("/v1/deployments/{dep}/skills")).await;
+    assert_eq!(skills["data"][0]["name"], "ugc-video-creation", "known by its declared name: {skills}");
+
+    // The agent sees it in its skill index under that name and opens it from where it
+    // was uploaded.
+    llm.push(hermes_tests::mock_llm::Reply::tool("skill_view", json!({"name": "ugc-video-creation"})));
+    llm.push(hermes_tests::mock_llm::Reply::text("done"));
+    let (_, run) = common::send(&server, dep, "make a video plan").await;
+    assert_eq!(run["status"], "completed", "{run}");
+    let requests = llm.requests();
+    assert!(requests[0].to_string().contains("ugc-video-creation"), "in the skill index");
+    assert!(common::tool_results(&requests[1])[0].contains("# UGC"), "{:?}", common::tool_results(&requests[1]));
+
+    let dir = server.dir.path().join("workspaces").join(dep).join(".prism/skills/ugc-video-creation");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hermes-host")).args(["skills", "validate"]).arg(&dir).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("warning: name:") && stdout.contains("ugc-videos"), "{stdout}");
 }

@@ -81,14 +81,30 @@ struct LocalTarget {
     path: String,
 }
 
-/// Validates the text of a SKILL.md. `expected_name`, when given, is the name the skill
-/// must have (its folder's name, or the name a request asked for).
-pub fn validate(text: &str, expected_name: Option<&str>) -> Report {
-    validate_inner(text, expected_name).0
+/// The name a SKILL.md is checked against.
+#[derive(Clone, Copy, Debug)]
+pub enum Expected<'a> {
+    /// The name a request gave (an `inline` or `url` skill): a different `name` is an error.
+    Exactly(&'a str),
+    /// The name of the folder (or declaration) it was found under: a different `name` is
+    /// a warning, since Hermes Agent loads such skills (several of its bundled ones are).
+    Folder(&'a str),
 }
 
-/// Validates `<skill_dir>/SKILL.md`: its name must equal the folder's name, and relative
-/// links in the body must resolve inside the folder (symlinks included).
+/// Validates the text of a SKILL.md. `expected_name`, when given, is the name the skill
+/// must have (the name a request asked for).
+pub fn validate(text: &str, expected_name: Option<&str>) -> Report {
+    validate_inner(text, expected_name.map(Expected::Exactly)).0
+}
+
+/// Validates the text of a SKILL.md against the name it was found under (see [`Expected`]).
+pub fn validate_as(text: &str, expected: Expected<'_>) -> Report {
+    validate_inner(text, Some(expected)).0
+}
+
+/// Validates `<skill_dir>/SKILL.md`: its name should equal the folder's name (a warning
+/// when not), and relative links in the body must resolve inside the folder (symlinks
+/// included).
 pub fn validate_dir(skill_dir: &Path) -> Report {
     let file = skill_dir.join("SKILL.md");
     let lower = skill_dir.join("skill.md");
@@ -145,7 +161,7 @@ fn validate_file_in(file: &Path, dir: &Path, name_from_dir: bool) -> Report {
     } else {
         None
     };
-    let (mut report, targets) = validate_inner(&text, dir_name.as_deref());
+    let (mut report, targets) = validate_inner(&text, dir_name.as_deref().map(Expected::Folder));
     if let Some(root) = canonical_dir {
         for target in targets {
             let path = root.join(&target.path);
@@ -211,7 +227,7 @@ pub(crate) fn split_frontmatter(text: &str) -> Result<(&str, &str, usize), &'sta
     Err("unterminated YAML frontmatter: no closing `---` line")
 }
 
-fn validate_inner(text: &str, expected_name: Option<&str>) -> (Report, Vec<LocalTarget>) {
+fn validate_inner(text: &str, expected_name: Option<Expected<'_>>) -> (Report, Vec<LocalTarget>) {
     let mut report = Report::default();
     let (frontmatter, body, body_line) = match split_frontmatter(text) {
         Ok(parts) => parts,
@@ -294,7 +310,7 @@ fn key_text(key: &Value) -> String {
     }
 }
 
-fn check_frontmatter(map: &Mapping, expected_name: Option<&str>, report: &mut Report) {
+fn check_frontmatter(map: &Mapping, expected_name: Option<Expected<'_>>, report: &mut Report) {
     for (key, value) in map {
         let key = key_text(key);
         match key.as_str() {
@@ -339,7 +355,7 @@ fn check_frontmatter(map: &Mapping, expected_name: Option<&str>, report: &mut Re
     }
 }
 
-fn check_name(value: &Value, expected_name: Option<&str>, report: &mut Report) {
+fn check_name(value: &Value, expected_name: Option<Expected<'_>>, report: &mut Report) {
     let field = Some("name");
     let Some((name, coerced)) = scalar_text(value) else {
         report.error(field, format!("must be a string, not {}", kind(value)));
@@ -369,10 +385,15 @@ fn check_name(value: &Value, expected_name: Option<&str>, report: &mut Report) {
     if name.contains("--") {
         report.error(field, "must not contain `--`");
     }
-    if let Some(expected) = expected_name
-        && expected != name
-    {
-        report.error(field, format!("`{name}` does not match the expected name `{expected}`"));
+    match expected_name {
+        Some(Expected::Exactly(expected)) if expected != name => {
+            report.error(field, format!("`{name}` does not match the expected name `{expected}`"))
+        }
+        Some(Expected::Folder(folder)) if folder != name => report.warn(
+            field,
+            format!("`{name}` differs from `{folder}`, the name of its folder or declaration; the skill is known as `{folder}`"),
+        ),
+        _ => {}
     }
 }
 
@@ -727,8 +748,12 @@ mod tests {
         assert!(r.is_valid(), "{r:?}");
         assert_eq!(fields(&r.warnings), ["body"]);
 
+        // A name other than the folder's is loaded (as Hermes Agent does), with a warning.
         std::fs::write(dir.join("SKILL.md"), skill("name: other\ndescription: d", "")).unwrap();
-        assert_eq!(fields(&validate_dir(&dir).errors), ["name"]);
+        let r = validate_dir(&dir);
+        assert!(r.is_valid(), "{r:?}");
+        assert_eq!(fields(&r.warnings), ["name"]);
+        assert!(r.warnings[0].message.contains("my-skill"), "{r:?}");
 
         #[cfg(unix)]
         {
