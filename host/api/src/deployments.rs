@@ -53,9 +53,39 @@ fn render(d: &Deployment, base: &str) -> Value {
     })
 }
 
-fn base_url(headers: &axum::http::HeaderMap) -> String {
-    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-    format!("http://{host}")
+/// The base of the URLs the API answers with: `[api] public_url` when set, else the
+/// scheme and host the request came in on (from the forwarding headers only when
+/// `trust_forwarded_headers`; a value that is not a plain host is ignored).
+fn base_url(state: &AppState, headers: &axum::http::HeaderMap) -> String {
+    let config = state.host.api_config();
+    if let Some(url) = &config.public_url {
+        return url.trim_end_matches('/').to_string();
+    }
+    let header = |name: &str| headers.get(name).and_then(|h| h.to_str().ok());
+    let first = |v: &str| v.split(',').next().unwrap_or_default().trim().to_string();
+    let (mut proto, mut host) = (None, None);
+    if config.trust_forwarded_headers {
+        // RFC 7239: `Forwarded: for=…;proto=https;host=example.com, for=…` (first hop).
+        if let Some(forwarded) = header("forwarded") {
+            for pair in first(forwarded).split(';') {
+                let (k, v) = pair.split_once('=').unwrap_or_default();
+                let v = v.trim().trim_matches('"').to_string();
+                match k.trim().to_ascii_lowercase().as_str() {
+                    "proto" => proto = Some(v),
+                    "host" => host = Some(v),
+                    _ => {}
+                }
+            }
+        }
+        proto = proto.or_else(|| header("x-forwarded-proto").map(first));
+        host = host.or_else(|| header("x-forwarded-host").map(first));
+    }
+    let proto = proto.map(|p| p.to_ascii_lowercase()).filter(|p| p == "http" || p == "https");
+    let plain = |h: &String| {
+        !h.is_empty() && h.len() <= 255 && h.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]_".contains(&b))
+    };
+    let host = host.filter(plain).or_else(|| header("host").map(str::to_string).filter(plain));
+    format!("{}://{}", proto.as_deref().unwrap_or("http"), host.as_deref().unwrap_or("localhost"))
 }
 
 /// Largest multipart create request (the deployment JSON plus uploaded files).
@@ -131,7 +161,7 @@ pub async fn create(
     req: Request,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require("deployments:write")?;
-    let base = base_url(req.headers());
+    let base = base_url(&state, req.headers());
     let (spec, uploads) = read_create(req, &state).await?;
     let d = state.host.create_deployment_as(&caller.account_id, spec, uploads, caller.authority()).await?;
     Ok((StatusCode::CREATED, Json(render(&d, &base))))
@@ -179,7 +209,7 @@ pub async fn list(
     let filter =
         DeploymentFilter { customer_id: q.customer_id, status, starting_after: q.page.cursor().map(str::to_string) };
     let page = state.host.list_deployments(&caller.account_id, filter, limit).await?;
-    let base = base_url(&headers);
+    let base = base_url(&state, &headers);
     let data: Vec<Value> = page.data.iter().map(|d| render(d, &base)).collect();
     Ok(Json(super::paging::page_body(data, &page.next_cursor)))
 }
@@ -207,7 +237,7 @@ pub async fn patch(
 ) -> Result<Json<Value>, ApiError> {
     caller.require("deployments:write")?;
     let d = state.host.patch_deployment_as(&caller.account_id, &id, changes, caller.authority()).await?;
-    Ok(Json(render(&d, &base_url(&headers))))
+    Ok(Json(render(&d, &base_url(&state, &headers))))
 }
 
 /// Query of DELETE.
@@ -265,7 +295,7 @@ pub async fn get(
 ) -> Result<Json<Value>, ApiError> {
     caller.require("deployments:read")?;
     let d = state.host.deployment_in(&caller.account_id, &id).await?;
-    let mut body = render(&d, &base_url(&headers));
+    let mut body = render(&d, &base_url(&state, &headers));
     // Live MCP state.
     let statuses = state.host.mcp_statuses(&d);
     if let Some(servers) = body["mcp_servers"].as_array_mut() {

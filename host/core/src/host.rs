@@ -102,6 +102,18 @@ impl HostBuilder {
         if env.get("HERMES_ALLOW_PRIVATE_URLS").is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes")) {
             config.allow_private_urls = true;
         }
+        if let Some(url) = env.get("HERMES_PUBLIC_URL").filter(|u| !u.is_empty()) {
+            config.api.public_url = Some(url.clone());
+        }
+        if env.get("HERMES_TRUST_FORWARDED").is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes")) {
+            config.api.trust_forwarded_headers = true;
+        }
+        if let Some(url) = &config.api.public_url {
+            let parsed = url::Url::parse(url).ok().filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
+            if parsed.is_none() {
+                return Err(HostError::invalid("api.public_url", format!("{url:?} is not an http(s) URL")));
+            }
+        }
         let secrets = hermes_secrets::Secrets::open(db.clone(), &self.data_dir, &env).await?;
         let providers = Providers::new(&config.providers, &env, config.retry.clone());
         // Not configured: the default model follows the provider keys the host has, so a
@@ -254,6 +266,11 @@ impl Host {
     /// Accounts, API keys and credits.
     pub fn accounts(&self) -> &Accounts {
         &self.accounts
+    }
+
+    /// How the API names itself in the URLs it answers with (`[api]`).
+    pub fn api_config(&self) -> &crate::config::ApiConfig {
+        &self.services.config.api
     }
 
     /// The per-tenant bounds (`[tenants]`); the API enforces the request-rate and

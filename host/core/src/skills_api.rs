@@ -28,6 +28,10 @@ pub struct SkillObject {
     /// For `url` skills.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// When the skill was installed, RFC 3339: its folder's creation time, so replacing
+    /// its content keeps it and deleting and adding it again renews it (the file's last
+    /// change where the filesystem records no creation time).
+    pub created_at: Option<String>,
     /// The SKILL.md text (on GET of one skill).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
@@ -63,6 +67,18 @@ fn read_head(root: &std::path::Path, path: &str) -> Option<String> {
     Some(String::from_utf8_lossy(&head).into_owned())
 }
 
+/// When the skill at `path` (its SKILL.md, workspace-relative) was installed.
+fn created_at(root: &std::path::Path, path: &str) -> Option<String> {
+    let ws = workspace::open(root).ok()?;
+    let folder = std::path::Path::new(path).parent().filter(|p| !p.as_os_str().is_empty());
+    let meta = match folder {
+        Some(f) => ws.metadata(f).ok()?,
+        None => ws.metadata(path).ok()?,
+    };
+    let time = meta.created().or_else(|_| meta.modified()).ok()?.into_std();
+    Some(chrono::DateTime::<chrono::Utc>::from(time).to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
 /// Every skill of a deployment: declared ones first, then the agent's own.
 pub(crate) async fn list(
     services: &Services,
@@ -91,6 +107,7 @@ pub(crate) async fn list(
                     _ => None,
                 },
                 content: if with_content { text } else { None },
+                created_at: created_at(&root, &path),
                 path,
             });
         }
@@ -114,6 +131,7 @@ pub(crate) async fn list(
                     description: Some(meta.description),
                     url: None,
                     content: if with_content { Some(text) } else { None },
+                    created_at: created_at(&root, &path),
                     path,
                 });
             }

@@ -482,6 +482,12 @@ async fn skills_api_adds_reads_refetches_and_removes() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(std::fs::read_to_string(&installed).unwrap(), EFFECTS, "re-fetched");
+    // Every skill object carries `created_at`, which a PUT keeps.
+    let replaced: Value = r.json().await.unwrap();
+    assert!(one["created_at"].as_str().is_some_and(|t| t.ends_with('Z')), "{one}");
+    assert_eq!(replaced["created_at"], one["created_at"], "{replaced}");
+    let list = server.get_json(&format!("/v1/deployments/{id}/skills")).await;
+    assert!(list["data"].as_array().unwrap().iter().all(|s| s["created_at"].is_string()), "{list}");
 
     let r = http.delete(format!("{url}/{remote_id}")).bearer_auth(&server.key).send().await.unwrap();
     assert_eq!(r.status(), 200);
@@ -659,4 +665,46 @@ async fn a_library_skill_named_unlike_its_folder_loads_with_a_warning() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     assert!(stdout.contains("warning: name:") && stdout.contains("ugc-videos"), "{stdout}");
+}
+
+/// A deployment's `events.url` is where the client can reach the stream: the request's
+/// own host, the proxy's scheme and host when the host trusts forwarding headers, or the
+/// configured public URL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_events_url_uses_the_scheme_and_host_the_request_came_in_on() {
+    let llm = MockLlm::start().await;
+    let url_of = |server: &common::Server, headers: Vec<(&'static str, &'static str)>| {
+        let (base, key) = (server.base.clone(), server.key.clone());
+        async move {
+            let mut req = reqwest::Client::new().post(format!("{base}/v1/deployments")).bearer_auth(key);
+            for (k, v) in headers {
+                req = req.header(k, v);
+            }
+            let body: Value = req.json(&minimal("cus_url")).send().await.unwrap().json().await.unwrap();
+            let id = body["deployment_id"].as_str().unwrap().to_string();
+            (body["events"]["url"].as_str().unwrap().to_string(), id)
+        }
+    };
+    // Not trusted: forwarding headers are a client's claim and are ignored.
+    let plain = common::start(&llm);
+    let (url, id) = url_of(&plain, vec![("x-forwarded-proto", "https"), ("x-forwarded-host", "evil.example")]).await;
+    assert_eq!(url, format!("{}/v1/deployments/{id}/events", plain.base));
+    let events = reqwest::Client::new().get(&url).bearer_auth(&plain.key).send().await.unwrap();
+    assert_eq!(events.status(), 200, "the URL answers");
+    drop(events);
+
+    let trusting = start_with(&llm, &[("HERMES_TRUST_FORWARDED", "1")]);
+    let (url, id) = url_of(&trusting, vec![("x-forwarded-proto", "https"), ("x-forwarded-host", "agents.example.com")]).await;
+    assert_eq!(url, format!("https://agents.example.com/v1/deployments/{id}/events"));
+    let (url, id) = url_of(&trusting, vec![("forwarded", "for=10.0.0.1;proto=https;host=\"api.example.org\", for=10.0.0.2")]).await;
+    assert_eq!(url, format!("https://api.example.org/v1/deployments/{id}/events"));
+    // A forwarded host that is not a host name is not put in a URL.
+    let (url, id) = url_of(&trusting, vec![("x-forwarded-host", "a/b?c"), ("x-forwarded-proto", "gopher")]).await;
+    assert_eq!(url, format!("{}/v1/deployments/{id}/events", trusting.base));
+
+    let public = start_with(&llm, &[("HERMES_PUBLIC_URL", "https://hermes.example.net/")]);
+    let (url, id) = url_of(&public, vec![("x-forwarded-host", "other.example")]).await;
+    assert_eq!(url, format!("https://hermes.example.net/v1/deployments/{id}/events"));
+    let got = public.get_json(&format!("/v1/deployments/{id}")).await;
+    assert_eq!(got["events"]["url"], url, "GET says the same");
 }

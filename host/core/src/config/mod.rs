@@ -67,6 +67,21 @@ pub struct HostConfig {
     pub context: ContextConfig,
     /// Bounds on delegation to child runs (`[subagents]`).
     pub subagents: SubagentsConfig,
+    /// How the API names itself in the URLs it answers with (`[api]`).
+    pub api: ApiConfig,
+}
+
+/// `[api]`: the address the API's own URLs (a deployment's `events.url`) are built on.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// The public base URL (`https://agents.example.com`), used as is
+    /// (`HERMES_PUBLIC_URL`); unset, each URL follows the request's `Host`.
+    pub public_url: Option<String>,
+    /// Read the scheme and host from `Forwarded` / `X-Forwarded-Proto` /
+    /// `X-Forwarded-Host` (`HERMES_TRUST_FORWARDED=1`): only behind a proxy that sets
+    /// them, since a client can send them too.
+    pub trust_forwarded_headers: bool,
 }
 
 /// `[subagents]`: how far and how wide runs may delegate to child runs.
@@ -237,6 +252,7 @@ impl Default for HostConfig {
             search: None,
             context: ContextConfig::default(),
             subagents: SubagentsConfig::default(),
+            api: ApiConfig::default(),
         }
     }
 }
@@ -281,6 +297,8 @@ struct FileConfig {
     context: Option<ContextConfig>,
     #[serde(default)]
     subagents: Option<SubagentsConfig>,
+    #[serde(default)]
+    api: Option<ApiConfig>,
 }
 
 /// `[code_tools]`: the `python` and `shell` tools.
@@ -401,6 +419,9 @@ impl HostConfig {
         }
         if let Some(x) = file.subagents {
             c.subagents = x;
+        }
+        if let Some(x) = file.api {
+            c.api = x;
         }
         if let Some(t) = file.code_tools {
             if t.timeout_secs == Some(0) || t.max_timeout_secs == Some(0) {
