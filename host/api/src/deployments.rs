@@ -264,14 +264,19 @@ pub struct DeleteQuery {
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
+    headers: axum::http::HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<DeleteQuery>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("deployments:write")?;
     let kept = state.host.delete_deployment(&caller.account_id, &id, q.retain_filesystem).await?;
     let mut body = json!({"deployment_id": id, "status": "deleted"});
-    if kept.is_some() {
-        body["filesystem"] = json!({"retained": true});
+    if let Some(kept) = kept {
+        body["filesystem"] = json!({
+            "retained": true,
+            "expires_at": kept.expires_at,
+            "url": format!("{}/v1/retained/{id}", base_url(&state, &headers)),
+        });
     }
     Ok(Json(body))
 }

@@ -13,7 +13,7 @@ use super::extract::{Path, Query};
 use super::json::Body;
 use super::schema::{CommonErrors, ErrorBody};
 use super::{ApiError, AppState, Caller};
-use hermes_core::files::{FileEntry, FileWritten, MAX_LIST_ENTRIES};
+use hermes_core::files::{FileEntry, FileWritten, FolderListing, MAX_LIST_ENTRIES};
 
 /// Query of the list endpoint: its own `limit` range (a folder comes whole up to
 /// [`MAX_LIST_ENTRIES`], as the hosted API lists it) and the usual `cursor`.
@@ -28,6 +28,11 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
+    /// The folder asked for, its page size and cursor, validated.
+    pub(crate) fn parts(&self) -> Result<(Option<&str>, u32, Option<String>), ApiError> {
+        Ok((self.path.as_deref(), self.limit()?, self.cursor.clone().filter(|c| !c.is_empty())))
+    }
+
     fn limit(&self) -> Result<u32, ApiError> {
         match self.limit.as_deref() {
             None => Ok(MAX_LIST_ENTRIES),
@@ -49,7 +54,8 @@ pub struct PathQuery {
 }
 
 impl PathQuery {
-    fn required(&self) -> Result<&str, ApiError> {
+    /// The file named, required.
+    pub(crate) fn required(&self) -> Result<&str, ApiError> {
         self.path
             .as_deref()
             .filter(|p| !p.trim().is_empty())
@@ -113,11 +119,20 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<Json<FileList>, ApiError> {
     caller.require("deployments:read")?;
-    let limit = q.limit()?;
-    let cursor = q.cursor.clone().filter(|c| !c.is_empty());
-    let page = state.host.list_files(&caller.account_id, &id, q.path.as_deref(), cursor, limit).await?;
-    let has_more = page.next_cursor.is_some();
-    Ok(Json(FileList { path: page.path, entries: page.entries, next_cursor: page.next_cursor, has_more }))
+    let (path, limit, cursor) = q.parts()?;
+    Ok(Json(state.host.list_files(&caller.account_id, &id, path, cursor, limit).await?.into()))
+}
+
+impl From<FolderListing> for FileList {
+    fn from(l: FolderListing) -> Self {
+        let has_more = l.next_cursor.is_some();
+        FileList { path: l.path, entries: l.entries, next_cursor: l.next_cursor, has_more }
+    }
+}
+
+/// The answer of a file download.
+pub(crate) fn bytes_response(bytes: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response()
 }
 
 /// `GET …/files/content?path=`.
@@ -138,8 +153,7 @@ pub async fn content(
     Query(q): Query<PathQuery>,
 ) -> Result<Response, ApiError> {
     caller.require("deployments:read")?;
-    let bytes = state.host.read_file(&caller.account_id, &id, q.required()?).await?;
-    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+    Ok(bytes_response(state.host.read_file(&caller.account_id, &id, q.required()?).await?))
 }
 
 /// `PUT …/files`.

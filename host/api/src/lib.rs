@@ -15,6 +15,7 @@ mod messages;
 pub mod openapi;
 mod paging;
 mod plugins;
+mod retained;
 pub mod schema;
 mod secrets;
 mod serve;
@@ -66,6 +67,10 @@ pub fn router(host: Host) -> Router {
         .route("/v1/secrets/{id}", get(secrets::get).patch(secrets::update).delete(secrets::delete))
         .route("/v1/plugins", post(plugins::upload).layer(DefaultBodyLimit::max(upload_limit)).get(plugins::list))
         .route("/v1/plugins/{id}", get(plugins::get).delete(plugins::delete))
+        .route("/v1/retained", get(retained::list))
+        .route("/v1/retained/{id}", get(retained::get).delete(retained::delete))
+        .route("/v1/retained/{id}/files", get(retained::files))
+        .route("/v1/retained/{id}/files/content", get(retained::content))
         .route("/v1/webhooks", post(webhooks::create).get(webhooks::list))
         .route("/v1/webhooks/{id}", get(webhooks::get).delete(webhooks::delete))
         .route(

@@ -88,6 +88,11 @@ impl Modify for BearerAuth {
         super::plugins::list,
         super::plugins::get,
         super::plugins::delete,
+        super::retained::list,
+        super::retained::get,
+        super::retained::files,
+        super::retained::content,
+        super::retained::delete,
     ),
     components(schemas(
         ErrorBody, DeploymentObject, DeploymentList, Deleted, ToolObject, ToolList, StatusBody, DeploymentUpload, DeploymentPatch, super::tools::SetEnabled, hermes_core::skills_api::SkillObject, SkillList,
@@ -102,7 +107,7 @@ impl Modify for BearerAuth {
         super::automations::PatchAutomation, super::automations::AutomationList,
         hermes_core::plugins::PluginInfo, hermes_core::plugins::PluginTool, super::plugins::PluginUpload,
         super::plugins::PluginList, hermes_types::spec::PluginAttachment, hermes_types::spec::PluginGrants,
-        hermes_types::spec::WorkspaceAccess,
+        hermes_types::spec::WorkspaceAccess, hermes_core::retained::RetainedWorkspace, super::retained::RetainedList,
     ))
 )]
 pub struct ApiDoc;

@@ -621,34 +621,22 @@ async fn set_status(services: &Services, id: &str, status: DeploymentStatus) -> 
     Ok(())
 }
 
-/// Deletes a deployment's rows and workspace (or moves the workspace to
-/// `<data-dir>/retained/` when `retain_filesystem`). Returns where it was kept.
+/// Deletes a deployment's rows and workspace, or keeps the workspace for `[workspaces]
+/// retained_days` when `retain_filesystem` (see [`crate::retained`]); returns what was kept.
 pub(crate) async fn delete(
     services: &Arc<Services>,
     account_id: &str,
     id: &str,
     retain_filesystem: bool,
-) -> Result<Option<std::path::PathBuf>, HostError> {
-    row_in(services, account_id, id).await?;
+) -> Result<Option<crate::retained::RetainedWorkspace>, HostError> {
+    let row = row_in(services, account_id, id).await?;
+    if retain_filesystem {
+        return crate::retained::delete_keeping(services, row).await.map(Some);
+    }
     let key = id.to_string();
     services.db.write(move |conn| deployments::delete(conn, &key)).await?;
     services.hub.forget(id);
     let dir = workspace::path(&services.data_dir, id);
-    if retain_filesystem {
-        let kept =
-            services.data_dir.join("retained").join(format!("{id}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")));
-        let target = kept.clone();
-        tokio::task::spawn_blocking(move || {
-            if let Some(parent) = target.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            std::fs::rename(&dir, &target)
-        })
-        .await
-        .map_err(|e| HostError::Io { context: "retaining the workspace".into(), source: std::io::Error::other(e) })?
-        .map_err(HostError::io("retaining the workspace"))?;
-        return Ok(Some(kept));
-    }
     match tokio::fs::remove_dir_all(&dir).await {
         Ok(()) => Ok(None),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),

@@ -100,6 +100,86 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| HostError::Io { context: "workspace file task".into(), source: io::Error::other(e) })?
 }
 
+/// A folder (`None` = the top) of the workspace at `dir`: the Files API's listing, for a
+/// live workspace and a retained one alike.
+pub(crate) async fn list_in(
+    dir: PathBuf,
+    path: Option<&str>,
+    cursor: Option<String>,
+    limit: u32,
+) -> Result<FolderListing, HostError> {
+    if !(1..=MAX_LIST_ENTRIES).contains(&limit) {
+        return Err(HostError::invalid("limit", format!("`limit` must be between 1 and {MAX_LIST_ENTRIES}")));
+    }
+    let rel = parse(path, true)?;
+    blocking(move || {
+        let ws = workspace::open(&dir).map_err(HostError::io("opening the workspace"))?;
+        let shown = rel.as_deref().map(display).unwrap_or_default();
+        let entries = match &rel {
+            Some(r) => ws.read_dir(r),
+            None => ws.entries(),
+        }
+        .map_err(|e| fs_error(&shown, e))?;
+        let mut names: Vec<String> =
+            entries.filter_map(Result::ok).filter_map(|e| e.file_name().into_string().ok()).collect();
+        names.sort();
+        let start = cursor.as_deref().map_or(0, |c| names.partition_point(|n| n.as_str() <= c));
+        let mut data = Vec::new();
+        let (mut next_cursor, mut last) = (None, None);
+        for name in &names[start..] {
+            if data.len() == limit as usize {
+                next_cursor = last;
+                break;
+            }
+            let p = rel.as_ref().map_or_else(|| PathBuf::from(name), |r| r.join(name));
+            let Ok(meta) = ws.symlink_metadata(&p) else { continue };
+            let kind = if meta.is_dir() {
+                "directory"
+            } else if meta.file_type().is_symlink() {
+                "symlink"
+            } else {
+                "file"
+            };
+            data.push(FileEntry {
+                name: name.clone(),
+                path: display(&p),
+                kind,
+                size: (kind == "file").then(|| meta.len()),
+                modified_at: modified(&meta),
+            });
+            last = Some(name.clone());
+        }
+        let path = if shown.is_empty() { "/".to_string() } else { shown };
+        Ok(FolderListing { path, entries: data, next_cursor })
+    })
+    .await
+}
+
+/// The bytes of one file (at most [`MAX_FILE_BYTES`]) of the workspace at `dir`.
+pub(crate) async fn read_in(dir: PathBuf, path: &str) -> Result<Vec<u8>, HostError> {
+    let rel = parse(Some(path), false)?.unwrap_or_default();
+    let shown = path.to_string();
+    blocking(move || {
+        use std::io::Read;
+        let ws = workspace::open(&dir).map_err(HostError::io("opening the workspace"))?;
+        let meta = ws.metadata(&rel).map_err(|e| fs_error(&shown, e))?;
+        if meta.is_dir() {
+            return Err(HostError::invalid("path", format!("{shown:?} is a folder; list it with GET …/files")));
+        }
+        if meta.len() > MAX_FILE_BYTES {
+            return Err(HostError::invalid("path", format!("{shown:?} is larger than 32 MiB")));
+        }
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        ws.open(&rel)
+            .map_err(|e| fs_error(&shown, e))?
+            .take(MAX_FILE_BYTES)
+            .read_to_end(&mut bytes)
+            .map_err(|e| fs_error(&shown, e))?;
+        Ok(bytes)
+    })
+    .await
+}
+
 impl Core {
     /// A folder of a deployment's workspace (`None` = its top), by name, one page
     /// of `limit` (1–[`MAX_LIST_ENTRIES`]) entries after the entry named `cursor`.
@@ -111,80 +191,14 @@ impl Core {
         cursor: Option<String>,
         limit: u32,
     ) -> Result<FolderListing, HostError> {
-        if !(1..=MAX_LIST_ENTRIES).contains(&limit) {
-            return Err(HostError::invalid("limit", format!("`limit` must be between 1 and {MAX_LIST_ENTRIES}")));
-        }
         self.deployment_in(account_id, deployment_id).await?;
-        let rel = parse(path, true)?;
-        let dir = self.workspace_dir(deployment_id);
-        blocking(move || {
-            let ws = workspace::open(&dir).map_err(HostError::io("opening the workspace"))?;
-            let shown = rel.as_deref().map(display).unwrap_or_default();
-            let entries = match &rel {
-                Some(r) => ws.read_dir(r),
-                None => ws.entries(),
-            }
-            .map_err(|e| fs_error(&shown, e))?;
-            let mut names: Vec<String> =
-                entries.filter_map(Result::ok).filter_map(|e| e.file_name().into_string().ok()).collect();
-            names.sort();
-            let start = cursor.as_deref().map_or(0, |c| names.partition_point(|n| n.as_str() <= c));
-            let mut data = Vec::new();
-            let (mut next_cursor, mut last) = (None, None);
-            for name in &names[start..] {
-                if data.len() == limit as usize {
-                    next_cursor = last;
-                    break;
-                }
-                let p = rel.as_ref().map_or_else(|| PathBuf::from(name), |r| r.join(name));
-                let Ok(meta) = ws.symlink_metadata(&p) else { continue };
-                let kind = if meta.is_dir() {
-                    "directory"
-                } else if meta.file_type().is_symlink() {
-                    "symlink"
-                } else {
-                    "file"
-                };
-                data.push(FileEntry {
-                    name: name.clone(),
-                    path: display(&p),
-                    kind,
-                    size: (kind == "file").then(|| meta.len()),
-                    modified_at: modified(&meta),
-                });
-                last = Some(name.clone());
-            }
-            let path = if shown.is_empty() { "/".to_string() } else { shown };
-            Ok(FolderListing { path, entries: data, next_cursor })
-        })
-        .await
+        list_in(self.workspace_dir(deployment_id), path, cursor, limit).await
     }
 
     /// The bytes of one workspace file (at most [`MAX_FILE_BYTES`]).
     pub async fn read_file(&self, account_id: &str, deployment_id: &str, path: &str) -> Result<Vec<u8>, HostError> {
         self.deployment_in(account_id, deployment_id).await?;
-        let rel = parse(Some(path), false)?.unwrap_or_default();
-        let dir = self.workspace_dir(deployment_id);
-        let shown = path.to_string();
-        blocking(move || {
-            use std::io::Read;
-            let ws = workspace::open(&dir).map_err(HostError::io("opening the workspace"))?;
-            let meta = ws.metadata(&rel).map_err(|e| fs_error(&shown, e))?;
-            if meta.is_dir() {
-                return Err(HostError::invalid("path", format!("{shown:?} is a folder; list it with GET …/files")));
-            }
-            if meta.len() > MAX_FILE_BYTES {
-                return Err(HostError::invalid("path", format!("{shown:?} is larger than 32 MiB")));
-            }
-            let mut bytes = Vec::with_capacity(meta.len() as usize);
-            ws.open(&rel)
-                .map_err(|e| fs_error(&shown, e))?
-                .take(MAX_FILE_BYTES)
-                .read_to_end(&mut bytes)
-                .map_err(|e| fs_error(&shown, e))?;
-            Ok(bytes)
-        })
-        .await
+        read_in(self.workspace_dir(deployment_id), path).await
     }
 
     /// Creates or replaces a workspace file (parent folders created).

@@ -210,6 +210,7 @@ impl HostBuilder {
         }))
         .await;
         crate::webhooks::delivery::spawn(services.clone(), outbox);
+        crate::retained::spawn(services.clone());
         if let Some(sandbox) = services.sandbox.clone().filter(|_| services.config.code_tools.preload) {
             // Not tracked: shutdown need not wait for a compilation nobody awaits.
             tokio::spawn(async move {
@@ -371,13 +372,14 @@ impl Host {
     }
 
     /// Deletes a deployment: stops its runs, removes its data; with
-    /// `retain_filesystem` the workspace is moved aside and its new path returned.
+    /// `retain_filesystem` the workspace is kept (listed and readable under
+    /// [`Core::retained_workspace`] until it expires) and returned.
     pub async fn delete_deployment(
         &self,
         account_id: &str,
         deployment_id: &str,
         retain_filesystem: bool,
-    ) -> Result<Option<PathBuf>, HostError> {
+    ) -> Result<Option<crate::retained::RetainedWorkspace>, HostError> {
         self.deployment_in(account_id, deployment_id).await?;
         // Removing the workspace is not a change to report.
         self.services.fsevents.set(deployment_id, false).await;

@@ -31,6 +31,7 @@ pub mod memory;
 mod metrics;
 pub mod plugins;
 mod ports;
+pub mod retained;
 mod run_scope;
 pub mod runs;
 pub mod secrets;

@@ -34,7 +34,10 @@ async fn python_totals_a_csv_the_files_api_wrote_and_writes_a_file_the_files_api
     let call = evs.iter().find(|(k, v)| k == "tool_call" && v["tool"] == "python");
     assert!(call.is_some(), "{evs:?}");
     let result = evs.iter().find(|(k, _)| k == "tool_result").map(|(_, v)| v).expect("a tool_result");
-    assert_eq!((&result["name"], &result["origin"], &result["result"]), (&json!("python"), &json!("builtin"), &json!("280.0")));
+    assert_eq!(
+        (&result["name"], &result["origin"], &result["result"]),
+        (&json!("python"), &json!("builtin"), &json!("280.0"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -161,8 +161,7 @@ async fn skill_errors_are_422_invalid_skill_naming_the_skill() {
 
     // A URL skill whose frontmatter name differs: the request named it, so it must match.
     let mut body = minimal("c");
-    body["skills"] =
-        json!([{"name": "other", "source": "url", "url": format!("{skills}/skills/social-media-visual-effects/SKILL.md")}]);
+    body["skills"] = json!([{"name": "other", "source": "url", "url": format!("{skills}/skills/social-media-visual-effects/SKILL.md")}]);
     let (status, err) = post(&server, &server.key, body).await;
     assert_eq!((status, err["error"].as_str()), (422, Some("invalid_skill")), "{err}");
     assert!(err["message"].as_str().unwrap().contains("does not match"), "{err}");
@@ -295,7 +294,8 @@ async fn list_patch_delete_and_cross_account_404() {
         .json()
         .await
         .unwrap();
-    assert_eq!(r, json!({"deployment_id": id, "status": "deleted", "filesystem": {"retained": true}}));
+    assert_eq!((&r["deployment_id"], &r["status"]), (&json!(id), &json!("deleted")), "{r}");
+    assert_eq!(r["filesystem"]["retained"], true, "{r}");
     assert_eq!(http.get(&url).bearer_auth(&server.key).send().await.unwrap().status(), 404);
     assert!(!server.dir.path().join("workspaces").join(id).exists());
     let retained = std::fs::read_dir(server.dir.path().join("retained")).unwrap().next().unwrap().unwrap().path();
@@ -661,7 +661,11 @@ async fn a_library_skill_named_unlike_its_folder_loads_with_a_warning() {
     assert!(common::tool_results(&requests[1])[0].contains("# UGC"), "{:?}", common::tool_results(&requests[1]));
 
     let dir = server.dir.path().join("workspaces").join(dep).join(".prism/skills/ugc-video-creation");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hermes-host")).args(["skills", "validate"]).arg(&dir).output().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hermes-host"))
+        .args(["skills", "validate"])
+        .arg(&dir)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     assert!(stdout.contains("warning: name:") && stdout.contains("ugc-videos"), "{stdout}");
@@ -694,9 +698,11 @@ async fn the_events_url_uses_the_scheme_and_host_the_request_came_in_on() {
     drop(events);
 
     let trusting = start_with(&llm, &[("HERMES_TRUST_FORWARDED", "1")]);
-    let (url, id) = url_of(&trusting, vec![("x-forwarded-proto", "https"), ("x-forwarded-host", "agents.example.com")]).await;
+    let (url, id) =
+        url_of(&trusting, vec![("x-forwarded-proto", "https"), ("x-forwarded-host", "agents.example.com")]).await;
     assert_eq!(url, format!("https://agents.example.com/v1/deployments/{id}/events"));
-    let (url, id) = url_of(&trusting, vec![("forwarded", "for=10.0.0.1;proto=https;host=\"api.example.org\", for=10.0.0.2")]).await;
+    let (url, id) =
+        url_of(&trusting, vec![("forwarded", "for=10.0.0.1;proto=https;host=\"api.example.org\", for=10.0.0.2")]).await;
     assert_eq!(url, format!("https://api.example.org/v1/deployments/{id}/events"));
     // A forwarded host that is not a host name is not put in a URL.
     let (url, id) = url_of(&trusting, vec![("x-forwarded-host", "a/b?c"), ("x-forwarded-proto", "gopher")]).await;

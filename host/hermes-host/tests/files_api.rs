@@ -76,7 +76,10 @@ async fn files_api_writes_lists_reads_and_deletes_workspace_files() {
     let (_, docs) = call(&server, &key, "GET", &format!("{files}?path=docs/"), None).await;
     assert_eq!(docs["path"], "docs", "{docs}");
     let readme = &docs["entries"][0];
-    assert_eq!((&readme["name"], &readme["path"], &readme["type"]), (&json!("readme.md"), &json!("docs/readme.md"), &json!("file")));
+    assert_eq!(
+        (&readme["name"], &readme["path"], &readme["type"]),
+        (&json!("readme.md"), &json!("docs/readme.md"), &json!("file"))
+    );
     assert_eq!(readme["size"], 11);
     assert!(readme["modified_at"].is_string());
     let (_, many) = call(&server, &key, "GET", &format!("{files}?path=many"), None).await;

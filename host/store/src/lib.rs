@@ -14,6 +14,7 @@ pub mod events;
 pub mod idempotency;
 pub mod memories;
 pub mod plugins;
+pub mod retained;
 pub mod runs;
 mod schema;
 pub mod secrets;

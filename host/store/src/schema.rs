@@ -354,6 +354,20 @@ ALTER TABLE runs ADD COLUMN child_tools TEXT;
 ALTER TABLE runs ADD COLUMN max_turns INTEGER;
 CREATE UNIQUE INDEX runs_by_parent_call ON runs(parent_run_id, parent_call_id) WHERE parent_run_id IS NOT NULL;
 "#,
+    // Workspaces kept by `DELETE …?retain_filesystem=true`, until `expires_at`.
+    r#"
+CREATE TABLE retained_workspaces (
+    deployment_id TEXT PRIMARY KEY,
+    account_id    TEXT NOT NULL,
+    customer_id   TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    bytes         INTEGER NOT NULL,
+    deleted_at    TEXT NOT NULL,
+    expires_at    TEXT NOT NULL
+);
+CREATE INDEX retained_by_account ON retained_workspaces(account_id, deleted_at, deployment_id);
+CREATE INDEX retained_by_expiry ON retained_workspaces(expires_at);
+"#,
 ];
 
 /// Brings the database up to the latest schema version.

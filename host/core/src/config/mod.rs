@@ -69,6 +69,24 @@ pub struct HostConfig {
     pub subagents: SubagentsConfig,
     /// How the API names itself in the URLs it answers with (`[api]`).
     pub api: ApiConfig,
+    /// Workspaces kept after their deployment's deletion (`[workspaces]`).
+    pub workspaces: WorkspacesConfig,
+}
+
+/// `[workspaces]`: how long `DELETE …?retain_filesystem=true` keeps a workspace.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkspacesConfig {
+    /// Days a retained workspace stays listed and downloadable before it is removed.
+    pub retained_days: u32,
+    /// Seconds between passes that remove expired retained workspaces.
+    pub sweep_secs: u64,
+}
+
+impl Default for WorkspacesConfig {
+    fn default() -> Self {
+        WorkspacesConfig { retained_days: 30, sweep_secs: 600 }
+    }
 }
 
 /// `[api]`: the address the API's own URLs (a deployment's `events.url`) are built on.
@@ -253,6 +271,7 @@ impl Default for HostConfig {
             context: ContextConfig::default(),
             subagents: SubagentsConfig::default(),
             api: ApiConfig::default(),
+            workspaces: WorkspacesConfig::default(),
         }
     }
 }
@@ -299,6 +318,8 @@ struct FileConfig {
     subagents: Option<SubagentsConfig>,
     #[serde(default)]
     api: Option<ApiConfig>,
+    #[serde(default)]
+    workspaces: Option<WorkspacesConfig>,
 }
 
 /// `[code_tools]`: the `python` and `shell` tools.
@@ -422,6 +443,12 @@ impl HostConfig {
         }
         if let Some(x) = file.api {
             c.api = x;
+        }
+        if let Some(x) = file.workspaces {
+            if x.retained_days == 0 || x.sweep_secs == 0 {
+                return Err("[workspaces] retained_days and sweep_secs must be at least 1".into());
+            }
+            c.workspaces = x;
         }
         if let Some(t) = file.code_tools {
             if t.timeout_secs == Some(0) || t.max_timeout_secs == Some(0) {
