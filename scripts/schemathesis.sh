@@ -21,4 +21,4 @@ for _ in $(seq 100); do [ -f "$data/admin.key" ] && curl -sf "http://127.0.0.1:$
 # (a SKILL.md's frontmatter, a known runtime), and those requests rightly get 4xx.
 "$venv/bin/schemathesis" run "http://127.0.0.1:$port/openapi.json" \
   -H "Authorization: Bearer $(cat "$data/admin.key")" \
-  --checks all --exclude-checks positive_data_acceptance -n "$examples"
+  --checks all --exclude-checks positive_data_acceptance -n "$examples" ${HERMES_ST_ARGS:-}

@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 use super::json::{self, Body};
 use super::paging::PageQuery;
 use super::schema::{
-    CommonErrors, Deleted, DeploymentList, DeploymentObject, DeploymentPatch, DeploymentUpload, ErrorBody,
+    CommonErrors, DeploymentDeleted, DeploymentList, DeploymentObject, DeploymentPatch, DeploymentUpload, ErrorBody,
+    RetainedFilesystem,
 };
 use super::{ApiError, AppState, Caller};
 use hermes_core::deployments::Upload;
@@ -256,7 +257,7 @@ pub struct DeleteQuery {
         ("retain_filesystem" = Option<bool>, Query, description = "Keep a snapshot of the workspace"),
     ),
     responses(
-        (status = 200, description = "Deleted", body = Deleted),
+        (status = 200, description = "Deleted", body = DeploymentDeleted),
         CommonErrors,
         (status = 404, description = "No such deployment", body = ErrorBody),
     )
@@ -267,18 +268,15 @@ pub async fn delete(
     headers: axum::http::HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<DeleteQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeploymentDeleted>, ApiError> {
     caller.require("deployments:write")?;
     let kept = state.host.delete_deployment(&caller.account_id, &id, q.retain_filesystem).await?;
-    let mut body = json!({"deployment_id": id, "status": "deleted"});
-    if let Some(kept) = kept {
-        body["filesystem"] = json!({
-            "retained": true,
-            "expires_at": kept.expires_at,
-            "url": format!("{}/v1/retained/{id}", base_url(&state, &headers)),
-        });
-    }
-    Ok(Json(body))
+    let filesystem = kept.map(|kept| RetainedFilesystem {
+        retained: true,
+        expires_at: kept.expires_at,
+        url: format!("{}/v1/retained/{id}", base_url(&state, &headers)),
+    });
+    Ok(Json(DeploymentDeleted { deployment_id: id, status: "deleted".into(), filesystem }))
 }
 
 /// `GET /v1/deployments/{id}`.

@@ -72,7 +72,7 @@ pub fn router(host: Host) -> Router {
         .route("/v1/retained/{id}/files", get(retained::files))
         .route("/v1/retained/{id}/files/content", get(retained::content))
         .route("/v1/webhooks", post(webhooks::create).get(webhooks::list))
-        .route("/v1/webhooks/{id}", get(webhooks::get).delete(webhooks::delete))
+        .route("/v1/webhooks/{webhook_id}", get(webhooks::get).delete(webhooks::delete))
         .route(
             "/v1/deployments",
             post(deployments::create).layer(DefaultBodyLimit::max(32 << 20)).get(deployments::list),

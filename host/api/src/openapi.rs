@@ -95,7 +95,7 @@ impl Modify for BearerAuth {
         super::retained::delete,
     ),
     components(schemas(
-        ErrorBody, DeploymentObject, DeploymentList, Deleted, ToolObject, ToolList, StatusBody, DeploymentUpload, DeploymentPatch, super::tools::SetEnabled, hermes_core::skills_api::SkillObject, SkillList,
+        ErrorBody, DeploymentObject, DeploymentList, DeploymentDeleted, super::schema::RetainedFilesystem, ToolObject, ToolList, StatusBody, DeploymentUpload, DeploymentPatch, super::tools::SetEnabled, hermes_core::skills_api::SkillObject, SkillList,
         AccountObject, super::secrets::CreateSecret, super::secrets::UpdateSecret, super::secrets::SecretObject, super::secrets::SecretList,
         super::secrets::SecretDeleted, super::secrets::UsageReport, super::secrets::UsageLine, super::secrets::UsageTotals,
         DeploymentSpec, Sandbox, McpServerSpec, SkillSpec, Features,

@@ -113,11 +113,25 @@ pub struct DeploymentList {
 
 /// Answer of DELETE.
 #[derive(Serialize, ToSchema)]
-pub struct Deleted {
+pub struct DeploymentDeleted {
     /// The deleted deployment.
     pub deployment_id: String,
     /// Always `deleted`.
     pub status: String,
+    /// With `?retain_filesystem=true`: where the kept workspace is and until when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filesystem: Option<RetainedFilesystem>,
+}
+
+/// The workspace a deletion kept.
+#[derive(Serialize, ToSchema)]
+pub struct RetainedFilesystem {
+    /// Always true.
+    pub retained: bool,
+    /// When it is removed, RFC 3339.
+    pub expires_at: String,
+    /// `GET` it (and its files) here until then.
+    pub url: String,
 }
 
 /// A tool of a deployment.

@@ -87,8 +87,8 @@ pub async fn list(
 }
 
 /// `GET /v1/webhooks/{id}`.
-#[utoipa::path(get, path = "/v1/webhooks/{id}", tag = "webhooks", summary = "Get a webhook endpoint",
-    params(("id" = String, Path, description = "wh_…")),
+#[utoipa::path(get, path = "/v1/webhooks/{webhook_id}", tag = "webhooks", summary = "Get a webhook endpoint",
+    params(("webhook_id" = String, Path, description = "wh_…")),
     responses(
         (status = 200, description = "The endpoint (never its secret)", body = WebhookObject),
         CommonErrors,
@@ -104,8 +104,8 @@ pub async fn get(
 }
 
 /// `DELETE /v1/webhooks/{id}`.
-#[utoipa::path(delete, path = "/v1/webhooks/{id}", tag = "webhooks", summary = "Delete a webhook endpoint",
-    params(("id" = String, Path, description = "wh_…")),
+#[utoipa::path(delete, path = "/v1/webhooks/{webhook_id}", tag = "webhooks", summary = "Delete a webhook endpoint",
+    params(("webhook_id" = String, Path, description = "wh_…")),
     responses(
         (status = 200, description = "Deleted; its pending deliveries are dropped", body = WebhookDeleted),
         CommonErrors,

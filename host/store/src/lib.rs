@@ -6,6 +6,7 @@
 //! announcement attached to it, is released only after the commit is durable.
 
 pub mod accounts;
+pub mod agents;
 pub mod approvals;
 pub mod automations;
 mod db;

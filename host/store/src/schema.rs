@@ -368,6 +368,49 @@ CREATE TABLE retained_workspaces (
 CREATE INDEX retained_by_account ON retained_workspaces(account_id, deleted_at, deployment_id);
 CREATE INDEX retained_by_expiry ON retained_workspaces(expires_at);
 "#,
+    // The agents and sessions surface: versioned agents, the deployment each
+    // (agent, user) pair owns, sessions (a thread each, pinned to a version), and a
+    // thread's own configuration when it runs under one other than its deployment's.
+    r#"
+CREATE TABLE agents (
+    id            TEXT PRIMARY KEY,
+    account_id    TEXT NOT NULL,
+    version       INTEGER NOT NULL,
+    archived_at   TEXT,
+    created_at    TEXT NOT NULL,
+    updated_at    TEXT NOT NULL
+);
+CREATE INDEX agents_by_account ON agents(account_id, created_at, id);
+CREATE TABLE agent_versions (
+    agent_id      TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+    version       INTEGER NOT NULL,
+    config        TEXT NOT NULL,
+    created_at    TEXT NOT NULL,
+    PRIMARY KEY (agent_id, version)
+);
+CREATE TABLE agent_users (
+    agent_id      TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+    user_key      TEXT NOT NULL,
+    deployment_id TEXT NOT NULL,
+    PRIMARY KEY (agent_id, user_key)
+);
+CREATE TABLE sessions (
+    id            TEXT PRIMARY KEY,
+    account_id    TEXT NOT NULL,
+    agent_id      TEXT NOT NULL,
+    agent_version INTEGER NOT NULL,
+    user_id       TEXT,
+    deployment_id TEXT NOT NULL,
+    thread_id     TEXT NOT NULL UNIQUE,
+    title         TEXT,
+    metadata      TEXT NOT NULL,
+    archived_at   TEXT,
+    created_at    TEXT NOT NULL,
+    updated_at    TEXT NOT NULL
+);
+CREATE INDEX sessions_by_account ON sessions(account_id, created_at, id);
+ALTER TABLE threads ADD COLUMN spec TEXT;
+"#,
 ];
 
 /// Brings the database up to the latest schema version.

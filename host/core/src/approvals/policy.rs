@@ -13,8 +13,13 @@ const MAX_TIMEOUT_SECS: u64 = 30 * 24 * 3600;
 
 /// Whether `tool` must be approved by a human before it runs under `spec`. With
 /// `features.steering` off the policy is ignored: nothing waits.
+/// A pattern starting with `!` exempts the tools it matches from the others
+/// (`["crm__*", "!crm__search"]`: every `crm` tool but `search` waits).
 pub fn requires(spec: &DeploymentSpec, tool: &str) -> bool {
-    spec.features.steering && spec.steering.require_approval.iter().any(|p| matches(p, tool))
+    let patterns = &spec.steering.require_approval;
+    spec.features.steering
+        && patterns.iter().any(|p| !p.starts_with('!') && matches(p, tool))
+        && !patterns.iter().filter_map(|p| p.strip_prefix('!')).any(|p| matches(p, tool))
 }
 
 /// Glob match where `*` stands for any run of characters (possibly empty) and every
@@ -44,14 +49,15 @@ pub fn validate(steering: &Steering) -> Result<(), HostError> {
         ));
     }
     for (i, p) in steering.require_approval.iter().enumerate() {
-        let ok = !p.is_empty()
+        let body = p.strip_prefix('!').unwrap_or(p);
+        let ok = !body.is_empty()
             && p.len() <= MAX_PATTERN_LEN
-            && p.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '*' | '.'));
+            && body.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '*' | '.'));
         if !ok {
             return Err(HostError::invalid(
                 &format!("steering.require_approval[{i}]"),
                 format!(
-                    "{p:?} must be a tool name or pattern of 1–{MAX_PATTERN_LEN} characters from A-Z a-z 0-9 _ - . and `*`"
+                    "{p:?} must be a tool name or pattern of 1–{MAX_PATTERN_LEN} characters from A-Z a-z 0-9 _ - . and `*` (`!` first exempts)"
                 ),
             ));
         }
@@ -70,6 +76,22 @@ pub fn validate(steering: &Steering) -> Result<(), HostError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bang_pattern_exempts_what_the_others_match() {
+        let mut spec: DeploymentSpec =
+            serde_json::from_value(serde_json::json!({"customer_id": "c", "name": "n", "system_prompt": "p"})).unwrap();
+        spec.features.steering = true;
+        spec.steering.require_approval = vec!["crm__*".into(), "!crm__search".into()];
+        assert!(requires(&spec, "crm__delete"));
+        assert!(!requires(&spec, "crm__search"));
+        assert!(!requires(&spec, "read_file"));
+        spec.steering.require_approval = vec!["!crm__search".into()];
+        assert!(!requires(&spec, "crm__delete"), "an exemption alone requires nothing");
+        assert!(validate(&spec.steering).is_ok());
+        spec.steering.require_approval = vec!["!".into()];
+        assert!(validate(&spec.steering).is_err());
+    }
 
     #[test]
     fn exact_names_and_globs_match() {

@@ -45,7 +45,12 @@ async fn execute_inner(
         .read(move |conn| {
             let Some(run) = runs::get(conn, &id)? else { return Ok(None) };
             let depth = runs::depth(conn, &id, max_depth)?;
-            let dep = deployments::get(conn, &run.deployment_id)?;
+            let mut dep = deployments::get(conn, &run.deployment_id)?;
+            // A thread pinned to its own configuration (a session on an agent
+            // version) runs under it, whatever its deployment has since become.
+            if let (Some(d), Some(spec)) = (dep.as_mut(), hermes_store::threads::pinned_spec(conn, &run.thread_id)?) {
+                d.spec = spec;
+            }
             Ok(dep.map(|d| (run, d, depth)))
         })
         .await?;
