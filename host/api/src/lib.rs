@@ -1,5 +1,6 @@
 //! The REST API: a thin axum layer over [`hermes_core::Host`].
 
+mod agents;
 mod approvals;
 mod auth;
 mod automations;
@@ -19,6 +20,7 @@ mod retained;
 pub mod schema;
 mod secrets;
 mod serve;
+mod sessions;
 mod skills;
 mod system;
 mod tenancy;
@@ -67,6 +69,19 @@ pub fn router(host: Host) -> Router {
         .route("/v1/secrets/{id}", get(secrets::get).patch(secrets::update).delete(secrets::delete))
         .route("/v1/plugins", post(plugins::upload).layer(DefaultBodyLimit::max(upload_limit)).get(plugins::list))
         .route("/v1/plugins/{id}", get(plugins::get).delete(plugins::delete))
+        .route("/v1/agents", post(agents::create).get(agents::list))
+        .route("/v1/agents/{agent_id}", get(agents::get).post(agents::update).patch(agents::update))
+        .route("/v1/agents/{agent_id}/versions", get(agents::versions))
+        .route("/v1/agents/{agent_id}/archive", post(agents::archive))
+        .route("/v1/agents/{agent_id}/sessions", post(agents::create_session))
+        .route("/v1/sessions", get(agents::list_sessions))
+        .route(
+            "/v1/sessions/{session_id}",
+            get(agents::get_session).patch(agents::patch_session).delete(agents::delete_session),
+        )
+        .route("/v1/sessions/{session_id}/archive", post(agents::archive_session))
+        .route("/v1/sessions/{session_id}/events", post(sessions::send).get(sessions::list))
+        .route("/v1/sessions/{session_id}/events/stream", get(sessions::stream))
         .route("/v1/retained", get(retained::list))
         .route("/v1/retained/{id}", get(retained::get).delete(retained::delete))
         .route("/v1/retained/{id}/files", get(retained::files))

@@ -5,6 +5,7 @@
 //! runs in a fresh wasmtime instance per run, with only its workspace granted.
 
 pub mod accounts;
+pub mod agents;
 pub mod approvals;
 pub mod automations;
 pub mod billing;

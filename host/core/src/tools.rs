@@ -29,21 +29,23 @@ pub struct ToolInfo {
 /// code tools (`python`, `shell`) and web tools (`web_fetch`, `web_search`) when the
 /// host offers them.
 fn builtins(services: &Services, d: &Deployment) -> Vec<ToolInfo> {
-    let names = services.harness_tools.get(&d.spec.runtime).map(Vec::as_slice).unwrap_or_default();
-    let code = services.sandbox.as_ref().map(|_| hermes_sandbox::TOOLS.as_slice()).unwrap_or_default();
-    let web = services.web.as_ref().map(|w| w.names()).unwrap_or_default();
-    names
-        .iter()
-        .map(String::as_str)
-        .chain(code.iter().copied())
-        .chain(web)
+    builtin_names(services, &d.spec.runtime)
+        .into_iter()
         .map(|name| ToolInfo {
-            name: name.to_string(),
+            enabled: !d.spec.disabled_tools.contains(&name),
+            name,
             origin: "builtin".into(),
             server: None,
-            enabled: !d.spec.disabled_tools.iter().any(|t| t == name),
         })
         .collect()
+}
+
+/// The names of the built-in tools a deployment on harness `runtime` has.
+pub(crate) fn builtin_names(services: &Services, runtime: &str) -> Vec<String> {
+    let names = services.harness_tools.get(runtime).map(Vec::as_slice).unwrap_or_default();
+    let code = services.sandbox.as_ref().map(|_| hermes_sandbox::TOOLS.as_slice()).unwrap_or_default();
+    let web = services.web.as_ref().map(|w| w.names()).unwrap_or_default();
+    names.iter().map(String::as_str).chain(code.iter().copied()).chain(web).map(str::to_string).collect()
 }
 
 /// The built-ins, the attached plugins' tools (allowlisted, `<plugin>__<tool>`) and

@@ -131,3 +131,21 @@ pub fn delete_range(tx: &Tx<'_>, deployment_id: &str, from: u64, to: u64) -> Res
         params![deployment_id, from as i64, to as i64],
     )? as u64)
 }
+
+/// The sequence of the `tool_call` event that announced call `call_id` of run `run_id`.
+pub fn tool_call_sequence(
+    tx: &Tx<'_>,
+    deployment_id: &str,
+    run_id: &str,
+    call_id: &str,
+) -> Result<Option<u64>, StoreError> {
+    Ok(tx
+        .sql()
+        .prepare_cached(
+            "SELECT seq FROM events WHERE deployment_id = ?1 AND run_id = ?2 AND type = 'tool_call'
+               AND json_extract(data, '$.call_id') = ?3 ORDER BY seq DESC LIMIT 1",
+        )?
+        .query_row(params![deployment_id, run_id, call_id], |r| r.get::<_, i64>(0))
+        .optional()?
+        .map(|s| s as u64))
+}

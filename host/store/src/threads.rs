@@ -492,6 +492,29 @@ pub fn set_compaction(tx: &Tx<'_>, thread_id: &str, summary: &str, through: &str
     Ok(())
 }
 
+/// Pins the configuration a thread's runs use instead of their deployment's (a
+/// session runs under its agent version); `None` unpins.
+pub fn set_spec(tx: &Tx<'_>, thread_id: &str, spec: Option<&DeploymentSpec>) -> Result<(), StoreError> {
+    let text = spec
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("thread configuration: {e}")))?;
+    tx.sql().execute("UPDATE threads SET spec = ?2 WHERE id = ?1", params![thread_id, text])?;
+    Ok(())
+}
+
+/// The configuration a thread is pinned to, if any.
+pub fn pinned_spec(tx: &Tx<'_>, thread_id: &str) -> Result<Option<DeploymentSpec>, StoreError> {
+    let text: Option<String> = tx
+        .sql()
+        .prepare_cached("SELECT spec FROM threads WHERE id = ?1")?
+        .query_row(params![thread_id], |r| r.get(0))
+        .optional()?
+        .flatten();
+    text.map(|t| serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(format!("thread configuration: {e}"))))
+        .transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -547,27 +570,4 @@ mod tests {
         );
         assert!(attached_images(&row("no list here", Vec::new()).model_content()).is_empty());
     }
-}
-
-/// Pins the configuration a thread's runs use instead of their deployment's (a
-/// session runs under its agent version); `None` unpins.
-pub fn set_spec(tx: &Tx<'_>, thread_id: &str, spec: Option<&DeploymentSpec>) -> Result<(), StoreError> {
-    let text = spec
-        .map(serde_json::to_string)
-        .transpose()
-        .map_err(|e| StoreError::Corrupt(format!("thread configuration: {e}")))?;
-    tx.sql().execute("UPDATE threads SET spec = ?2 WHERE id = ?1", params![thread_id, text])?;
-    Ok(())
-}
-
-/// The configuration a thread is pinned to, if any.
-pub fn pinned_spec(tx: &Tx<'_>, thread_id: &str) -> Result<Option<DeploymentSpec>, StoreError> {
-    let text: Option<String> = tx
-        .sql()
-        .prepare_cached("SELECT spec FROM threads WHERE id = ?1")?
-        .query_row(params![thread_id], |r| r.get(0))
-        .optional()?
-        .flatten();
-    text.map(|t| serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(format!("thread configuration: {e}"))))
-        .transpose()
 }

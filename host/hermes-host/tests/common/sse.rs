@@ -33,7 +33,13 @@ pub struct SseReader {
 impl SseReader {
     /// Opens `GET {base}/v1/deployments/{dep}/events{query}`, optionally with `Last-Event-ID`.
     pub async fn open(base: &str, key: &str, dep: &str, query: &str, last_event_id: Option<&str>) -> SseReader {
-        let mut req = reqwest::Client::new().get(format!("{base}/v1/deployments/{dep}/events{query}")).bearer_auth(key);
+        Self::open_path(base, key, &format!("/v1/deployments/{dep}/events{query}"), last_event_id).await
+    }
+
+    /// Opens `GET {base}{path}` as an event stream (any of the API's SSE endpoints).
+    #[allow(dead_code)]
+    pub async fn open_path(base: &str, key: &str, path: &str, last_event_id: Option<&str>) -> SseReader {
+        let mut req = reqwest::Client::new().get(format!("{base}{path}")).bearer_auth(key);
         if let Some(id) = last_event_id {
             req = req.header("Last-Event-ID", id);
         }
