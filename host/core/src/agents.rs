@@ -592,8 +592,13 @@ impl Host {
         let d = self.create_deployment_in(account_id, spec.clone()).await?;
         let (agent, key, dep) =
             (agent_id.to_string(), user_id.unwrap_or_default().to_string(), d.deployment_id.clone());
-        self.services().db.write(move |tx| store::set_user_deployment(tx, &agent, &key, &dep)).await?;
-        Ok(d.deployment_id)
+        let owner = self.services().db.write(move |tx| store::claim_user_deployment(tx, &agent, &key, &dep)).await?;
+        if owner != d.deployment_id {
+            // Another session made the pair's deployment first: one workspace and one
+            // memory per user, so this one goes.
+            self.delete_deployment(account_id, &d.deployment_id, false).await?;
+        }
+        Ok(owner)
     }
 
     /// Creates a session of an agent: a thread of the (agent, user) deployment pinned

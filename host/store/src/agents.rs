@@ -119,14 +119,26 @@ pub fn user_deployment(tx: &Tx<'_>, agent_id: &str, user_key: &str) -> Result<Op
         .optional()?)
 }
 
-/// Records the deployment (agent, user) owns (replacing one that was deleted).
-pub fn set_user_deployment(tx: &Tx<'_>, agent_id: &str, user_key: &str, deployment_id: &str) -> Result<(), StoreError> {
+/// Records `deployment_id` as the deployment (agent, user) owns, unless the pair
+/// already owns one that still exists: returns the pair's deployment either way, so
+/// of two sessions racing to make the pair's first deployment, one wins.
+pub fn claim_user_deployment(
+    tx: &Tx<'_>,
+    agent_id: &str,
+    user_key: &str,
+    deployment_id: &str,
+) -> Result<String, StoreError> {
+    if let Some(existing) = user_deployment(tx, agent_id, user_key)?
+        && crate::deployments::exists(tx, &existing)?
+    {
+        return Ok(existing);
+    }
     tx.sql().execute(
         "INSERT INTO agent_users (agent_id, user_key, deployment_id) VALUES (?1, ?2, ?3)
          ON CONFLICT (agent_id, user_key) DO UPDATE SET deployment_id = excluded.deployment_id",
         params![agent_id, user_key, deployment_id],
     )?;
-    Ok(())
+    Ok(deployment_id.to_string())
 }
 
 /// A session.
