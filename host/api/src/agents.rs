@@ -145,7 +145,7 @@ pub struct AgentUpdate {
     metadata: Option<BTreeMap<String, String>>,
 }
 
-/// `POST /v1/agents/{agent_id}` (also `PATCH`).
+/// `POST /v1/agents/{agent_id}`.
 #[utoipa::path(post, path = "/v1/agents/{agent_id}", tag = "agents", summary = "Update an agent (makes a new version)",
     params(("agent_id" = String, Path, description = "agt_…")),
     request_body = AgentUpdate,
@@ -170,6 +170,25 @@ pub async fn update(
         })?),
     };
     Ok(Json(state.host.update_agent(&caller.account_id, &id, fields, version).await?))
+}
+
+/// `PATCH /v1/agents/{agent_id}`: the same as `POST`.
+#[utoipa::path(patch, path = "/v1/agents/{agent_id}", tag = "agents", summary = "Update an agent (makes a new version)",
+    params(("agent_id" = String, Path, description = "agt_…")),
+    request_body = AgentUpdate,
+    responses(
+        (status = 200, description = "The agent at its new version (unchanged when nothing changed)", body = Agent),
+        CommonErrors,
+        (status = 404, description = "No such agent", body = ErrorBody),
+        (status = 409, description = "The agent is past `version`", body = ErrorBody),
+    ))]
+pub async fn patch(
+    state: State<AppState>,
+    caller: Caller,
+    id: Path<String>,
+    body: Body<Map<String, Value>>,
+) -> Result<Json<Agent>, ApiError> {
+    update(state, caller, id, body).await
 }
 
 /// `GET /v1/agents/{agent_id}/versions`.

@@ -70,7 +70,7 @@ pub fn router(host: Host) -> Router {
         .route("/v1/plugins", post(plugins::upload).layer(DefaultBodyLimit::max(upload_limit)).get(plugins::list))
         .route("/v1/plugins/{id}", get(plugins::get).delete(plugins::delete))
         .route("/v1/agents", post(agents::create).get(agents::list))
-        .route("/v1/agents/{agent_id}", get(agents::get).post(agents::update).patch(agents::update))
+        .route("/v1/agents/{agent_id}", get(agents::get).post(agents::update).patch(agents::patch))
         .route("/v1/agents/{agent_id}/versions", get(agents::versions))
         .route("/v1/agents/{agent_id}/archive", post(agents::archive))
         .route("/v1/agents/{agent_id}/sessions", post(agents::create_session))

@@ -92,6 +92,7 @@ impl Modify for BearerAuth {
         super::agents::list,
         super::agents::get,
         super::agents::update,
+        super::agents::patch,
         super::agents::versions,
         super::agents::archive,
         super::agents::create_session,

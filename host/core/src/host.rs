@@ -96,24 +96,7 @@ impl HostBuilder {
             _ => self.data_dir.join("cache").join("components"),
         };
         let runtime = Runtime::with_plugin_limits(config.limits.clone(), config.plugins.clone(), cache_dir)?;
-        if let Some(token) = env.get("HERMES_METRICS_TOKEN").filter(|t| !t.is_empty()) {
-            config.metrics_token = Some(token.clone());
-        }
-        if env.get("HERMES_ALLOW_PRIVATE_URLS").is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes")) {
-            config.allow_private_urls = true;
-        }
-        if let Some(url) = env.get("HERMES_PUBLIC_URL").filter(|u| !u.is_empty()) {
-            config.api.public_url = Some(url.clone());
-        }
-        if env.get("HERMES_TRUST_FORWARDED").is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes")) {
-            config.api.trust_forwarded_headers = true;
-        }
-        if let Some(url) = &config.api.public_url {
-            let parsed = url::Url::parse(url).ok().filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
-            if parsed.is_none() {
-                return Err(HostError::invalid("api.public_url", format!("{url:?} is not an http(s) URL")));
-            }
-        }
+        config.apply_env(&env).map_err(|m| HostError::invalid("config", m))?;
         let secrets = hermes_secrets::Secrets::open(db.clone(), &self.data_dir, &env).await?;
         let providers = Providers::new(&config.providers, &env, config.retry.clone());
         // Not configured: the default model follows the provider keys the host has, so a
@@ -267,6 +250,16 @@ impl Host {
     /// Accounts, API keys and credits.
     pub fn accounts(&self) -> &Accounts {
         &self.accounts
+    }
+
+    /// Every model provider with whether it can take calls, or why not and what to set.
+    pub fn provider_status(&self) -> Vec<hermes_providers::ProviderStatus> {
+        self.services.providers.status()
+    }
+
+    /// The model a deployment created without `model` gets.
+    pub fn default_model(&self) -> &str {
+        &self.services.config.default_model
     }
 
     /// How the API names itself in the URLs it answers with (`[api]`).

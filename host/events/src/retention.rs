@@ -10,7 +10,7 @@ use crate::EventHub;
 use hermes_store::{Db, StoreError, events as log};
 
 /// `[events]` in `hermes.toml`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct EventsConfig {
     /// Events older than this are removed (default 168 = 7 days).

@@ -55,6 +55,25 @@ enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
+    /// Check a configuration file, or print the configuration reference.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate a `hermes.toml` and print the effective configuration it gives (with
+    /// the environment's overrides applied and secrets masked); exit 1 naming the
+    /// problem when it is invalid.
+    Check {
+        /// The file (default: $HERMES_CONFIG, else ./hermes.toml).
+        #[arg(env = "HERMES_CONFIG")]
+        file: Option<PathBuf>,
+    },
+    /// Print the configuration reference (`docs/configuration.md`) as Markdown.
+    Reference,
 }
 
 #[derive(Subcommand)]
@@ -164,6 +183,9 @@ fn main() {
     if let Command::Skills { command: SkillsCommand::Validate { paths } } = &cli.command {
         std::process::exit(hermes_host::skills::validate::cli(paths));
     }
+    if let Command::Config { command } = &cli.command {
+        std::process::exit(config_cmd(command));
+    }
     if let Err(e) = tokio::runtime::Runtime::new().map_err(anyhow::Error::from).and_then(|rt| rt.block_on(run(cli))) {
         eprintln!("error: {e:#}");
         std::process::exit(1);
@@ -174,7 +196,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { listen, data_dir, config } => serve(&listen, &data_dir, config.as_deref()).await,
         Command::Keys { command } => keys(command).await,
-        Command::Skills { .. } => Ok(()),
+        Command::Skills { .. } | Command::Config { .. } => Ok(()),
         Command::Providers { command: ProvidersCommand::Set { providers, data_dir, account } } => {
             let list = match providers.trim() {
                 "any" => None,
@@ -242,6 +264,65 @@ fn init_tracing() {
     }
 }
 
+/// Says at start which model providers can take calls and, when none can, how to add
+/// one: a first run without a key should not learn it from its first failed run.
+fn report_providers(host: &Host) {
+    let status = host.provider_status();
+    for p in &status {
+        match (&p.problem, p.keyless) {
+            (Some(why), _) => tracing::info!(provider = %p.name, "model provider not configured: {why}"),
+            (None, true) => {
+                tracing::info!(provider = %p.name, "model provider needs no key (a local endpoint, if one runs)")
+            }
+            (None, false) => tracing::info!(provider = %p.name, "model provider ready"),
+        }
+    }
+    let keyed: Vec<&str> = status.iter().filter(|p| p.ready && !p.keyless).map(|p| p.name.as_str()).collect();
+    if keyed.is_empty() {
+        tracing::warn!(
+            "no model provider is ready, so runs will fail: set OPENAI_API_KEY, ANTHROPIC_API_KEY or \
+             OPENROUTER_API_KEY, or add a [providers.<name>] table to hermes.toml (docs/configuration.md)"
+        );
+    } else {
+        tracing::info!(providers = %keyed.join(", "), default_model = %host.default_model(), "models available");
+    }
+}
+
+/// `hermes-host config …`; returns the exit code.
+fn config_cmd(command: &ConfigCommand) -> i32 {
+    match command {
+        ConfigCommand::Reference => match hermes_host::config::reference::reference() {
+            Ok(text) => {
+                print!("{text}");
+                0
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                1
+            }
+        },
+        ConfigCommand::Check { file } => {
+            let path = file.clone().unwrap_or_else(|| PathBuf::from("hermes.toml"));
+            let env: std::collections::HashMap<String, String> = std::env::vars().collect();
+            let checked = HostConfig::from_file(&path).map_err(|e| e.to_string()).and_then(|mut c| {
+                c.apply_env(&env)?;
+                hermes_host::config::FileConfig::effective_toml(&c)
+            });
+            match checked {
+                Ok(toml) => {
+                    println!("# {}: valid. The effective configuration (secrets masked):", path.display());
+                    print!("{toml}");
+                    0
+                }
+                Err(e) => {
+                    eprintln!("{}: invalid: {e}", path.display());
+                    1
+                }
+            }
+        }
+    }
+}
+
 async fn serve(listen: &str, data_dir: &Path, config: Option<&Path>) -> anyhow::Result<()> {
     init_tracing();
     let config = match config {
@@ -251,6 +332,7 @@ async fn serve(listen: &str, data_dir: &Path, config: Option<&Path>) -> anyhow::
     };
     let credits = config.starting_credits;
     let host = Host::builder(data_dir).config(config).build().await.context("starting the host")?;
+    report_providers(&host);
     if let Some(key) = host.accounts().bootstrap(credits).await? {
         let path = data_dir.join("admin.key");
         write_secret(&path, &key)?;

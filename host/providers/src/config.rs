@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 /// Provider entries beyond (or overriding) the built-ins, by registry name.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct ProvidersConfig {
     /// `[providers.<name>]` tables, keyed by `<name>` (the `provider` in `provider/model`).
@@ -14,7 +14,7 @@ pub struct ProvidersConfig {
 }
 
 /// One `[providers.<name>]` table.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderEntry {
     /// The wire format the endpoint speaks.
@@ -29,7 +29,7 @@ pub struct ProviderEntry {
 }
 
 /// The wire formats a provider can speak.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ProviderKind {
     /// OpenAI Chat Completions (also OpenRouter, Ollama, vLLM, ...).

@@ -228,6 +228,9 @@ enum Slot {
 #[derive(Clone)]
 pub struct Providers {
     slots: BTreeMap<String, Slot>,
+    /// Providers that take no key (a local endpoint): "ready" says nothing about whether
+    /// anything answers there.
+    keyless: Vec<String>,
 }
 
 impl fmt::Debug for Providers {
@@ -260,6 +263,7 @@ impl Providers {
         let mut names: Vec<&str> = BUILTINS.iter().map(|b| b.name).collect();
         names.extend(config.entries.keys().map(String::as_str));
         let mut slots = BTreeMap::new();
+        let mut keyless = Vec::new();
         for name in names {
             let builtin = BUILTINS.iter().find(|b| b.name == name);
             let entry = config.entries.get(name);
@@ -270,6 +274,9 @@ impl Providers {
                 .or_else(|| builtin.map(|b| b.default_base.to_string()));
             let key_env =
                 entry.and_then(|e| e.api_key_env.clone()).or_else(|| builtin.and_then(|b| b.key_env.map(String::from)));
+            if key_env.is_none() {
+                keyless.push(name.to_string());
+            }
             let key_where = |v: &str| match (entry, builtin) {
                 (Some(e), _) if e.api_key_env.is_some() => {
                     format!("set {v} (named by api_key_env in [providers.{name}]) in the host's environment")
@@ -310,7 +317,7 @@ impl Providers {
             };
             slots.insert(name.to_string(), slot);
         }
-        Providers { slots }
+        Providers { slots, keyless }
     }
 
     /// "anthropic/claude-sonnet-4.5" -> (provider, "claude-sonnet-4.5"); unknown provider or missing key -> InvalidRequest with a message saying which env var / config to set. Split on the FIRST '/', so "openrouter/meta-llama/llama-3" works.
@@ -336,10 +343,39 @@ impl Providers {
         matches!(self.slots.get(name), Some(Slot::Ready(_)))
     }
 
+    /// Every provider with whether it can take calls, or why not and what to set.
+    pub fn status(&self) -> Vec<ProviderStatus> {
+        self.slots
+            .iter()
+            .map(|(name, slot)| ProviderStatus {
+                name: name.clone(),
+                ready: matches!(slot, Slot::Ready(_)),
+                keyless: self.keyless.contains(name),
+                problem: match slot {
+                    Slot::Ready(_) => None,
+                    Slot::Unusable(why) => Some(why.clone()),
+                },
+            })
+            .collect()
+    }
+
     /// Names of every provider known to the registry, usable or not.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.slots.keys().map(String::as_str)
     }
+}
+
+/// One provider as [`Providers::status`] reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProviderStatus {
+    /// The registry name (`openai`, or a `[providers.<name>]`).
+    pub name: String,
+    /// Whether calls can be made (known, with its key when it needs one).
+    pub ready: bool,
+    /// Whether it takes no key (a local endpoint, which may or may not be running).
+    pub keyless: bool,
+    /// Why it cannot take calls, and what to set.
+    pub problem: Option<String>,
 }
 
 /// Tool arguments as sent on: `"{}"` for nothing.

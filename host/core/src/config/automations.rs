@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 /// `[automations]` in `hermes.toml`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct AutomationsConfig {
     /// How often the scheduler looks for due slots, in milliseconds (default 1000).

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 /// `[dreaming]` in `hermes.toml`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DreamingConfig {
     /// Idle time before a deployment dreams (default 30).

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 /// `[mcp]` in `hermes.toml`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct McpConfig {
     /// Longest wait for one tool call, queueing included (default 60,000 ms).

@@ -9,7 +9,7 @@ fn million() -> u64 {
 }
 
 /// Prices of one model (or the default), in credits per million tokens.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Price {
     /// Credits per million input (prompt) tokens.
@@ -46,7 +46,7 @@ impl Price {
 }
 
 /// The `[pricing]` table.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Pricing {
     /// Default credits per million input tokens.

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 /// `[webhooks]` in `hermes.toml`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebhooksConfig {
     /// Wait before the first retry; doubles on each failure (default 5,000 ms).

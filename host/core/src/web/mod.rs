@@ -21,7 +21,7 @@ pub const WEB_FETCH: &str = "web_fetch";
 pub const WEB_SEARCH: &str = "web_search";
 
 /// `[web]`: the fetch tool's switches and bounds.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebConfig {
     /// Offer `web_fetch` to every deployment (each may still disable it).

@@ -18,7 +18,7 @@ const DEFAULT_RESULTS: u32 = 5;
 const MAX_QUERY: usize = 400;
 
 /// Which search API the host speaks.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SearchKind {
     /// Brave Search API (`X-Subscription-Token`).
@@ -30,7 +30,7 @@ pub enum SearchKind {
 }
 
 /// `[search]`: the provider behind `web_search`; the tool is offered only when set.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchConfig {
     /// `brave`, `tavily` or `searxng`.
