@@ -28,6 +28,8 @@ pub struct Tenancy {
 pub struct StreamSlot {
     account: String,
     streams: Arc<Mutex<HashMap<String, u32>>>,
+    /// Counts the stream in `hermes_sse_subscribers` while it is open.
+    _gauge: hermes_metrics::StreamGuard,
 }
 
 impl Drop for StreamSlot {
@@ -79,6 +81,10 @@ impl Tenancy {
             ));
         }
         *open += 1;
-        Ok(StreamSlot { account: account.to_string(), streams: self.streams.clone() })
+        Ok(StreamSlot {
+            account: account.to_string(),
+            streams: self.streams.clone(),
+            _gauge: hermes_metrics::StreamGuard::open(),
+        })
     }
 }

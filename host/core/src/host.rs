@@ -166,6 +166,7 @@ impl HostBuilder {
         // event commit from here on queues its webhook deliveries.
         let outbox = Arc::new(tokio::sync::Notify::new());
         services.hub.register(Arc::new(crate::webhooks::OutboxHook::new(outbox.clone())));
+        services.hub.register(Arc::new(crate::metrics::EventCounter));
         // Credits held by model calls a crash interrupted were never charged.
         let released = services.db.write(hermes_store::usage::release_all).await?;
         if released > 0 {

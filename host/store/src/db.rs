@@ -181,6 +181,7 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
+        let started = std::time::Instant::now();
         let began = conn.execute_batch("BEGIN IMMEDIATE");
         let mut posts = Vec::with_capacity(batch.len());
         for job in batch {
@@ -205,6 +206,7 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
             }),
             Err(e) => Err(e.to_string()),
         };
+        hermes_metrics::global().store_commit.observe(started.elapsed().as_secs_f64());
         for post in posts {
             post(committed.clone());
         }

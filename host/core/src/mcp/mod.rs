@@ -261,7 +261,10 @@ impl McpPool {
         for (server, listed) in d.servers.iter().zip(lists) {
             match listed {
                 Ok(t) => tools.extend(t),
-                Err(e) => failures.push(format!("MCP server {:?}: {e}", server.spec.name)),
+                Err(e) => {
+                    hermes_metrics::global().mcp_errors.inc();
+                    failures.push(format!("MCP server {:?}: {e}", server.spec.name))
+                }
             }
         }
         (tools, failures)
@@ -469,6 +472,10 @@ impl McpPool {
             client.call_tool(&tool, args, meta).await.map_err(|e| self.failed_call(server, &client, e))
         })
         .await;
+        // Transport failures and timeouts (not a tool's own error result).
+        if !matches!(result, Ok(Ok(_))) {
+            hermes_metrics::global().mcp_errors.inc();
+        }
         let outcome = match result {
             Err(_) => CallOutcome::err(format!(
                 "MCP server {:?} did not answer tool {tool:?} within {timeout_ms} ms",

@@ -176,6 +176,8 @@ impl ModelGate {
 
         let (tx, rx) = mpsc::unbounded_channel::<String>();
         let writer = tokio::spawn(write_tokens(self.hub.clone(), scope.clone(), rx));
+        let started = std::time::Instant::now();
+        let provider_name = model.split_once('/').map_or(model.as_str(), |(p, _)| p).to_string();
         let result = {
             let mut on_delta = |d: &str| {
                 if stream && !d.is_empty() {
@@ -196,6 +198,11 @@ impl ModelGate {
             Err(e) => return Err(ModelFailure::Host(e.into())),
         }
 
+        let metrics = hermes_metrics::global();
+        let took = started.elapsed();
+        if let Some(Err(_)) = &result {
+            metrics.model_call(&provider_name, &model, took, [("input", 0), ("output", 0), ("cached_input", 0)], false);
+        }
         let completion = match result {
             None => return Err(ModelFailure::Cancelled),
             Some(Err(ProviderError::InvalidRequest(m))) => return Err(ModelFailure::InvalidRequest(m)),
@@ -205,6 +212,8 @@ impl ModelGate {
 
         let (input, output) = (completion.usage.input_tokens, completion.usage.output_tokens);
         let cached = completion.usage.cached_input_tokens.min(input);
+        let tokens = [("input", input as u64), ("output", output as u64), ("cached_input", cached as u64)];
+        metrics.model_call(&provider_name, &model, took, tokens, true);
         let credits = self.pricing.price(&model).cost_cached(input as u64, cached as u64, output as u64);
         let usage_event = NewEvent::new(
             "usage",

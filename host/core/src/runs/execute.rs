@@ -70,6 +70,8 @@ async fn execute_inner(
         // Another executor claimed it first, or it was cancelled while queued.
         return Ok(());
     }
+    // Observed when this executor lets go of the run, however it ends.
+    let _worked = WorkTimer(std::time::Instant::now());
 
     let mut rounds = 0;
     let finish = |status, error: Option<String>| {
@@ -122,6 +124,15 @@ async fn execute_inner(
     }
 }
 
+/// Records in `hermes_run_duration_seconds` how long an executor worked on a run.
+struct WorkTimer(std::time::Instant);
+
+impl Drop for WorkTimer {
+    fn drop(&mut self) {
+        hermes_metrics::global().run_duration.observe(self.0.elapsed().as_secs_f64());
+    }
+}
+
 /// Where parking a run that returned `waiting` left it, whatever it waits on.
 enum Parked {
     Waiting,
@@ -158,6 +169,7 @@ async fn run_guest(
     let (db, run_id) = (services.db.clone(), run.id.clone());
     // Off the critical path: the run does not wait for this bookkeeping write.
     let record_instantiation = Box::new(move |micros: u64| {
+        hermes_metrics::global().instantiate.observe(micros as f64 / 1e6);
         tokio::spawn(async move { db.write(move |conn| runs::set_instantiate_us(conn, &run_id, micros)).await });
     });
     let instance = Instance {

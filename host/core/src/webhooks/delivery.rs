@@ -202,6 +202,7 @@ async fn record(services: &Services, d: &Delivery, outcome: Outcome) {
     let config = &services.config.webhooks;
     let attempt_no = d.attempts + 1;
     let (seq, webhook_id) = (d.seq, d.webhook_id.clone());
+    hermes_metrics::global().webhook(matches!(outcome, Outcome::Delivered));
     let written = match outcome {
         Outcome::Delivered => {
             tracing::debug!(webhook_id = %d.webhook_id, msg_id = %d.msg_id, attempt = attempt_no, "webhook delivered");
