@@ -8,21 +8,10 @@ mod common;
 
 use std::time::Duration;
 
+use common::call;
 use common::sse::{Frame, SseReader};
 use hermes_tests::mock_llm::{MockLlm, Reply};
 use serde_json::{Value, json};
-
-async fn call(server: &common::Server, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut req = reqwest::Client::new()
-        .request(method.parse().unwrap(), format!("{}{path}", server.base))
-        .bearer_auth(&server.key);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
-}
 
 /// Frames of `stream` up to (and with) the first `session.status_idle`.
 async fn until_idle(stream: &mut SseReader) -> Vec<Frame> {
@@ -280,30 +269,9 @@ async fn sessions_can_be_denied_interrupted_archived_and_deleted_and_bad_input_i
     )
     .await;
     assert_eq!(s, 409, "an archived session takes no events");
-    let other = common::cli(&[
-        "keys",
-        "create",
-        "--data-dir",
-        server.dir.path().to_str().unwrap(),
-        "--account",
-        "acct_other",
-        "--scopes",
-        "*",
-    ]);
-    let peek = reqwest::Client::new()
-        .get(format!("{}/v1/sessions/{id}", server.base))
-        .bearer_auth(other.trim())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(peek.status(), 404);
-    let peek = reqwest::Client::new()
-        .get(format!("{}/v1/agents/{agent_id}", server.base))
-        .bearer_auth(other.trim())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(peek.status(), 404);
+    let other = common::other_account_key(&server);
+    assert_eq!(common::call_as(&server, &other, "GET", &format!("/v1/sessions/{id}"), None).await.0, 404);
+    assert_eq!(common::call_as(&server, &other, "GET", &format!("/v1/agents/{agent_id}"), None).await.0, 404);
     assert_eq!(call(&server, "DELETE", &format!("/v1/sessions/{id}"), None).await.0, 200);
     assert_eq!(call(&server, "GET", &format!("/v1/sessions/{id}"), None).await.0, 404);
     let (s, archived) = call(&server, "POST", &format!("/v1/agents/{agent_id}/archive"), None).await;

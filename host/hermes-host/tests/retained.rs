@@ -116,23 +116,8 @@ async fn a_retained_workspace_is_listed_and_downloadable_for_30_days_then_remove
     assert_eq!((s, e["param"].as_str()), (400, Some("path")), "{e}");
 
     // Another account sees nothing of it.
-    let other = common::cli(&[
-        "keys",
-        "create",
-        "--data-dir",
-        server.dir.path().to_str().unwrap(),
-        "--account",
-        "acct_other",
-        "--scopes",
-        "*",
-    ]);
-    let other_get = reqwest::Client::new()
-        .get(format!("{}/v1/retained/{id}", server.base))
-        .bearer_auth(other.trim())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(other_get.status(), 404);
+    let other = common::other_account_key(&server);
+    assert_eq!(common::call_as(&server, &other, "GET", &format!("/v1/retained/{id}"), None).await.0, 404);
 
     // Day 29: still there. Day 31: gone from the API at once, and the sweep removes
     // the files.

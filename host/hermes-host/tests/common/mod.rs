@@ -143,6 +143,44 @@ pub fn await_listening(
 }
 
 /// Runs a CLI subcommand against a data dir; returns stdout (panics on failure).
+/// A key with every scope for another account (`acct_other`) of `server`'s data dir.
+#[allow(dead_code)]
+pub fn other_account_key(server: &Server) -> String {
+    let dir = server.dir.path().to_str().unwrap();
+    cli(&["keys", "create", "--data-dir", dir, "--account", "acct_other", "--scopes", "*"]).trim().to_string()
+}
+
+/// `method path` with `body` as the admin key: the status and the JSON answer (null
+/// when it is not JSON).
+#[allow(dead_code)]
+pub async fn call(
+    server: &Server,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    call_as(server, &server.key, method, path, body).await
+}
+
+/// [`call`] with another key.
+#[allow(dead_code)]
+pub async fn call_as(
+    server: &Server,
+    key: &str,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut req =
+        reqwest::Client::new().request(method.parse().unwrap(), format!("{}{path}", server.base)).bearer_auth(key);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+}
+
 pub fn cli(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_hermes-host")).args(args).output().expect("run hermes-host");
     assert!(out.status.success(), "hermes-host {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
