@@ -9,8 +9,18 @@ use hermes_host::{DEFAULT_ACCOUNT, Host, HostConfig};
 
 mod plugin_cmd;
 
+/// `--version`: this build, the WIT package its guests target (plugins of any
+/// `0.1.x` load) and the wasmtime it runs them with.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\nwit: ",
+    env!("HERMES_WIT_PACKAGE"),
+    " (worlds harness, tool-plugin; guests of 0.1.x load)\nwasmtime: ",
+    env!("HERMES_WASMTIME_VERSION"),
+);
+
 #[derive(Parser)]
-#[command(name = "hermes-host", version, about = "A Wasm-sandboxed host for AI agents")]
+#[command(name = "hermes-host", version = VERSION, about = "A Wasm-sandboxed host for AI agents")]
 struct Cli {
     #[command(subcommand)]
     command: Command,

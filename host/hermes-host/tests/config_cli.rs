@@ -116,3 +116,16 @@ fn a_start_without_provider_keys_says_how_to_add_one() {
     assert!(log.contains("OPENAI_API_KEY") && log.contains("[providers.<name>]"), "{log}");
     assert!(log.contains("model provider not configured") && log.contains("\"anthropic\" has no API key"), "{log}");
 }
+
+/// `--version` names the build, the WIT package and the wasmtime version.
+#[test]
+fn version_names_the_build_the_wit_package_and_wasmtime() {
+    let (code, out, _) = hermes(&["--version"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with(&format!("hermes-host {}", env!("CARGO_PKG_VERSION"))), "{out}");
+    let wit = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../wit/worlds.wit")).unwrap();
+    let package = wit.lines().find_map(|l| l.strip_prefix("package ")).unwrap().trim_end_matches(';');
+    assert!(out.contains(&format!("wit: {package}")), "{out}");
+    let wasmtime = out.lines().find_map(|l| l.strip_prefix("wasmtime: ")).unwrap_or_default();
+    assert!(wasmtime.split('.').count() == 3 && wasmtime.split('.').all(|n| n.parse::<u32>().is_ok()), "{out}");
+}
