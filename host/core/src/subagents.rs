@@ -93,6 +93,11 @@ pub(crate) async fn delegate(
             let (thread_id, run_id) = (hermes_types::ids::new_id("thr"), hermes_types::ids::new_id("run"));
             let title = hermes_types::text::preview(&d.task, 80);
             threads::insert_thread(conn, &dep_id, &thread_id, Some(&title), &now)?;
+            // A child works under its parent's configuration: a session pinned to an
+            // agent version delegates under that version too.
+            if let Some(spec) = threads::pinned_spec(conn, &parent.thread_id)? {
+                threads::set_spec(conn, &thread_id, Some(&spec))?;
+            }
             let of = ChildOf {
                 parent_run_id: parent_id.clone(),
                 call_id: d.call_id.clone(),

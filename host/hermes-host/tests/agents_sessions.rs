@@ -279,3 +279,42 @@ async fn sessions_can_be_denied_interrupted_archived_and_deleted_and_bad_input_i
     let (s, e) = call(&server, "POST", &format!("/v1/agents/{agent_id}/sessions"), None).await;
     assert_eq!((s, e["error"].as_str()), (409, Some("conflict")), "{e}");
 }
+
+/// A session's subagents work under the session's pinned version too, even after a
+/// newer session of the same user brought the shared deployment to a newer version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pinned_sessions_subagents_keep_its_version() {
+    let llm = MockLlm::start().await;
+    let server = common::start(&llm);
+    let agent = json!({"name": "Lead", "model": "openai/gpt-test", "instructions": "Instructions alpha."});
+    let (_, a) = call(&server, "POST", "/v1/agents", Some(agent)).await;
+    let agent_id = a["id"].as_str().unwrap().to_string();
+    let (_, old) =
+        call(&server, "POST", &format!("/v1/agents/{agent_id}/sessions"), Some(json!({"userId": "u"}))).await;
+    let (s, _) =
+        call(&server, "POST", &format!("/v1/agents/{agent_id}"), Some(json!({"instructions": "Instructions beta."})))
+            .await;
+    assert_eq!(s, 200);
+    let (_, new) =
+        call(&server, "POST", &format!("/v1/agents/{agent_id}/sessions"), Some(json!({"userId": "u"}))).await;
+    assert_eq!((&new["agentVersion"], &new["deploymentId"]), (&json!(2), &old["deploymentId"]), "{new}");
+
+    let id = old["id"].as_str().unwrap().to_string();
+    let mut stream =
+        SseReader::open_path(&server.base, &server.key, &format!("/v1/sessions/{id}/events/stream"), None).await;
+    llm.set_responder(|req| {
+        let text = req.to_string();
+        if text.contains("Find the answer.")
+            && common::tool_results(req).is_empty()
+            && !text.contains("You are a subagent")
+        {
+            return Some(Reply::tool("subagents", json!({"task": "Find the answer."})));
+        }
+        Some(Reply::text("done"))
+    });
+    say(&server, &id, "Find the answer.").await;
+    assert_eq!(until_idle(&mut stream).await.last().unwrap().data["payload"]["stop_reason"], "end_turn");
+    let prompts: Vec<String> = llm.requests().iter().map(system_prompt).collect();
+    assert!(prompts.len() >= 3, "parent, child, parent: {prompts:?}");
+    assert!(prompts.iter().all(|p| p.contains("Instructions alpha.") && !p.contains("beta")), "{prompts:?}");
+}
