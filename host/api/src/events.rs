@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::schema::{CommonErrors, ErrorBody};
 use super::{ApiError, AppState, Caller};
-use hermes_store::StoreError;
+use hermes_core::SubscriptionError;
 
 /// Query parameters of the stream.
 #[derive(Deserialize)]
@@ -95,7 +95,7 @@ pub async fn stream(
             loop {
                 let e = match sub.next().await {
                     Ok(e) => e,
-                    Err(StoreError::Expired(why)) => {
+                    Err(SubscriptionError::Expired(why)) => {
                         // A last comment says why; the client resumes with Last-Event-ID.
                         tracing::info!(reason = %why, "event stream ended for a slow or expired subscriber");
                         return Some((Ok(SseEvent::default().comment(format!("disconnected: {why}"))), None));

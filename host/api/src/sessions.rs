@@ -22,9 +22,9 @@ use super::json::Body;
 use super::schema::{CommonErrors, ErrorBody};
 use super::{ApiError, AppState, Caller};
 use hermes_core::Event;
+use hermes_core::SubscriptionError;
 use hermes_core::agents::Session;
 use hermes_core::{Host, HostError, ThreadTarget};
-use hermes_store::StoreError;
 
 /// Most events one `POST …/events` carries.
 const MAX_INPUTS: usize = 16;
@@ -480,7 +480,7 @@ pub async fn stream(
             loop {
                 let e = match sub.next().await {
                     Ok(e) => e,
-                    Err(StoreError::Expired(why)) => {
+                    Err(SubscriptionError::Expired(why)) => {
                         return Some((Ok(SseEvent::default().comment(format!("disconnected: {why}"))), None));
                     }
                     Err(_) => return None,

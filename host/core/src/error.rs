@@ -82,6 +82,17 @@ pub enum HostError {
 /// The one place a store error becomes the caller's: what does not exist is "not
 /// found", what conflicts with the current state is a conflict, an empty balance is
 /// out of credits; everything else is the store's failure.
+impl From<hermes_events::SubscriptionError> for HostError {
+    fn from(e: hermes_events::SubscriptionError) -> Self {
+        use hermes_events::SubscriptionError as S;
+        match e {
+            S::Store(e) => e.into(),
+            S::Expired(why) => StoreError::Expired(why).into(),
+            S::Closed => StoreError::Closed.into(),
+        }
+    }
+}
+
 impl From<StoreError> for HostError {
     fn from(e: StoreError) -> HostError {
         match e {

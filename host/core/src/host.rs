@@ -554,7 +554,7 @@ impl Host {
                 let e = match sub.next().await {
                     Ok(e) => e,
                     // Fell behind a very busy deployment: look at the run again.
-                    Err(hermes_store::StoreError::Expired(_)) => {
+                    Err(hermes_events::SubscriptionError::Expired(_)) => {
                         let dep = run.deployment_id.clone();
                         let latest = self.services.db.read(move |conn| event_log::latest(conn, &dep)).await?;
                         sub = self.services.hub.subscribe(&run.deployment_id, latest);

@@ -49,7 +49,7 @@ pub use config::{HostConfig, TenantLimits};
 pub use conversations::{TranscriptEntry, TranscriptRole};
 pub use deployments::Deployment;
 pub use error::HostError;
-pub use hermes_events::{Event, NewEvent, Subscription};
+pub use hermes_events::{Event, NewEvent, Subscription, SubscriptionError};
 pub use hermes_types::spec::{self, DeploymentSpec};
 pub use hermes_types::status::RunStatus;
 pub use host::{DEFAULT_ACCOUNT, Host, HostBuilder};

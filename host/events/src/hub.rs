@@ -28,6 +28,21 @@ pub trait CommitHook: Send + Sync + 'static {
     fn committed(&self, events: &[Event]);
 }
 
+/// Why a [`Subscription`] yields no more events.
+#[derive(Debug, thiserror::Error)]
+pub enum SubscriptionError {
+    /// The events after its position are gone (pruned by retention), or it fell too
+    /// far behind the live stream: resume after [`Subscription::last_sequence`].
+    #[error("{0}")]
+    Expired(String),
+    /// The hub is shutting down.
+    #[error("the event hub is closed")]
+    Closed,
+    /// Reading the log failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// The registered hooks, as one commit sees them.
 type Hooks = Arc<Vec<Arc<dyn CommitHook>>>;
 
@@ -238,11 +253,11 @@ impl Subscription {
 
     /// The next event; waits for one if none is pending.
     ///
-    /// Fails with [`StoreError::Expired`] when the events after the starting point
-    /// were pruned by retention, or when the subscriber fell further behind the live
-    /// head than allowed (the larger of the hub's `max_lag` and how far behind it
+    /// Fails with [`SubscriptionError::Expired`] when the events after the starting
+    /// point were pruned by retention, or when the subscriber fell further behind the
+    /// live head than allowed (the larger of the hub's `max_lag` and how far behind it
     /// started): it can resume from [`Subscription::last_sequence`].
-    pub async fn next(&mut self) -> Result<Event, StoreError> {
+    pub async fn next(&mut self) -> Result<Event, SubscriptionError> {
         if self.cursor.allowance.load(Ordering::Relaxed) == u64::MAX {
             let dep = self.deployment_id.clone();
             let latest = self.hub.db.read(move |conn| log::latest(conn, &dep)).await?;
@@ -253,7 +268,7 @@ impl Subscription {
         loop {
             if self.cursor.too_far_behind(self.head.load(Ordering::Relaxed)) {
                 self.cursor.cut.store(true, Ordering::Relaxed);
-                return Err(StoreError::Expired(format!(
+                return Err(SubscriptionError::Expired(format!(
                     "the subscriber fell more than {} events behind the live stream; resume after evt_{}",
                     self.cursor.allowance.load(Ordering::Relaxed),
                     self.last
@@ -270,7 +285,7 @@ impl Subscription {
                     && let Some(first) = page.first()
                     && first.sequence != self.last + 1
                 {
-                    return Err(StoreError::Expired(format!(
+                    return Err(SubscriptionError::Expired(format!(
                         "events after evt_{} were removed by retention; the oldest kept is evt_{}",
                         self.last, first.sequence
                     )));
@@ -289,7 +304,7 @@ impl Subscription {
                 }
                 // A gap (or lag): fill it from the log.
                 Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => self.caught_up = false,
-                Err(broadcast::error::RecvError::Closed) => return Err(StoreError::Closed),
+                Err(broadcast::error::RecvError::Closed) => return Err(SubscriptionError::Closed),
             }
         }
     }

@@ -5,7 +5,7 @@
 mod hub;
 pub mod retention;
 
-pub use hub::{CommitHook, DEFAULT_MAX_LAG, EventHub, Subscription};
+pub use hub::{CommitHook, DEFAULT_MAX_LAG, EventHub, Subscription, SubscriptionError};
 pub use retention::EventsConfig;
 
 pub use hermes_types::event::{Event, NewEvent};

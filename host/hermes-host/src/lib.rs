@@ -12,7 +12,7 @@
 
 pub use hermes_core::{
     DEFAULT_ACCOUNT, Deployment, DeploymentSpec, Event, Host, HostBuilder, HostConfig, HostError, NewEvent, Run,
-    RunStatus, RunTicket, Subscription, TenantLimits, ThreadTarget, spec,
+    RunStatus, RunTicket, Subscription, SubscriptionError, TenantLimits, ThreadTarget, spec,
 };
 pub use hermes_core::{TranscriptEntry, TranscriptRole};
 pub use hermes_types::paging::{DeploymentFilter, Page};

@@ -429,7 +429,7 @@ async fn retention_never_prunes_past_a_connected_subscriber() {
     assert_eq!(host.oldest_event(&dep).await.unwrap(), Some(latest), "only the newest 1 is kept");
     // A subscriber whose next events are gone is told so instead of skipping them.
     let mut stale = host.subscribe(&dep, first.sequence).await.unwrap();
-    assert!(matches!(stale.next().await, Err(hermes_store::StoreError::Expired(_))));
+    assert!(matches!(stale.next().await, Err(hermes_host::SubscriptionError::Expired(_))));
     host.shutdown().await;
 }
 
