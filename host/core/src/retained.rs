@@ -69,12 +69,14 @@ fn now(services: &Services) -> String {
     rfc3339(services.clock.now())
 }
 
-/// [`crate::files::blocking`] for plain I/O, saying `what` failed.
 async fn blocking<T: Send + 'static>(
     what: &'static str,
     f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
 ) -> Result<T, HostError> {
-    crate::files::blocking(move || f().map_err(HostError::io(what))).await
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| HostError::Io { context: what.into(), source: std::io::Error::other(e) })?
+        .map_err(HostError::io(what))
 }
 
 /// Moves a workspace to its retained place (an absent workspace keeps an empty folder).
