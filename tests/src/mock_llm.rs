@@ -40,6 +40,37 @@ pub enum Reply {
     Hang,
     /// Waits, then answers with the inner reply: holds a run open for a while.
     Delayed(std::time::Duration, Box<Reply>),
+    /// Waits until the test opens the gate, then answers with the inner reply: holds a
+    /// run open exactly as long as the test needs, however slow the machine is.
+    Gated(Gate, Box<Reply>),
+}
+
+/// A gate a [`Reply::Gated`] answer waits behind until [`Gate::open`] is called.
+#[derive(Clone, Debug)]
+pub struct Gate(Arc<watch::Sender<bool>>);
+
+impl Gate {
+    /// A closed gate.
+    pub fn new() -> Gate {
+        Gate(Arc::new(watch::channel(false).0))
+    }
+
+    /// Opens the gate: every answer waiting behind it (and every later one) goes out.
+    pub fn open(&self) {
+        self.0.send_replace(true);
+    }
+}
+
+impl Default for Gate {
+    fn default() -> Gate {
+        Gate::new()
+    }
+}
+
+impl PartialEq for Gate {
+    fn eq(&self, other: &Gate) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 impl Reply {
@@ -58,9 +89,14 @@ impl Reply {
         Reply::Delayed(std::time::Duration::from_millis(ms), Box::new(reply))
     }
 
+    /// `reply` once `gate` is open.
+    pub fn gated(gate: &Gate, reply: Reply) -> Reply {
+        Reply::Gated(gate.clone(), Box::new(reply))
+    }
+
     fn parts(&self) -> (&str, &[(String, Value)]) {
         match self {
-            Reply::Delayed(_, inner) => inner.parts(),
+            Reply::Delayed(_, inner) | Reply::Gated(_, inner) => inner.parts(),
             Reply::Text(t) => (t, &[]),
             Reply::ToolCalls(c) => ("", c),
             Reply::TextAndToolCalls(t, c) => (t, c),
@@ -282,6 +318,14 @@ async fn serve(s: Shared, headers: &HeaderMap, body: Bytes, wire: Wire) -> Respo
             let mut stop = s.shutdown.clone();
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
+                _ = stop.wait_for(|s| *s) => return error(wire, 503, "mock LLM shut down"),
+            }
+            Plan::Answer(*inner, id, first)
+        }
+        Plan::Answer(Reply::Gated(gate, inner), id, first) => {
+            let (mut stop, mut open) = (s.shutdown.clone(), gate.0.subscribe());
+            tokio::select! {
+                _ = open.wait_for(|o| *o) => {}
                 _ = stop.wait_for(|s| *s) => return error(wire, 503, "mock LLM shut down"),
             }
             Plan::Answer(*inner, id, first)
