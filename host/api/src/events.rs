@@ -13,7 +13,9 @@ use serde::Deserialize;
 
 use super::schema::{CommonErrors, ErrorBody};
 use super::{ApiError, AppState, Caller};
-use hermes_core::SubscriptionError;
+use hermes_core::{Event, Subscription, SubscriptionError};
+
+use super::tenancy::StreamSlot;
 
 /// Query parameters of the stream.
 #[derive(Deserialize)]
@@ -26,7 +28,8 @@ pub struct StreamQuery {
     access_token: Option<String>,
 }
 
-fn parse_cursor(s: &str) -> Result<u64, ApiError> {
+/// A resume point: `evt_<n>` or a bare sequence.
+pub(crate) fn parse_cursor(s: &str) -> Result<u64, ApiError> {
     s.trim().trim_start_matches("evt_").parse().map_err(|_| {
         ApiError::validation(Some("after".into()), format!("{s:?} is not an event id (evt_<n>) or sequence"))
     })
@@ -66,15 +69,7 @@ pub async fn stream(
     let headers: &HeaderMap = &parts.headers;
     caller.require("events:read")?;
     state.host.deployment_in(&caller.account_id, &id).await?;
-    let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok()).filter(|v| !v.trim().is_empty());
-    let after = match (last_event_id, q.after.as_deref()) {
-        (Some(h), _) => parse_cursor(h)?,
-        (None, Some(a)) => parse_cursor(a)?,
-        // No cursor: live from now, as the hosted docs promise a client that opens the
-        // stream before sending ("so you catch every event from the run you're about
-        // to start"); `?after=0` replays the retained log from its start.
-        (None, None) => state.host.newest_event(&id).await?.unwrap_or(0),
-    };
+    let after = start_after(&state.host, headers, q.after.as_deref(), &id).await?;
     // A resume point older than what retention kept cannot be served exactly.
     if after > 0
         && let Some(oldest) = state.host.oldest_event(&id).await?
@@ -86,43 +81,79 @@ pub async fn stream(
     let slot = state.tenancy.open_stream(&caller.account_id)?;
     let sub = state.host.subscribe(&id, after).await?;
     let (thread, run) = (q.thread_id, q.run_id);
-    // The stream never blocks anyone: events come from the broadcast (or the log when
-    // this client lags), and a client too far behind is disconnected.
-    let stream = futures::stream::unfold(Some(sub), move |sub| {
-        let (thread, run) = (thread.clone(), run.clone());
+    Ok(sse(&state.host, sub, slot, move |e| {
+        let keep = thread.as_deref().is_none_or(|t| e.thread_id.as_deref() == Some(t))
+            && run.as_deref().is_none_or(|r| e.run_id.as_deref() == Some(r));
+        let frame = keep.then(|| SseEvent::default().id(e.id()).event(e.kind.clone()).data(e.to_json().to_string()));
+        std::future::ready(frame.map_or(Render::Skip, Render::Frame))
+    }))
+}
+
+/// Where a stream starts: after `Last-Event-ID`, else after `?after=`, else live from
+/// now (the hosted docs' "open the stream first, then send"); `?after=0` replays the
+/// retained log from its start.
+pub(crate) async fn start_after(
+    host: &hermes_core::Host,
+    headers: &HeaderMap,
+    after: Option<&str>,
+    deployment_id: &str,
+) -> Result<u64, ApiError> {
+    let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok()).filter(|v| !v.trim().is_empty());
+    Ok(match (last_event_id, after) {
+        (Some(h), _) => parse_cursor(h)?,
+        (None, Some(a)) => parse_cursor(a)?,
+        (None, None) => host.newest_event(deployment_id).await?.unwrap_or(0),
+    })
+}
+
+/// What a stream makes of one event.
+pub(crate) enum Render {
+    /// Send this frame.
+    Frame(SseEvent),
+    /// Not for this stream.
+    Skip,
+    /// End the stream (the event could not be rendered).
+    End,
+}
+
+/// Serves `sub` as SSE, each event through `render`, holding the account's stream
+/// `slot` until the client goes. The stream never blocks anyone: events come from the
+/// broadcast (or the log when this client lags), and a client too far behind is
+/// disconnected with a last comment saying why (it resumes with `Last-Event-ID`).
+/// Streams end when the host begins shutting down, so a graceful shutdown never waits
+/// on an open event stream.
+pub(crate) fn sse<F, Fut>(host: &hermes_core::Host, sub: Subscription, slot: StreamSlot, render: F) -> Response
+where
+    F: Fn(Event) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Render> + Send,
+{
+    let frames = futures::stream::unfold(Some(sub), move |sub| {
+        let render = render.clone();
         async move {
             let mut sub = sub?;
             loop {
                 let e = match sub.next().await {
                     Ok(e) => e,
                     Err(SubscriptionError::Expired(why)) => {
-                        // A last comment says why; the client resumes with Last-Event-ID.
                         tracing::info!(reason = %why, "event stream ended for a slow or expired subscriber");
                         return Some((Ok(SseEvent::default().comment(format!("disconnected: {why}"))), None));
                     }
                     Err(_) => return None,
                 };
-                if thread.as_deref().is_some_and(|t| e.thread_id.as_deref() != Some(t)) {
-                    continue;
+                match render(e).await {
+                    Render::Frame(frame) => return Some((Ok::<_, Infallible>(frame), Some(sub))),
+                    Render::Skip => continue,
+                    Render::End => return None,
                 }
-                if run.as_deref().is_some_and(|r| e.run_id.as_deref() != Some(r)) {
-                    continue;
-                }
-                let frame = SseEvent::default().id(e.id()).event(e.kind.clone()).data(e.to_json().to_string());
-                return Some((Ok::<_, Infallible>(frame), Some(sub)));
             }
         }
     });
-    // Streams end when the host begins shutting down, so a graceful shutdown never
-    // waits on an open event stream (clients resume with Last-Event-ID).
-    let stream = futures::StreamExt::take_until(stream, state.host.stopping().cancelled_owned());
-    let stream = futures::StreamExt::map(stream, move |frame| {
+    let frames = futures::StreamExt::take_until(frames, host.stopping().cancelled_owned());
+    let frames = futures::StreamExt::map(frames, move |frame| {
         let _held = &slot;
         frame
     });
-    Ok(Sse::new(stream)
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)).text("heartbeat"))
-        .into_response())
+    Sse::new(frames).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)).text("heartbeat")).into_response()
 }
 
 /// 410 `events_expired`.

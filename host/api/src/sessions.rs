@@ -5,24 +5,21 @@
 //! events of the deployment log, renamed: nothing is stored twice, so order, exact
 //! resume and retention are the log's.
 
-use std::convert::Infallible;
-use std::time::Duration;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
+use axum::response::sse::Event as SseEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
+use super::events::Render;
 use super::extract::{Path, Query};
 use super::json::Body;
 use super::schema::{CommonErrors, ErrorBody};
 use super::{ApiError, AppState, Caller};
 use hermes_core::Event;
-use hermes_core::SubscriptionError;
 use hermes_core::agents::Session;
 use hermes_core::{Host, HostError, ThreadTarget};
 
@@ -260,12 +257,6 @@ async fn awaiting(host: &Host, session: &Session, e: &Event) -> Result<(Vec<Stri
     Ok((event_ids, tool_use_ids))
 }
 
-fn parse_after(s: &str) -> Result<u64, ApiError> {
-    s.trim().trim_start_matches("evt_").parse().map_err(|_| {
-        ApiError::validation(Some("after".into()), format!("{s:?} is not an event id (evt_<n>) or sequence"))
-    })
-}
-
 /// `POST /v1/sessions/{session_id}/events`.
 #[utoipa::path(post, path = "/v1/sessions/{session_id}/events", tag = "sessions", summary = "Send events to a session",
     params(("session_id" = String, Path, description = "ses_…")),
@@ -409,7 +400,7 @@ pub async fn list(
             ApiError::validation(Some("limit".into()), "`limit` must be an integer between 1 and 1000")
         })?,
     };
-    let mut after = q.after.as_deref().map(parse_after).transpose()?.unwrap_or(0);
+    let mut after = q.after.as_deref().map(super::events::parse_cursor).transpose()?.unwrap_or(0);
     let session = state.host.session(&caller.account_id, &id).await?;
     let mut data = Vec::new();
     let mut has_more = false;
@@ -463,48 +454,24 @@ pub async fn stream(
 ) -> Result<Response, ApiError> {
     caller.require("events:read")?;
     let session = state.host.session(&caller.account_id, &id).await?;
-    let last = headers.get("last-event-id").and_then(|v| v.to_str().ok()).filter(|v| !v.trim().is_empty());
-    let after = match (last, q.after.as_deref()) {
-        (Some(h), _) => parse_after(h)?,
-        (None, Some(a)) => parse_after(a)?,
-        // As the deployment stream: open it first, then send.
-        (None, None) => state.host.newest_event(&session.deployment_id).await?.unwrap_or(0),
-    };
+    let after = super::events::start_after(&state.host, &headers, q.after.as_deref(), &session.deployment_id).await?;
     let slot = state.tenancy.open_stream(&caller.account_id)?;
     let sub = state.host.subscribe(&session.deployment_id, after).await?;
     let host = state.host.clone();
-    let frames = futures::stream::unfold(Some(sub), move |sub| {
+    Ok(super::events::sse(&state.host, sub, slot, move |e| {
         let (host, session) = (host.clone(), session.clone());
         async move {
-            let mut sub = sub?;
-            loop {
-                let e = match sub.next().await {
-                    Ok(e) => e,
-                    Err(SubscriptionError::Expired(why)) => {
-                        return Some((Ok(SseEvent::default().comment(format!("disconnected: {why}"))), None));
-                    }
-                    Err(_) => return None,
-                };
-                let env = match envelope(&host, &session, &e).await {
-                    Ok(Some(env)) => env,
-                    Ok(None) => continue,
-                    Err(err) => {
-                        tracing::warn!(error = %err, "session stream: an event could not be rendered");
-                        return None;
-                    }
-                };
-                let data = serde_json::to_string(&env).unwrap_or_default();
-                let frame = SseEvent::default().id(env.id.clone()).event(env.kind.clone()).data(data);
-                return Some((Ok::<_, Infallible>(frame), Some(sub)));
+            match envelope(&host, &session, &e).await {
+                Ok(Some(env)) => {
+                    let data = serde_json::to_string(&env).unwrap_or_default();
+                    Render::Frame(SseEvent::default().id(env.id.clone()).event(env.kind.clone()).data(data))
+                }
+                Ok(None) => Render::Skip,
+                Err(err) => {
+                    tracing::warn!(error = %err, "session stream: an event could not be rendered");
+                    Render::End
+                }
             }
         }
-    });
-    let frames = futures::StreamExt::take_until(frames, state.host.stopping().cancelled_owned());
-    let frames = futures::StreamExt::map(frames, move |frame| {
-        let _held = &slot;
-        frame
-    });
-    Ok(Sse::new(frames)
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)).text("heartbeat"))
-        .into_response())
+    }))
 }

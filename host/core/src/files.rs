@@ -92,7 +92,8 @@ fn modified(m: &cap_std::fs::Metadata) -> Option<String> {
     Some(chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
-async fn blocking<T: Send + 'static>(
+/// Runs filesystem work off the async threads.
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, HostError> + Send + 'static,
 ) -> Result<T, HostError> {
     tokio::task::spawn_blocking(f)

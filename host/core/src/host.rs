@@ -579,9 +579,7 @@ impl Host {
                 "thread {thread_id} is the deployment's default thread (messages without a thread_id go there);                  it cannot be deleted"
             )));
         }
-        let id = thread_id.to_string();
-        let active = self.services.db.read(move |conn| hermes_store::runs::active_on_thread(conn, &id)).await?;
-        if let Some((run_id, _)) = active {
+        if let Some(run_id) = self.active_run_of_thread(thread_id).await? {
             self.runs.cancel_and_settle(&self.services, &[run_id]).await?;
         }
         let (dep, id) = (deployment_id.to_string(), thread_id.to_string());

@@ -69,14 +69,12 @@ fn now(services: &Services) -> String {
     rfc3339(services.clock.now())
 }
 
+/// [`crate::files::blocking`] for plain I/O, saying `what` failed.
 async fn blocking<T: Send + 'static>(
     what: &'static str,
     f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
 ) -> Result<T, HostError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| HostError::Io { context: what.into(), source: std::io::Error::other(e) })?
-        .map_err(HostError::io(what))
+    crate::files::blocking(move || f().map_err(HostError::io(what))).await
 }
 
 /// Moves a workspace to its retained place (an absent workspace keeps an empty folder).
