@@ -76,7 +76,7 @@ def logging_app(app, path):
             more = message.get("more_body", False)
         body = b"".join(chunks)
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        entry = {"http": scope["method"], "headers": {k: headers.get(k) for k in ("authorization", "x-api-key", "mcp-protocol-version", "mcp-session-id")}}
+        entry = {"http": scope["method"], "headers": {k: headers.get(k) for k in ("authorization", "x-api-key", "mcp-protocol-version", "mcp-session-id", "traceparent")}}
         try:
             rpc = json.loads(body) if body else {}
             entry["method"] = rpc.get("method")

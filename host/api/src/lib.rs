@@ -129,10 +129,34 @@ pub fn router(host: Host) -> Router {
         .fallback(system::not_found)
         .with_state(state.clone())
         .layer(axum::middleware::from_fn_with_state(state, idempotency::layer))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-        }))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request<_>| {
+                    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    // A server span in the caller's trace when it sent `traceparent`.
+                    let span = tracing::info_span!(
+                        "request",
+                        otel.name = %req.method(),
+                        otel.kind = "server",
+                        otel.status_code = tracing::field::Empty,
+                        http.request.method = %req.method(),
+                        url.path = %req.uri().path(),
+                        http.response.status_code = tracing::field::Empty,
+                        hermes.request_id = %id,
+                        method = %req.method(),
+                        path = %req.uri().path(),
+                        request_id = %id,
+                    );
+                    hermes_telemetry::adopt_headers(&span, req.headers());
+                    span
+                })
+                .on_response(|res: &axum::http::Response<_>, _latency: std::time::Duration, span: &tracing::Span| {
+                    span.record("http.response.status_code", i64::from(res.status().as_u16()));
+                    if res.status().is_server_error() {
+                        span.record("otel.status_code", "ERROR");
+                    }
+                }),
+        )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }

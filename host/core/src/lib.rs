@@ -41,6 +41,7 @@ pub mod skills;
 pub mod skills_api;
 mod subagents;
 pub mod tools;
+mod trace;
 pub mod web;
 pub mod webhooks;
 pub mod workspace;

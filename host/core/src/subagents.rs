@@ -56,6 +56,8 @@ pub(crate) async fn delegate(
     // held to (a subset of) its own list.
     let d = Delegate { tools: narrowed(scope.tools.as_deref(), d.tools), ..d };
     let (parent_id, dep_id, account) = (scope.run_id.clone(), scope.deployment_id.clone(), scope.account_id.clone());
+    // The child's spans sit under its parent's run in the same trace.
+    let trace = hermes_telemetry::traceparent();
     let (outcome, _) = services
         .hub
         .commit(&scope.deployment_id, move |conn| {
@@ -105,6 +107,9 @@ pub(crate) async fn delegate(
                 max_turns: d.max_turns,
             };
             runs::insert(conn, &run_id, &dep_id, &thread_id, crate::instance::id(), &now, Some(&of))?;
+            if let Some(tp) = &trace {
+                runs::set_traceparent(conn, &run_id, tp)?;
+            }
             let message = threads::MessageRow {
                 id: hermes_types::ids::new_id("msg"),
                 thread_id: thread_id.clone(),

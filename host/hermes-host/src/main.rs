@@ -262,16 +262,25 @@ async fn keys(command: KeysCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
+/// Logs to stderr (`HERMES_LOG` filter, `HERMES_LOG_FORMAT=json`), and exports spans
+/// over OTLP when the standard `OTEL_EXPORTER_OTLP_ENDPOINT` is set; the returned
+/// exporter must be shut down at exit so the last batch of spans is sent.
+fn init_tracing() -> anyhow::Result<Option<hermes_telemetry::Telemetry>> {
+    use tracing_subscriber::prelude::*;
+    use tracing_subscriber::{EnvFilter, Layer};
     let filter = EnvFilter::try_from_env("HERMES_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var("HERMES_LOG_FORMAT").is_ok_and(|f| f == "json");
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if json {
-        builder.json().init();
-    } else {
-        builder.init();
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = if json { fmt.json().boxed() } else { fmt.boxed() };
+    let (otel, telemetry) = match hermes_telemetry::from_env()? {
+        Some((layer, telemetry)) => (Some(layer), Some(telemetry)),
+        None => (None, None),
+    };
+    tracing_subscriber::registry().with(fmt.with_filter(filter)).with(otel).init();
+    if telemetry.is_some() {
+        tracing::info!("exporting traces over OTLP (OTEL_EXPORTER_OTLP_ENDPOINT)");
     }
+    Ok(telemetry)
 }
 
 /// Says at start which model providers can take calls and, when none can, how to add
@@ -334,7 +343,7 @@ fn config_cmd(command: &ConfigCommand) -> i32 {
 }
 
 async fn serve(listen: &str, data_dir: &Path, config: Option<&Path>) -> anyhow::Result<()> {
-    init_tracing();
+    let telemetry = init_tracing()?;
     let config = match config {
         Some(p) => HostConfig::from_file(p)?,
         None if Path::new("hermes.toml").exists() => HostConfig::from_file(Path::new("hermes.toml"))?,
@@ -365,6 +374,10 @@ async fn serve(listen: &str, data_dir: &Path, config: Option<&Path>) -> anyhow::
     .await;
     tracing::info!("shutting down; live runs resume on the next start");
     host.shutdown().await;
+    if let Some(t) = telemetry {
+        // Flushing blocks on the exporter's own thread.
+        tokio::task::spawn_blocking(move || t.shutdown()).await?;
+    }
     Ok(())
 }
 

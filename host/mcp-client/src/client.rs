@@ -295,6 +295,10 @@ impl McpClient {
             .headers(self.headers.clone())
             .header(ACCEPT, "application/json, text/event-stream")
             .header(CONTENT_TYPE, "application/json");
+        // W3C trace context of the caller's span, when the host is traced.
+        let mut trace = reqwest::header::HeaderMap::new();
+        hermes_telemetry::inject(&mut trace);
+        req = req.headers(trace);
         match &s.era {
             Era::Legacy { session } => {
                 if method != "initialize" {
@@ -317,6 +321,13 @@ impl McpClient {
     /// Sends one request under `s`; its result and the response's `Mcp-Session-Id`.
     async fn exchange(&self, s: &Session, method: &str, params: Value) -> Result<(Value, Option<String>), McpError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        // The caller's MCP span (if it declares these) names the exchange.
+        let span = tracing::Span::current();
+        span.record("jsonrpc.request.id", id.to_string().as_str());
+        span.record("mcp.protocol.version", s.version.as_str());
+        if let Era::Legacy { session: Some(sid) } = &s.era {
+            span.record("mcp.session.id", sid.as_str());
+        }
         let mut params = match params {
             Value::Object(m) => m,
             _ => Map::new(),

@@ -87,6 +87,22 @@ pub fn insert(
     Ok(())
 }
 
+/// Records the W3C `traceparent` the run was started under (its spans' parent).
+pub fn set_traceparent(tx: &Tx<'_>, id: &str, traceparent: &str) -> Result<(), StoreError> {
+    tx.sql().prepare_cached("UPDATE runs SET traceparent = ?2 WHERE id = ?1")?.execute(params![id, traceparent])?;
+    Ok(())
+}
+
+/// The W3C `traceparent` the run was started under, if it was traced.
+pub fn traceparent(tx: &Tx<'_>, id: &str) -> Result<Option<String>, StoreError> {
+    Ok(tx
+        .sql()
+        .prepare_cached("SELECT traceparent FROM runs WHERE id = ?1")?
+        .query_row(params![id], |r| r.get::<_, Option<String>>(0))
+        .optional()?
+        .flatten())
+}
+
 /// The child a parent's tool call started, if any.
 pub fn child_by_call(tx: &Tx<'_>, parent_run_id: &str, call_id: &str) -> Result<Option<RunRow>, StoreError> {
     let id: Option<String> = tx

@@ -411,6 +411,11 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_by_account ON sessions(account_id, created_at, id);
 ALTER TABLE threads ADD COLUMN spec TEXT;
 "#,
+    // 19: the W3C trace context a run was started under, so its spans join the
+    // caller's trace whenever and on whichever host it executes.
+    r#"
+ALTER TABLE runs ADD COLUMN traceparent TEXT;
+"#,
 ];
 
 /// Brings the database up to the latest schema version.

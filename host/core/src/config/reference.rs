@@ -28,6 +28,18 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("ANTHROPIC_API_KEY / ANTHROPIC_BASE_URL", "The built-in `anthropic` provider's key and endpoint."),
     ("OPENROUTER_API_KEY / OPENROUTER_BASE_URL", "The built-in `openrouter` provider's key and endpoint."),
     ("BRAVE_API_KEY / TAVILY_API_KEY", "The `web_search` provider's key (`[search] api_key_env` names another)."),
+    (
+        "OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "Exports traces over OTLP/HTTP (protobuf) to this `http://` collector; unset, nothing is exported. The \
+         SDK's other standard variables apply (`OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_SERVICE_NAME`, \
+         `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER`, `OTEL_BSP_*`); `OTEL_SDK_DISABLED=true` or \
+         `OTEL_TRACES_EXPORTER=none` turn it off. See `docs/observability.md`.",
+    ),
+    (
+        "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
+        "`true` puts tool arguments and results (scrubbed of secret values) into `execute_tool` spans; off by \
+         default, spans carry no content.",
+    ),
 ];
 
 /// The configuration reference as Markdown.

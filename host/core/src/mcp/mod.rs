@@ -462,18 +462,29 @@ impl McpPool {
         if !args.is_object() {
             return Err("the arguments must be a JSON object".into());
         }
+        let span = crate::trace::mcp_span(&server.spec.name, &tool);
         let mut meta = Map::new();
         meta.insert("customer_id".into(), json!(target.spec.customer_id));
+        // The MCP conventions carry the trace in `params._meta` (the HTTP request
+        // also gets a `traceparent` header, for servers that read only that).
+        if let Some(tp) = hermes_telemetry::traceparent_of(&span) {
+            meta.insert("traceparent".into(), json!(tp));
+        }
         let timeout_ms = self.config.call_timeout_ms;
         let started = Instant::now();
-        let result = tokio::time::timeout(Duration::from_millis(timeout_ms), async {
+        let call = async {
             let _permit = server.permits.acquire().await.map_err(|e| e.to_string())?;
             let client = self.client(target, server).await?;
             client.call_tool(&tool, args, meta).await.map_err(|e| self.failed_call(server, &client, e))
-        })
+        };
+        let result = tokio::time::timeout(
+            Duration::from_millis(timeout_ms),
+            tracing::Instrument::instrument(call, span.clone()),
+        )
         .await;
         // Transport failures and timeouts (not a tool's own error result).
-        if !matches!(result, Ok(Ok(_))) {
+        let answered = matches!(result, Ok(Ok(_)));
+        if !answered {
             hermes_metrics::global().mcp_errors.inc();
         }
         let outcome = match result {
@@ -494,6 +505,10 @@ impl McpPool {
                 }
             }
         };
+        if outcome.is_error {
+            span.record("otel.status_code", "ERROR");
+            span.record("error.type", if answered { "tool_error" } else { "transport_error" });
+        }
         tracing::debug!(deployment = %target.deployment_id, server = %server.spec.name, tool = %tool,
             is_error = outcome.is_error, elapsed_ms = started.elapsed().as_millis() as u64, "MCP tool called");
         Ok((server.spec.name.clone(), tool, outcome))

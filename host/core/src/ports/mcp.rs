@@ -30,6 +30,8 @@ pub(crate) struct ToolDesk {
     pub secrets: hermes_secrets::Secrets,
     pub db: Db,
     pub scope: Arc<RunScope>,
+    /// The run's open `execute_tool` spans (shared with the transcript).
+    pub spans: Arc<crate::trace::ToolSpans>,
 }
 
 impl ToolDesk {
@@ -92,6 +94,14 @@ impl McpPort for ToolDesk {
     }
 
     async fn call_tool(&self, name: &str, arguments: &str, call_id: Option<&str>) -> PortResult<ToolOutput> {
+        // Under the call's `execute_tool` span, so an MCP call nests inside it.
+        let span = call_id.and_then(|id| self.spans.get(id)).unwrap_or_else(tracing::Span::current);
+        tracing::Instrument::instrument(self.call_tool_inner(name, arguments, call_id), span).await
+    }
+}
+
+impl ToolDesk {
+    async fn call_tool_inner(&self, name: &str, arguments: &str, call_id: Option<&str>) -> PortResult<ToolOutput> {
         self.enforce(name, arguments, call_id).await?;
         if let Some(sandbox) = self.sandbox.as_ref().filter(|_| hermes_sandbox::TOOLS.contains(&name)) {
             let cx = hermes_sandbox::CallContext {

@@ -46,6 +46,7 @@ pub(crate) fn for_run(
         spec: scope.spec.clone(),
     };
     let model = scope.spec.model.as_deref().unwrap_or(&services.config.default_model);
+    let spans = Arc::new(crate::trace::ToolSpans::default());
     Ports {
         model: Arc::new(model::ModelGate {
             providers: services.providers.clone(),
@@ -64,6 +65,7 @@ pub(crate) fn for_run(
             hub: services.hub.clone(),
             scope: scope.clone(),
             plugins: plugins.clone(),
+            spans: spans.clone(),
         }),
         memory: Arc::new(memory::MemoryDesk {
             db: services.db.clone(),
@@ -80,6 +82,7 @@ pub(crate) fn for_run(
             secrets: services.secrets.clone(),
             db: services.db.clone(),
             scope: scope.clone(),
+            spans,
         }),
         approvals: Arc::new(approvals::ApprovalDesk { hub: services.hub.clone(), scope: scope.clone() }),
         automations: Arc::new(automations::AutomationDesk {

@@ -178,18 +178,45 @@ impl ModelGate {
         let writer = tokio::spawn(write_tokens(self.hub.clone(), scope.clone(), rx));
         let started = std::time::Instant::now();
         let provider_name = model.split_once('/').map_or(model.as_str(), |(p, _)| p).to_string();
+        let span = crate::trace::chat_span(&provider_name, &chat.model, max_tokens);
         let result = {
             let mut on_delta = |d: &str| {
                 if stream && !d.is_empty() {
                     let _ = tx.send(d.to_string());
                 }
             };
+            let call = tracing::Instrument::instrument(provider.complete(&chat, &mut on_delta), span.clone());
             tokio::select! {
-                r = provider.complete(&chat, &mut on_delta) => Some(r),
+                r = call => Some(r),
                 _ = scope.cancel.cancelled() => None,
                 _ = scope.shutdown.cancelled() => None,
             }
         };
+        match &result {
+            Some(Ok(c)) => {
+                span.record("gen_ai.usage.input_tokens", i64::from(c.usage.input_tokens));
+                span.record("gen_ai.usage.output_tokens", i64::from(c.usage.output_tokens));
+                let reason = match c.stop_reason {
+                    hermes_providers::StopReason::EndTurn => "stop",
+                    hermes_providers::StopReason::ToolUse => "tool_calls",
+                    hermes_providers::StopReason::MaxTokens => "length",
+                    hermes_providers::StopReason::Other => "other",
+                };
+                span.record("gen_ai.response.finish_reasons", reason);
+            }
+            Some(Err(e)) => {
+                span.record("otel.status_code", "ERROR");
+                let kind = match e {
+                    ProviderError::InvalidRequest(_) => "invalid_request",
+                    ProviderError::Unavailable(_) => "unavailable",
+                };
+                span.record("error.type", kind);
+            }
+            None => {
+                span.record("error.type", "cancelled");
+            }
+        }
+        drop(span);
         drop(tx);
         // Every token event is durable before the guest can announce the message.
         match writer.await {

@@ -31,6 +31,8 @@ pub(crate) struct Transcript {
     pub scope: Arc<RunScope>,
     /// The run's plugins, to name a plugin tool's origin in its events.
     pub plugins: Arc<[Attached]>,
+    /// The run's open `execute_tool` spans (shared with the tool desk).
+    pub spans: Arc<crate::trace::ToolSpans>,
 }
 
 fn to_wit(m: MessageRow) -> Entry {
@@ -167,6 +169,16 @@ impl ThreadsPort for Transcript {
             attachments: Vec::new(),
         };
         let events = announce(&scope, &self.plugins, &row, answered_tool.as_deref());
+        let capture = hermes_telemetry::capture_content();
+        if capture {
+            for c in &row.tool_calls {
+                self.spans.remember_arguments(&c.id, scope.secrets.scrub(&c.arguments).into_owned());
+            }
+        }
+        if let Some(call) = &row.tool_call_id {
+            let result = capture.then(|| scope.secrets.scrub(&row.content).into_owned());
+            self.spans.finish(call, row.is_error, result.as_deref());
+        }
         let run_id = scope.run_id.clone();
         let (id, _) = self
             .hub
@@ -183,6 +195,9 @@ impl ThreadsPort for Transcript {
     }
 
     async fn tool_started(&self, call_id: &str, tool: &str) -> PortResult<()> {
+        let kind =
+            if crate::mcp::split_name(&self.scope.spec.mcp_servers, tool).is_some() { "extension" } else { "function" };
+        self.spans.start(call_id, tool, kind);
         let (run_id, call_id, tool) = (self.scope.run_id.clone(), call_id.to_string(), tool.to_string());
         self.db
             .write(move |conn| runs::tool_started(conn, &run_id, &call_id, &tool, &hermes_types::ids::now()))

@@ -55,6 +55,8 @@ async fn execute_inner(
         })
         .await?;
     let Some((run, dep, depth)) = loaded else { return Ok(()) };
+    let model = dep.spec.model.as_deref().unwrap_or(&services.config.default_model);
+    crate::trace::describe_run(&dep.id, &run.thread_id, model);
     if run.status.is_terminal() || run.status.is_parked() {
         return Ok(());
     }
@@ -295,6 +297,9 @@ async fn commit_status(
     output: Option<String>,
 ) -> Result<(), HostError> {
     let event = status_event(ids.deployment_id, ids.thread_id, ids.run_id, status, error);
+    if status == RunStatus::Error {
+        crate::trace::record_error("run_error");
+    }
     let (id, error) = (ids.run_id.to_string(), error.map(str::to_string));
     let (wake, _) = services
         .hub

@@ -128,6 +128,8 @@ impl RunManager {
     ) -> Result<RunTicket, HostError> {
         let dep_id = deployment_id.to_string();
         let max_queued = services.config.tenants.max_queued_runs;
+        // The run joins the trace of the request that sent the message.
+        let trace = hermes_telemetry::traceparent();
         let ticket = services
             .hub
             .commit(deployment_id, move |conn| {
@@ -189,6 +191,9 @@ impl RunManager {
                             &hermes_types::ids::now(),
                             None,
                         )?;
+                        if let Some(tp) = &trace {
+                            runs::set_traceparent(conn, &id, tp)?;
+                        }
                         (id, RunStatus::Queued.as_str(), true, true)
                     }
                 };
@@ -237,8 +242,10 @@ impl RunManager {
         let (services, tasks) = (services.clone(), services.tasks.clone());
         let manager = self.clone();
         let starter: Arc<dyn RunStarter> = Arc::new(self.starter(&services));
-        let span = tracing::info_span!("run", run_id = %run_id);
-        tasks.spawn(
+        tasks.spawn(async move {
+            // The span takes its parent before it is first entered (after that the
+            // OpenTelemetry span has started and its parent is fixed).
+            let span = crate::trace::run_span(&services.db, &run_id).await;
             async move {
                 execute::execute(services.clone(), starter, run_id.clone(), (*cancel).clone()).await;
                 // A human may have resumed the run (a new executor, a new token) just
@@ -254,8 +261,9 @@ impl RunManager {
                     tracing::warn!(error = %e, "cancelling the subagents of an ended run");
                 }
             }
-            .instrument(span),
-        );
+            .instrument(span)
+            .await
+        });
     }
 
     /// Cancels a run and then its subagents (the parent first, so no child's end

@@ -119,7 +119,11 @@ async fn run(services: Arc<Services>, client: reqwest::Client, signal: Arc<tokio
                 (services.clone(), client.clone(), finished.clone(), done_tx.clone());
             let tasks = services.tasks.clone();
             tasks.spawn(async move {
-                let outcome = attempt(&services, &client, &d).await;
+                let span = delivery_span(&services, &d).await;
+                let outcome = tracing::Instrument::instrument(attempt(&services, &client, &d), span.clone()).await;
+                if !matches!(outcome, Outcome::Delivered) {
+                    span.record("otel.status_code", "ERROR");
+                }
                 record(&services, &d, outcome).await;
                 if let Ok(mut f) = finished.lock() {
                     f.push(d.seq);
@@ -161,6 +165,36 @@ async fn next_wait(services: &Services, in_flight: &Mutex<HashMap<i64, String>>,
     }
 }
 
+/// The client span of one delivery attempt, in the trace of the run whose event it
+/// carries (when that run was traced), so a receiver's spans join the run's trace.
+async fn delivery_span(services: &Services, d: &Delivery) -> tracing::Span {
+    let span = tracing::info_span!(
+        parent: None,
+        "webhook",
+        otel.name = "POST",
+        otel.kind = "client",
+        otel.status_code = tracing::field::Empty,
+        http.request.method = "POST",
+        http.response.status_code = tracing::field::Empty,
+        hermes.webhook_id = %d.webhook_id,
+        hermes.webhook_message_id = %d.msg_id,
+    );
+    if !hermes_telemetry::requested() {
+        return span;
+    }
+    let run_id = serde_json::from_str::<serde_json::Value>(&d.body)
+        .ok()
+        .and_then(|b| b.get("run_id").and_then(|r| r.as_str()).map(str::to_string));
+    if let Some(run_id) = run_id {
+        match services.db.read(move |tx| hermes_store::runs::traceparent(tx, &run_id)).await {
+            Ok(Some(tp)) => hermes_telemetry::adopt(&span, &tp),
+            Ok(None) => {}
+            Err(e) => tracing::debug!(error = %e, "reading a run's trace context for a webhook"),
+        }
+    }
+    span
+}
+
 /// One signed POST.
 async fn attempt(services: &Services, client: &reqwest::Client, d: &Delivery) -> Outcome {
     let url = match check_url(&d.url, services.config.allow_private_urls) {
@@ -185,9 +219,13 @@ async fn attempt(services: &Services, client: &reqwest::Client, d: &Delivery) ->
         .header("webhook-id", &d.msg_id)
         .header("webhook-timestamp", timestamp.to_string())
         .header("webhook-signature", sig)
+        .headers(trace_headers())
         .body(d.body.clone())
         .send()
         .await;
+    if let Ok(r) = &resp {
+        tracing::Span::current().record("http.response.status_code", i64::from(r.status().as_u16()));
+    }
     match resp {
         Ok(r) if r.status().is_success() => Outcome::Delivered,
         Ok(r) if r.status() == reqwest::StatusCode::GONE => Outcome::Gone,
@@ -195,6 +233,13 @@ async fn attempt(services: &Services, client: &reqwest::Client, d: &Delivery) ->
         Err(e) if e.is_timeout() => Outcome::Failed("timed out".into()),
         Err(e) => Outcome::Failed(format!("request failed: {e}")),
     }
+}
+
+/// `traceparent` of the current (delivery) span, when the host is traced.
+fn trace_headers() -> reqwest::header::HeaderMap {
+    let mut headers = reqwest::header::HeaderMap::new();
+    hermes_telemetry::inject(&mut headers);
+    headers
 }
 
 /// Writes an attempt's outcome to the outbox.

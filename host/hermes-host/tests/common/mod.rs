@@ -1,6 +1,7 @@
 //! Starting the real `hermes-host` binary for black-box tests.
 #![allow(dead_code)]
 
+pub mod mcp_peer;
 pub mod sse;
 
 use std::io::{BufRead, BufReader};
