@@ -116,7 +116,10 @@ impl HostBuilder {
         for (name, wasm) in components {
             // The Tools API lists what the component itself declares.
             harness_tools.insert(name.clone(), hermes_runtime::builtin_tools(&wasm));
-            let (pre, _) = runtime.load_harness(Arc::new(wasm)).await?;
+            let started = std::time::Instant::now();
+            let (pre, from_cache) = runtime.load_harness(Arc::new(wasm)).await?;
+            let elapsed_ms = started.elapsed().as_millis() as u64;
+            tracing::info!(harness = %name, from_cache, elapsed_ms, "harness ready");
             harnesses.insert(name, pre);
         }
         let fsevents = Arc::new(crate::fsevents::FsWatcher::new(&self.data_dir));
@@ -282,6 +285,23 @@ impl Host {
     /// Prometheus text for `/metrics`.
     pub async fn metrics(&self) -> Result<String, HostError> {
         crate::metrics::render(&self.services).await
+    }
+
+    /// Compiles every component this host can run (the harnesses, and the code tools'
+    /// programs when they are enabled) into the component cache now, so that no run
+    /// waits for a compilation. Returns whether the code tools' programs were included.
+    pub async fn precompile(&self) -> Result<bool, HostError> {
+        // The harnesses were compiled (or loaded from the cache) by the builder.
+        match &self.services.sandbox {
+            Some(sandbox) => {
+                sandbox.warm().await.map_err(|e| HostError::Io {
+                    context: "compiling the code tools' programs".into(),
+                    source: std::io::Error::other(e),
+                })?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 
     /// The data directory.

@@ -70,6 +70,18 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Compile the harness (and the code tools' programs) into the component cache
+    /// and exit, so that the first start of a server does not compile: what an image
+    /// build runs. The cache is $HERMES_CACHE_DIR, else the data dir's.
+    Precompile {
+        /// The data dir whose cache to fill (default: a throwaway one, which needs
+        /// $HERMES_CACHE_DIR so that the compiled components outlive it).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Configuration file (its `[code_tools]` decides whether their programs compile).
+        #[arg(long, env = "HERMES_CONFIG")]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -206,6 +218,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { listen, data_dir, config } => serve(&listen, &data_dir, config.as_deref()).await,
         Command::Keys { command } => keys(command).await,
+        Command::Precompile { data_dir, config } => precompile(data_dir, config.as_deref()).await,
         Command::Skills { .. } | Command::Config { .. } => Ok(()),
         Command::Providers { command: ProvidersCommand::Set { providers, data_dir, account } } => {
             let list = match providers.trim() {
@@ -242,6 +255,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// `hermes-host precompile`: builds a host (which compiles its harnesses), compiles the
+/// code tools' programs, says where the cache is, and stops.
+async fn precompile(data_dir: Option<PathBuf>, config: Option<&Path>) -> anyhow::Result<()> {
+    let cache_env = std::env::var("HERMES_CACHE_DIR").ok().filter(|d| !d.is_empty());
+    let throwaway = match (&data_dir, &cache_env) {
+        (None, None) => anyhow::bail!(
+            "set HERMES_CACHE_DIR (or pass --data-dir): a throwaway data dir's cache would be deleted with it"
+        ),
+        (None, Some(_)) => Some(tempfile::tempdir().context("creating a throwaway data dir")?),
+        (Some(_), _) => None,
+    };
+    let dir = data_dir.unwrap_or_else(|| throwaway.as_ref().map(|t| t.path().to_path_buf()).unwrap_or_default());
+    let config = match config {
+        Some(p) => HostConfig::from_file(p)?,
+        None => HostConfig::default(),
+    };
+    let started = std::time::Instant::now();
+    let host = Host::builder(&dir).config(config).build().await.context("starting the host")?;
+    let programs = host.precompile().await?;
+    host.shutdown().await;
+    let cache = cache_env.map(PathBuf::from).unwrap_or_else(|| dir.join("cache").join("components"));
+    let what = if programs { "the harness and the code tools' programs" } else { "the harness" };
+    println!("compiled {what} into {} in {:.1} s", cache.display(), started.elapsed().as_secs_f64());
+    Ok(())
+}
+
 async fn keys(command: KeysCommand) -> anyhow::Result<()> {
     match command {
         KeysCommand::Create { data_dir, account, scopes, name } => {
@@ -270,7 +309,9 @@ fn init_tracing() -> anyhow::Result<Option<hermes_telemetry::Telemetry>> {
     use tracing_subscriber::{EnvFilter, Layer};
     let filter = EnvFilter::try_from_env("HERMES_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var("HERMES_LOG_FORMAT").is_ok_and(|f| f == "json");
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    // Colours only on a terminal: a log file or a container's log has no use for escapes.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(ansi);
     let fmt = if json { fmt.json().boxed() } else { fmt.boxed() };
     let (otel, telemetry) = match hermes_telemetry::from_env()? {
         Some((layer, telemetry)) => (Some(layer), Some(telemetry)),

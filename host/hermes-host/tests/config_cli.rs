@@ -129,3 +129,56 @@ fn version_names_the_build_the_wit_package_and_wasmtime() {
     let wasmtime = out.lines().find_map(|l| l.strip_prefix("wasmtime: ")).unwrap_or_default();
     assert!(wasmtime.split('.').count() == 3 && wasmtime.split('.').all(|n| n.parse::<u32>().is_ok()), "{out}");
 }
+
+#[test]
+fn precompile_fills_the_cache_so_that_a_start_compiles_nothing() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let config = dir.path().join("hermes.toml");
+    // The harness only: the code tools' CPython takes long to compile in a debug build.
+    std::fs::write(&config, "[code_tools]\nenabled = false\n").unwrap();
+
+    // A throwaway data dir needs a cache that outlives it.
+    let (code, _, err) = hermes(&["precompile", "--config", config.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("HERMES_CACHE_DIR"), "{err}");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_hermes-host"))
+        .args(["precompile", "--config"])
+        .arg(&config)
+        .env("HERMES_CACHE_DIR", &cache)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("compiled the harness into") && stdout.contains(cache.to_str().unwrap()), "{stdout}");
+    let compiled: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
+        .collect();
+    assert!(!compiled.is_empty(), "the cache holds the compiled harness");
+
+    // A server on a fresh data dir with that cache loads the harness from it.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hermes-host"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .env("HERMES_CACHE_DIR", &cache)
+        .env("HERMES_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let ready = std::io::BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.contains("harness ready"))
+        .unwrap_or_default();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(ready.contains("from_cache=true"), "the start compiled nothing: {ready}");
+}
