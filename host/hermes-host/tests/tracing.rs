@@ -208,6 +208,28 @@ async fn a_run_is_one_trace_from_the_callers_request_through_model_tool_and_mcp_
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // A webhook receiver for the run's status events: it records their traceparent.
+    let hooks: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let seen = hooks.clone();
+    let receiver = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+            let seen = seen.clone();
+            async move {
+                let tp = headers.get("traceparent").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                seen.lock().unwrap().push((tp, String::from_utf8_lossy(&body).into_owned()));
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let hook_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_url = format!("http://127.0.0.1:{}/hook", hook_listener.local_addr().unwrap().port());
+    tokio::spawn(async move { axum::serve(hook_listener, receiver).await.unwrap() });
+    let (status, hook) = server
+        .post_json("/v1/webhooks", &json!({"url": hook_url, "events": ["run_status"], "deployment_id": dep}))
+        .await;
+    assert_eq!(status, 201, "{hook}");
+
     llm.push(Reply::tool("write_file", json!({"path": "notes.txt", "content": FILE_TEXT})));
     llm.push(Reply::tool("crm__echo", json!({"text": ECHO_TEXT})));
     llm.push(Reply::text(ANSWER));
@@ -313,6 +335,20 @@ async fn a_run_is_one_trace_from_the_callers_request_through_model_tool_and_mcp_
     let mcp_parent = format!("00-{trace_id}-{}-01", hex(&mcp.span_id));
     assert_eq!(calls[0]["meta"]["traceparent"], mcp_parent, "{calls:?}");
     assert_eq!(calls[0]["headers"]["traceparent"], mcp_parent, "{calls:?}");
+
+    // The webhook receiver's deliveries of this run are in the caller's trace.
+    let mut delivered = Vec::new();
+    for _ in 0..200 {
+        delivered = hooks.lock().unwrap().clone();
+        if delivered.iter().any(|(_, b)| b.contains("\"completed\"")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!delivered.is_empty(), "the webhook was delivered");
+    for (tp, body) in &delivered {
+        assert!(tp.starts_with(&format!("00-{trace_id}-")), "a delivery of the run carries its trace: {tp:?} {body}");
+    }
 
     // No content anywhere: not the prompt, the answer, a tool's arguments or result.
     for s in &spans {

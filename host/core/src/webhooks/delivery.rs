@@ -184,7 +184,7 @@ async fn delivery_span(services: &Services, d: &Delivery) -> tracing::Span {
     }
     let run_id = serde_json::from_str::<serde_json::Value>(&d.body)
         .ok()
-        .and_then(|b| b.get("run_id").and_then(|r| r.as_str()).map(str::to_string));
+        .and_then(|b| b.pointer("/data/run_id").and_then(|r| r.as_str()).map(str::to_string));
     if let Some(run_id) = run_id {
         match services.db.read(move |tx| hermes_store::runs::traceparent(tx, &run_id)).await {
             Ok(Some(tp)) => hermes_telemetry::adopt(&span, &tp),
