@@ -17,7 +17,7 @@ use serde_json::json;
 use tracing_subscriber::prelude::*;
 
 const TURNS: usize = 300;
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 
 fn spec() -> DeploymentSpec {
     serde_json::from_value(json!({

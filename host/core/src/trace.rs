@@ -20,8 +20,9 @@ use tracing::field::Empty;
 use hermes_types::sync::Locked;
 
 /// The `invoke_agent` span of one execution of run `run_id`, in the trace the run was
-/// started under (read from the store only when traces are exported), else a root.
-pub(crate) async fn run_span(db: &hermes_store::Db, run_id: &str) -> Span {
+/// started under (`known`, else read from the store, and only when traces are
+/// exported), else a root.
+pub(crate) async fn run_span(db: &hermes_store::Db, run_id: &str, known: Option<String>) -> Span {
     let span = tracing::info_span!(
         parent: None,
         "run",
@@ -38,7 +39,9 @@ pub(crate) async fn run_span(db: &hermes_store::Db, run_id: &str) -> Span {
         hermes.deployment_id = Empty,
         run_id = %run_id,
     );
-    if hermes_telemetry::requested() {
+    if let Some(tp) = known {
+        hermes_telemetry::adopt(&span, &tp);
+    } else if hermes_telemetry::requested() {
         let id = run_id.to_string();
         match db.read(move |tx| hermes_store::runs::traceparent(tx, &id)).await {
             Ok(Some(tp)) => hermes_telemetry::adopt(&span, &tp),

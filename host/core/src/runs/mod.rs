@@ -113,7 +113,15 @@ impl RunStarter for Starter {
 #[derive(Clone, Default)]
 pub(crate) struct RunManager {
     live: Arc<Mutex<HashMap<String, Arc<CancellationToken>>>>,
+    /// The trace context of runs sent here and not yet started, so the common case
+    /// (sent and started on this host) needs no store read for it; the store's copy
+    /// serves a run resumed after a restart or taken over by another host.
+    traces: Arc<Mutex<HashMap<String, String>>>,
 }
+
+/// Most trace contexts held for runs not yet started (beyond it, they are read back
+/// from the store when their run starts).
+const MAX_PENDING_TRACES: usize = 10_000;
 
 impl RunManager {
     /// Persists the user message and either starts a run or hands the message to
@@ -130,6 +138,7 @@ impl RunManager {
         let max_queued = services.config.tenants.max_queued_runs;
         // The run joins the trace of the request that sent the message.
         let trace = hermes_telemetry::traceparent();
+        let pending_trace = trace.clone();
         let ticket = services
             .hub
             .commit(deployment_id, move |conn| {
@@ -227,6 +236,15 @@ impl RunManager {
             })?
             .0;
         let (ticket, start) = ticket;
+        // Only a run this call starts here: steering input joins a run already going.
+        if let Some(tp) = pending_trace
+            && start
+        {
+            let mut traces = self.traces.locked();
+            if traces.len() < MAX_PENDING_TRACES {
+                traces.insert(ticket.run_id.clone(), tp);
+            }
+        }
         // Conversations come first: a dream in progress on this deployment yields.
         services.dreams.yield_to_user(deployment_id);
         if start {
@@ -245,7 +263,8 @@ impl RunManager {
         tasks.spawn(async move {
             // The span takes its parent before it is first entered (after that the
             // OpenTelemetry span has started and its parent is fixed).
-            let span = crate::trace::run_span(&services.db, &run_id).await;
+            let known = manager.traces.locked().remove(&run_id);
+            let span = crate::trace::run_span(&services.db, &run_id, known).await;
             async move {
                 execute::execute(services.clone(), starter, run_id.clone(), (*cancel).clone()).await;
                 // A human may have resumed the run (a new executor, a new token) just
