@@ -4,7 +4,10 @@
 use std::path::Path;
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    // Read when the script runs, not baked in when it is compiled: checkouts that share
+    // a target directory (CI's clone) reuse one compiled build script.
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
+    let root = Path::new(&manifest).join("../..");
     let lock = root.join("Cargo.lock");
     let worlds = root.join("wit/worlds.wit");
     println!("cargo:rerun-if-changed={}", lock.display());

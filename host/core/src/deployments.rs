@@ -168,7 +168,7 @@ pub fn secret_routes(spec: &DeploymentSpec) -> std::collections::BTreeSet<(Strin
 /// Refuses a model whose provider the account may not use (the host's default model
 /// when the spec names none).
 async fn check_model(services: &Services, account_id: &str, spec: &DeploymentSpec) -> Result<(), HostError> {
-    let model = spec.model.as_deref().unwrap_or(&services.config.default_model);
+    let model = services.config.model_of(spec);
     crate::accounts::check_provider(&services.db, account_id, model).await.map_err(|m| HostError::invalid("model", m))
 }
 

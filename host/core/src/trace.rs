@@ -39,17 +39,26 @@ pub(crate) async fn run_span(db: &hermes_store::Db, run_id: &str, known: Option<
         hermes.deployment_id = Empty,
         run_id = %run_id,
     );
-    if let Some(tp) = known {
-        hermes_telemetry::adopt(&span, &tp);
-    } else if hermes_telemetry::requested() {
-        let id = run_id.to_string();
-        match db.read(move |tx| hermes_store::runs::traceparent(tx, &id)).await {
-            Ok(Some(tp)) => hermes_telemetry::adopt(&span, &tp),
-            Ok(None) => {}
-            Err(e) => tracing::debug!(error = %e, "reading a run's trace context"),
-        }
+    match known {
+        Some(tp) => hermes_telemetry::adopt(&span, &tp),
+        None => join_run_trace(db, &span, run_id).await,
     }
     span
+}
+
+/// Makes the trace run `run_id` was started under (kept in the store) the parent of
+/// `span`, which must not have been entered yet. Reads nothing when traces are not
+/// exported.
+pub(crate) async fn join_run_trace(db: &hermes_store::Db, span: &Span, run_id: &str) {
+    if !hermes_telemetry::requested() {
+        return;
+    }
+    let id = run_id.to_string();
+    match db.read(move |tx| hermes_store::runs::traceparent(tx, &id)).await {
+        Ok(Some(tp)) => hermes_telemetry::adopt(span, &tp),
+        Ok(None) => {}
+        Err(e) => tracing::debug!(error = %e, run_id, "reading a run's trace context"),
+    }
 }
 
 /// Fills in the current run span once the run is loaded.

@@ -259,14 +259,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 /// code tools' programs, says where the cache is, and stops.
 async fn precompile(data_dir: Option<PathBuf>, config: Option<&Path>) -> anyhow::Result<()> {
     let cache_env = std::env::var("HERMES_CACHE_DIR").ok().filter(|d| !d.is_empty());
-    let throwaway = match (&data_dir, &cache_env) {
+    // `_throwaway` lives (and its directory with it) until the host has stopped.
+    let (dir, _throwaway) = match (data_dir, &cache_env) {
+        (Some(dir), _) => (dir, None),
+        (None, Some(_)) => {
+            let tmp = tempfile::tempdir().context("creating a throwaway data dir")?;
+            (tmp.path().to_path_buf(), Some(tmp))
+        }
         (None, None) => anyhow::bail!(
             "set HERMES_CACHE_DIR (or pass --data-dir): a throwaway data dir's cache would be deleted with it"
         ),
-        (None, Some(_)) => Some(tempfile::tempdir().context("creating a throwaway data dir")?),
-        (Some(_), _) => None,
     };
-    let dir = data_dir.unwrap_or_else(|| throwaway.as_ref().map(|t| t.path().to_path_buf()).unwrap_or_default());
     let config = match config {
         Some(p) => HostConfig::from_file(p)?,
         None => HostConfig::default(),

@@ -157,17 +157,19 @@ impl Extractor for ReadHeaders<'_> {
 /// Makes the caller's trace (`traceparent`/`tracestate` headers) the parent of `span`.
 /// Headers without a valid `traceparent` leave `span` where it was.
 pub fn adopt_headers(span: &Span, headers: &http::HeaderMap) {
-    let cx = TraceContextPropagator::new().extract(&ReadHeaders(headers));
-    if cx.span().span_context().is_valid() {
-        let _ = span.set_parent(cx);
-    }
+    adopt_from(span, &ReadHeaders(headers));
 }
 
 /// Makes the trace a stored `traceparent` names the parent of `span`: a run joins
 /// the trace of the request that started it, whenever and wherever it runs.
 pub fn adopt(span: &Span, traceparent: &str) {
-    let carrier = HashMap::from([("traceparent".to_string(), traceparent.to_string())]);
-    let cx = TraceContextPropagator::new().extract(&carrier);
+    adopt_from(span, &HashMap::from([("traceparent".to_string(), traceparent.to_string())]));
+}
+
+/// The parent from `carrier`, when it holds a valid trace context. Only a span not yet
+/// entered takes it: after that its OpenTelemetry span has started, parent fixed.
+fn adopt_from(span: &Span, carrier: &dyn Extractor) {
+    let cx = TraceContextPropagator::new().extract(carrier);
     if cx.span().span_context().is_valid() {
         let _ = span.set_parent(cx);
     }

@@ -546,6 +546,11 @@ pub enum ConfigError {
 }
 
 impl HostConfig {
+    /// The model a deployment's runs call: its own, else the host's default.
+    pub fn model_of<'a>(&'a self, spec: &'a hermes_types::spec::DeploymentSpec) -> &'a str {
+        spec.model.as_deref().unwrap_or(&self.default_model)
+    }
+
     /// Applies the environment's overrides (`HERMES_METRICS_TOKEN`,
     /// `HERMES_ALLOW_PRIVATE_URLS`, `HERMES_PUBLIC_URL`, `HERMES_TRUST_FORWARDED`) and
     /// checks what they set.

@@ -45,7 +45,7 @@ pub(crate) fn for_run(
         account_id: scope.account_id.clone(),
         spec: scope.spec.clone(),
     };
-    let model = scope.spec.model.as_deref().unwrap_or(&services.config.default_model);
+    let model = services.config.model_of(&scope.spec);
     let spans = Arc::new(crate::trace::ToolSpans::default());
     Ports {
         model: Arc::new(model::ModelGate {

@@ -55,7 +55,7 @@ async fn execute_inner(
         })
         .await?;
     let Some((run, dep, depth)) = loaded else { return Ok(()) };
-    let model = dep.spec.model.as_deref().unwrap_or(&services.config.default_model);
+    let model = services.config.model_of(&dep.spec);
     crate::trace::describe_run(&dep.id, &run.thread_id, model);
     if run.status.is_terminal() || run.status.is_parked() {
         return Ok(());

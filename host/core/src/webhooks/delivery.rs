@@ -182,15 +182,9 @@ async fn delivery_span(services: &Services, d: &Delivery) -> tracing::Span {
     if !hermes_telemetry::requested() {
         return span;
     }
-    let run_id = serde_json::from_str::<serde_json::Value>(&d.body)
-        .ok()
-        .and_then(|b| b.pointer("/data/run_id").and_then(|r| r.as_str()).map(str::to_string));
-    if let Some(run_id) = run_id {
-        match services.db.read(move |tx| hermes_store::runs::traceparent(tx, &run_id)).await {
-            Ok(Some(tp)) => hermes_telemetry::adopt(&span, &tp),
-            Ok(None) => {}
-            Err(e) => tracing::debug!(error = %e, "reading a run's trace context for a webhook"),
-        }
+    let body = serde_json::from_str::<serde_json::Value>(&d.body).ok();
+    if let Some(run_id) = body.as_ref().and_then(|b| b.pointer("/data/run_id")).and_then(|r| r.as_str()) {
+        crate::trace::join_run_trace(&services.db, &span, run_id).await;
     }
     span
 }
